@@ -1,0 +1,104 @@
+"""Build the network named by the options, load pretrained weights, pick what to train."""
+import torch
+import torch.nn as nn
+
+from models import densenet, pre_act_resnet, resnet, resnext, wide_resnet
+from models.checkpoint import ClassCountError, load_checkpoint, load_weights
+from utils import UserError
+
+# name -> (module with DEPTHS and build(), builder keyword arguments taken from the options)
+FAMILIES = {
+    'resnet': (resnet, lambda o: dict(shortcut_type=o.resnet_shortcut,
+                                      conv1_t_size=o.conv1_t_size)),
+    'preresnet': (pre_act_resnet, lambda o: dict(shortcut_type=o.resnet_shortcut)),
+    'wideresnet': (wide_resnet, lambda o: dict(shortcut_type=o.resnet_shortcut,
+                                               k=o.wide_resnet_k)),
+    'resnext': (resnext, lambda o: dict(shortcut_type=o.resnet_shortcut,
+                                        cardinality=o.resnext_cardinality)),
+    'densenet': (densenet, lambda o: {}),
+}
+
+
+def supported_depths(model_name):
+    return sorted(FAMILIES[model_name][0].DEPTHS)
+
+
+def classifier_name(model_name):
+    return 'classifier' if model_name == 'densenet' else 'fc'
+
+
+def fine_tuning_prefixes(model_name, ft_begin_index):
+    """Names of the modules trained when fine-tuning from block `ft_begin_index` on."""
+    if model_name == 'densenet':
+        names = [f'{kind}{i}' for i in range(ft_begin_index, 5)
+                 for kind in ('denseblock', 'transition')]
+        return names + ['norm5', 'classifier']
+    return [f'layer{i}' for i in range(ft_begin_index, 5)] + ['fc']
+
+
+def build_model(opt, n_classes):
+    if opt.model not in FAMILIES:
+        raise UserError(f'unknown --model {opt.model!r}: choose from {", ".join(FAMILIES)}')
+    family, options = FAMILIES[opt.model]
+    if opt.model_depth not in family.DEPTHS:
+        raise UserError(f'--model {opt.model} has no depth {opt.model_depth}: choose '
+                        f'--model_depth from {", ".join(map(str, supported_depths(opt.model)))}')
+    if opt.model == 'densenet' and (opt.sample_duration < 16 or opt.sample_size < 32):
+        # Three 2x2x2 average-pooling transitions need at least 16 frames and 32 pixels.
+        raise UserError(f'densenet needs --sample_duration >= 16 and --sample_size >= 32 '
+                        f'(got {opt.sample_duration} and {opt.sample_size})')
+    return family.build(opt.model_depth, sample_size=opt.sample_size,
+                        sample_duration=opt.sample_duration, num_classes=n_classes,
+                        **options(opt))
+
+
+def load_pretrained(model, opt):
+    """Load --pretrain_path (its arch must be this one) and put in a new classifier."""
+    checkpoint = load_checkpoint(opt.pretrain_path)
+    arch = f'{opt.model}-{opt.model_depth}'
+    if checkpoint.get('arch', arch) != arch:
+        raise UserError(f'{opt.pretrain_path} holds a {checkpoint["arch"]} model but this run '
+                        f'builds {arch}: set --model and --model_depth to match it')
+    head_name = classifier_name(opt.model)
+    try:
+        load_weights(model, checkpoint['state_dict'], opt.pretrain_path, head_name)
+    except ClassCountError as e:
+        raise UserError(f'{e}: set --n_classes {e.saved} (the pretrained model\'s) and '
+                        '--n_finetune_classes to the classes of your data') from None
+    head = getattr(model, head_name)
+    setattr(model, head_name, nn.Linear(head.in_features, opt.n_finetune_classes))
+
+
+def fine_tuning_parameters(model, model_name, ft_begin_index):
+    """All parameters (ft_begin_index 0) or, from block k on, a trained group first and a
+    frozen group with learning rate 0. Frozen parameters also stop requiring gradients,
+    which spares their backward pass and changes nothing else (their step would be 0)."""
+    if ft_begin_index == 0:
+        return model.parameters()
+    prefixes = fine_tuning_prefixes(model_name, ft_begin_index)
+    trained, frozen = [], []
+    for name, p in model.named_parameters():
+        if any(prefix in name for prefix in prefixes):
+            trained.append(p)
+        else:
+            p.requires_grad_(False)
+            frozen.append(p)
+    return [{'params': trained}, {'params': frozen, 'lr': 0.0}]
+
+
+def generate_model(opt):
+    """Return (model, parameters to optimise) as the options say (SPEC section 7).
+
+    On CUDA (unless --no_cuda) the model is moved to the GPU and wrapped in DataParallel
+    over all visible GPUs; under --distributed the caller wraps it instead.
+    """
+    model = build_model(opt, opt.n_classes)
+    parameters = model.parameters()
+    if opt.pretrain_path:
+        load_pretrained(model, opt)
+        parameters = fine_tuning_parameters(model, opt.model, opt.ft_begin_index)
+    if not opt.no_cuda and torch.cuda.is_available():
+        model = model.cuda()
+        if not getattr(opt, 'distributed', False):
+            model = nn.DataParallel(model)
+    return model, parameters

@@ -1,0 +1,161 @@
+"""Command-line options (SPEC section 2): the reference's flags, defaults and derived values."""
+import argparse
+import os
+
+from mean import get_mean, get_std
+
+DATASETS = ('kinetics', 'activitynet', 'ucf101', 'hmdb51')
+MODELS = ('resnet', 'preresnet', 'wideresnet', 'resnext', 'densenet')
+PATH_OPTIONS = ('video_path', 'annotation_path', 'result_path', 'resume_path', 'pretrain_path')
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be 0 or more, got {text}')
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or value == float('inf'):
+        raise argparse.ArgumentTypeError(f'must be a positive number, got {text}')
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0 or value == float('inf'):
+        raise argparse.ArgumentTypeError(f'must be 0 or more, got {text}')
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Report a usage error in one line instead of the whole usage text."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
+
+
+def build_parser():
+    p = OneLineParser(
+        prog='main.py', description='Train, fine-tune and test 3D CNNs for action recognition.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+    g = p.add_argument_group('data')
+    g.add_argument('--root_path', default='', type=str,
+                   help='when set, joined in front of the relative path options')
+    g.add_argument('--video_path', default='video_kinetics_jpg', type=str,
+                   help='folder of frame folders')
+    g.add_argument('--annotation_path', default='kinetics.json', type=str,
+                   help='annotation JSON file')
+    g.add_argument('--result_path', default='results', type=str,
+                   help='output folder (created if missing)')
+    g.add_argument('--dataset', default='kinetics', choices=DATASETS)
+    g.add_argument('--n_classes', default=400, type=positive_int,
+                   help='classes of the model as built (of the pretrained model when fine-tuning)')
+    g.add_argument('--n_finetune_classes', default=400, type=positive_int,
+                   help='classes of the new classifier when --pretrain_path is given')
+    g.add_argument('--sample_size', default=112, type=positive_int, help='clip height and width')
+    g.add_argument('--sample_duration', default=16, type=positive_int, help='frames per clip')
+    g.add_argument('--initial_scale', default=1.0, type=positive_float,
+                   help='first multi-scale crop scale')
+    g.add_argument('--n_scales', default=5, type=positive_int, help='number of crop scales')
+    g.add_argument('--scale_step', default=0.84089641525, type=positive_float,
+                   help='ratio between consecutive crop scales')
+    g.add_argument('--train_crop', default='corner', choices=('random', 'corner', 'center'),
+                   help='spatial crop in training')
+    g.add_argument('--mean_dataset', default='activitynet', choices=('activitynet', 'kinetics'),
+                   help='dataset whose mean is subtracted')
+    g.add_argument('--no_mean_norm', action='store_true', help='do not subtract the mean')
+    g.add_argument('--std_norm', action='store_true', help='divide by the standard deviation')
+    g.add_argument('--norm_value', default=1, type=positive_int,
+                   help='pixel values are divided by this (1: 0-255, 255: 0-1)')
+    g.add_argument('--no_hflip', action='store_true', help='no horizontal flipping in training')
+    g.add_argument('--n_val_samples', default=3, type=positive_int,
+                   help='clips per video in validation')
+    g.add_argument('--test_subset', default='val', choices=('val', 'test'),
+                   help='annotation subset of the test pass (validation or testing)')
+    g.add_argument('--scale_in_test', default=1.0, type=positive_float,
+                   help='spatial scale in test')
+    g.add_argument('--crop_position_in_test', default='c', choices=('c', 'tl', 'tr', 'bl', 'br'),
+                   help='crop position in test')
+    g.add_argument('--n_threads', default=4, type=non_negative_int,
+                   help='data-loading worker processes (0: load in the main process)')
+
+    g = p.add_argument_group('model')
+    g.add_argument('--model', default='resnet', choices=MODELS)
+    g.add_argument('--model_depth', default=18, type=int,
+                   help='resnet 10-200, preresnet 18-200, wideresnet 50, resnext 50/101/152, '
+                        'densenet 121/169/201/264')
+    g.add_argument('--conv1_t_size', default=7, type=positive_int,
+                   help='temporal kernel of the first convolution (resnet)')
+    g.add_argument('--resnet_shortcut', default='B', choices=('A', 'B'),
+                   help='A: parameter-free shortcut, B: 1x1x1 convolution')
+    g.add_argument('--wide_resnet_k', default=2, type=positive_int, help='width factor')
+    g.add_argument('--resnext_cardinality', default=32, type=positive_int, help='groups')
+    g.add_argument('--pretrain_path', default='', type=str,
+                   help='pretrained checkpoint to fine-tune')
+    g.add_argument('--ft_begin_index', default=0, type=int, choices=range(0, 6),
+                   help='first block to fine-tune (0: all)')
+
+    g = p.add_argument_group('optimisation')
+    g.add_argument('--learning_rate', default=0.1, type=positive_float,
+                   help='initial learning rate')
+    g.add_argument('--momentum', default=0.9, type=non_negative_float)
+    g.add_argument('--dampening', default=0.9, type=non_negative_float,
+                   help='SGD dampening (0 with --nesterov)')
+    g.add_argument('--weight_decay', default=1e-3, type=non_negative_float)
+    g.add_argument('--nesterov', action='store_true', help='Nesterov momentum')
+    g.add_argument('--optimizer', default='sgd', choices=('sgd',))
+    g.add_argument('--lr_patience', default=10, type=non_negative_int,
+                   help='patience of the plateau scheduler')
+    g.add_argument('--batch_size', default=128, type=positive_int,
+                   help='clips per batch (per process with --distributed)')
+
+    g = p.add_argument_group('run control')
+    g.add_argument('--n_epochs', default=200, type=positive_int, help='last epoch (inclusive)')
+    g.add_argument('--begin_epoch', default=1, type=positive_int,
+                   help='first epoch; replaced by the checkpoint\'s when resuming')
+    g.add_argument('--resume_path', default='', type=str, help='checkpoint to continue from')
+    g.add_argument('--no_train', action='store_true', help='skip training')
+    g.add_argument('--no_val', action='store_true', help='skip validation')
+    g.add_argument('--test', action='store_true', help='run the test pass')
+    g.add_argument('--no_softmax_in_test', action='store_true',
+                   help='average raw scores instead of softmax probabilities in test')
+    g.add_argument('--no_cuda', action='store_true', help='run on the CPU')
+    g.add_argument('--checkpoint', default=10, type=positive_int,
+                   help='save every this many epochs')
+    g.add_argument('--manual_seed', default=1, type=int,
+                   help='seed of torch, random, numpy and the loader workers')
+    g.add_argument('--debug', action='store_true',
+                   help='show the traceback of errors instead of one line')
+    return p
+
+
+def parse_opts(argv=None):
+    """Parse `argv` (default: sys.argv) and add the derived options."""
+    parser = build_parser()
+    opt = parser.parse_args(argv)
+    # Imported here: the model table knows which depths exist.
+    from models.factory import supported_depths
+    if opt.model_depth not in supported_depths(opt.model):
+        parser.error(f'argument --model_depth: {opt.model} has no depth {opt.model_depth} '
+                     f'(choose from {", ".join(map(str, supported_depths(opt.model)))})')
+    if opt.root_path:
+        for name in PATH_OPTIONS:
+            value = getattr(opt, name)
+            if value:
+                setattr(opt, name, os.path.join(opt.root_path, value))
+    opt.scales = [opt.initial_scale * opt.scale_step ** i for i in range(opt.n_scales)]
+    opt.arch = f'{opt.model}-{opt.model_depth}'
+    opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
+    opt.std = get_std(opt.norm_value)
+    return opt
