@@ -1,0 +1,92 @@
+"""ActivityNet layout: `taxonomy` + `database` of untrimmed videos with annotated segments
+in seconds; folders `v_<key>` holding the frames and an `fps` file.
+
+Classes are the taxonomy's leaf nodes in taxonomy order. Each segment is a span of frames
+ceil(start * fps) (0 becomes 1) ... ceil(end * fps) - 1; a clip is cut at the first frame
+missing on disk after its start, and dropped with fewer than sample_duration frames. In the untrimmed setting
+(test) the whole video is one span: frame 1 to the last frame present.
+"""
+import math
+import os
+import re
+
+import numpy as np
+
+from datasets.videodataset import (Video, VideoDataset, annotation_error,
+                                   get_default_video_loader, read_number)
+from utils import UserError
+
+FRAME_NAME = re.compile(r'image_(\d+)\.jpg$')
+
+
+def leaf_class_names(taxonomy, path):
+    try:
+        parents = {node['parentId'] for node in taxonomy}
+        return [node['nodeName'] for node in taxonomy if node['nodeId'] not in parents]
+    except (TypeError, KeyError):
+        raise UserError(f'{path}: "taxonomy" must be a list of objects with nodeId, parentId '
+                        'and nodeName') from None
+
+
+def missing_frames(video_dir):
+    """Frame numbers missing on disk, from 1 to one past the last frame present."""
+    numbers = [int(m.group(1)) for m in map(FRAME_NAME.match, os.listdir(video_dir)) if m]
+    have = np.zeros(max(numbers, default=0) + 2, dtype=bool)
+    have[numbers] = True
+    return np.flatnonzero(~have[1:]) + 1
+
+
+class ActivityNet(VideoDataset):
+    stop_offset = 0
+    drop_short = True
+
+    def __init__(self, root_path, annotation_path, subset, is_untrimmed_setting=False,
+                 n_samples_for_each_video=1, spatial_transform=None, temporal_transform=None,
+                 target_transform=None, sample_duration=16,
+                 get_loader=get_default_video_loader):
+        self.untrimmed = is_untrimmed_setting
+        super().__init__(root_path, annotation_path, subset, n_samples_for_each_video,
+                         spatial_transform, temporal_transform, target_transform,
+                         sample_duration, get_loader)
+
+    def read(self, data, subset):
+        path = self.annotation_path
+        if not isinstance(data.get('taxonomy'), list):
+            raise UserError(f'{path} has no "taxonomy" list (ActivityNet layout)')
+        class_names = leaf_class_names(data['taxonomy'], path)
+        class_to_idx = {name: i for i, name in enumerate(class_names)}
+        videos = []
+        for key, value in data['database'].items():
+            if not isinstance(value, dict):
+                raise annotation_error(path, key, 'is not an object')
+            if value.get('subset') != subset:
+                continue
+            segments = []
+            for annotation in value.get('annotations') or []:
+                try:
+                    label = annotation['label']
+                    start, end = (float(t) for t in annotation['segment'])
+                except (TypeError, KeyError, ValueError):
+                    raise annotation_error(path, key, 'has an annotation without "label" and '
+                                                      'a two-number "segment"') from None
+                if label not in class_to_idx:
+                    raise annotation_error(path, key, f'has label {label!r}, which is not a '
+                                                      'leaf of "taxonomy"')
+                segments.append((class_to_idx[label], start, end))
+            videos.append(Video(f'v_{key}', key, segments[0][0] if segments else -1,
+                                tuple(segments)))
+        return class_names, videos
+
+    def spans(self, record, video_dir):
+        if not os.path.isdir(video_dir):
+            return None
+        holes = missing_frames(video_dir).tolist()
+        last = holes[-1] - 1
+        if self.untrimmed:
+            return ([(record.label, 1, last)] if last > 0 else []), holes
+        fps = read_number(os.path.join(video_dir, 'fps'), 'frame rate')
+        if fps is None:
+            raise UserError(f'{video_dir} has no fps file: write it with utils_scripts/fps.py')
+        spans = [(label, max(1, math.ceil(start * fps)), math.ceil(end * fps))
+                 for label, start, end in record.segments]
+        return spans, holes

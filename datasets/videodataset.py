@@ -1,0 +1,290 @@
+"""The dataset core: an index of clips over folders of JPEG frames, and clip loading.
+
+A layout (kinetics.py, ucf101.py, hmdb51.py, activitynet.py) only reads its annotation file
+into class names and per-video records; this module turns them into samples (SPEC sections
+4 and 5) and loads clips.
+
+The index is a handful of numpy arrays, not a Python object per clip: a Kinetics-700 index
+costs megabytes, builds fast, and is shared by DataLoader workers without copy-on-write
+growth (reading a numpy array does not touch Python reference counts).
+
+    span    a stretch of one video that clips are taken from: a whole video (kinetics,
+            ucf101, hmdb51) or an annotated segment (activitynet). Arrays `span_*`.
+    sample  one item of the dataset: a span and a run of frame numbers
+            [start, start + length). Arrays `sample_*`.
+"""
+import json
+import os
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+
+from utils import UserError
+
+
+class StringTable:
+    """Many strings in one buffer: no per-string Python object while stored."""
+
+    def __init__(self, strings):
+        encoded = [s.encode('utf-8') for s in strings]
+        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=self.offsets[1:])
+        self.data = np.frombuffer(b''.join(encoded), dtype=np.uint8) if encoded else \
+            np.zeros(0, np.uint8)
+
+    def __len__(self):
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i):
+        return self.data[self.offsets[i]:self.offsets[i + 1]].tobytes().decode('utf-8')
+
+    @property
+    def nbytes(self):
+        return self.offsets.nbytes + self.data.nbytes
+
+
+class Video(NamedTuple):
+    """A video as an annotation file lists it."""
+    folder: str  # relative to the video folder
+    video_id: str
+    label: int  # class index, -1 without a label
+    segments: tuple = ()  # activitynet: (label, start_s, end_s) per annotated segment
+
+
+def annotation_error(path, key, what):
+    return UserError(f'{path}: database entry {key!r} {what}')
+
+
+def load_annotation(path):
+    """Read an annotation JSON file; errors name the file and the position."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise UserError(f'annotation file not found: {path} (check --annotation_path '
+                        'and --root_path)') from None
+    except IsADirectoryError:
+        raise UserError(f'--annotation_path {path} is a folder, not a JSON file') from None
+    except json.JSONDecodeError as e:
+        raise UserError(f'{path} is not valid JSON: {e.msg} at line {e.lineno} column '
+                        f'{e.colno}') from None
+    except UnicodeDecodeError as e:
+        raise UserError(f'{path} is not a UTF-8 text file (byte {e.start})') from None
+    if not isinstance(data, dict) or not isinstance(data.get('database'), dict):
+        raise UserError(f'{path} has no "database" object: is it an annotation file of '
+                        'SPEC section 4?')
+    return data
+
+
+def read_number(path, what):
+    """The number in a small text file (`n_frames`, `fps`); None if the file is absent."""
+    try:  # os-level calls: this runs once per video of a Kinetics-size index
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        text = os.read(fd, 64).decode('utf-8', 'replace').strip()
+    finally:
+        os.close(fd)
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f'{path} should hold the {what}, found {text[:40]!r}: regenerate it '
+                        'with utils_scripts/') from None
+
+
+def frame_path(video_dir, i):
+    return os.path.join(video_dir, f'image_{i:05d}.jpg')
+
+
+def pil_loader(path):
+    """Decode one frame to RGB, naming the file when it is missing or damaged."""
+    try:
+        img = Image.open(path)
+        img.load()
+    except FileNotFoundError:
+        raise UserError(f'missing frame {path}: extract the frames of this video again '
+                        '(utils_scripts/video_jpg*.py, then n_frames*.py) or drop it from '
+                        'the annotation file') from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise UserError(f'corrupt frame {path} ({e}): extract the frames of this video again '
+                        'or drop it from the annotation file') from None
+    return img if img.mode == 'RGB' else img.convert('RGB')
+
+
+def video_loader(video_dir, frame_indices, image_loader=pil_loader):
+    """The frames of a clip; a frame repeated by loop padding is decoded once."""
+    decoded = {}
+    clip = []
+    for i in frame_indices:
+        if i not in decoded:
+            decoded[i] = image_loader(frame_path(video_dir, i))
+        clip.append(decoded[i])
+    return clip
+
+
+def get_default_video_loader():
+    return video_loader
+
+
+def ceil_div(a, b):
+    return -(-a // b)
+
+
+class VideoDataset(torch.utils.data.Dataset):
+    """Clips of frame folders, as a layout's annotation file lists them.
+
+    n_samples_for_each_video: 1 -> one sample per span covering all its frames (training;
+    validation with one clip takes the centre by its temporal transform); n > 1 -> n clips
+    spread over the span (validation); 0 -> consecutive windows of sample_duration (test).
+
+    Subclasses provide `read(data, subset)`, returning class names and a list of `Video`
+    records, and `spans(record, video_dir)`, returning (spans, holes): the record's spans
+    as (label, begin, end) with `end` exclusive, and the frame numbers >= 1 missing on disk
+    up to and including the one after the last frame; or None for a video absent on disk.
+    See kinetics.py and activitynet.py.
+    """
+    # Clip starts stop this many frames before a span's end: kinetics' windows start below
+    # n_frames (range(1, n_frames, step)), activitynet's below the segment's end.
+    stop_offset = 1
+    # Drop clips (and spans) with fewer than sample_duration frames on disk.
+    drop_short = False
+
+    def __init__(self, root_path, annotation_path, subset, n_samples_for_each_video=1,
+                 spatial_transform=None, temporal_transform=None, target_transform=None,
+                 sample_duration=16, get_loader=get_default_video_loader):
+        self.root_path = root_path
+        self.annotation_path = annotation_path
+        self.subset = subset
+        self.sample_duration = sample_duration
+        self.spatial_transform = spatial_transform
+        self.temporal_transform = temporal_transform
+        self.target_transform = target_transform
+        self.loader = get_loader()
+        if not os.path.isdir(root_path):
+            raise UserError(f'video folder not found: {root_path} (check --video_path and '
+                            '--root_path)')
+        data = load_annotation(annotation_path)
+        self.class_names, records = self.read(data, subset)
+        self._build(records, n_samples_for_each_video)
+
+    # -- index -------------------------------------------------------------------------
+
+    def _build(self, records, n_samples):
+        folders, video_ids = [], []
+        spans = []  # (video, label, begin, end)
+        holes = []  # video << 32 | missing frame number, ascending
+        self.n_missing = self.n_empty = 0
+        root = os.path.join(self.root_path, '')
+        for record in records:
+            found = self.spans(record, f'{root}{record.folder}')
+            if found is None:
+                self.n_missing += 1
+            elif not found[0]:
+                self.n_empty += 1
+            else:
+                video = len(folders)
+                spans.extend((video,) + s for s in found[0])
+                holes.extend(video << 32 | h for h in found[1])
+                folders.append(record.folder)
+                video_ids.append(record.video_id)
+        if self.n_missing or self.n_empty:
+            print(f'{self.annotation_path} ({self.subset}): skipped {self.n_missing} of '
+                  f'{len(records)} videos with no frame folder under {self.root_path}'
+                  + (f' and {self.n_empty} with no frames' if self.n_empty else ''))
+        self.folders = StringTable(folders)
+        self.video_ids = StringTable(video_ids)
+        columns = np.array(spans, dtype=np.int32).reshape(-1, 4).T
+        self.span_video, self.span_label, self.span_begin, self.span_end = (
+            np.ascontiguousarray(c) for c in columns)
+        self._make_samples(n_samples, np.array(holes, dtype=np.int64))
+        if len(self) == 0:
+            raise UserError(f'no usable video in {self.annotation_path} (subset {self.subset}) '
+                            f'under {self.root_path}: check --video_path, --annotation_path, '
+                            'the frame folders and their n_frames files')
+
+    def _make_samples(self, n_samples, holes):
+        d = self.sample_duration
+        video = self.span_video.astype(np.int64)
+        begin = self.span_begin.astype(np.int64)
+        end = self.span_end.astype(np.int64)
+
+        holes = np.append(holes, np.iinfo(np.int64).max)  # sentinel: no video's
+
+        def frames_on_disk(span, start):
+            """Frames from `start` up to the first one missing on disk (0 when `start` lies
+            past the video's last frame: its holes end one past the last frame)."""
+            first_hole = holes[np.searchsorted(holes, video[span] << 32 | start)]
+            same_video = (first_hole >> 32) == video[span]
+            return np.where(same_video, (first_hole & 0xFFFFFFFF) - start, 0)
+
+        if n_samples == 1:  # one sample per span: all its frames
+            span = np.arange(len(video))
+            start = begin
+            length = np.minimum(end - begin, frames_on_disk(span, begin))
+        else:
+            if n_samples > 1:
+                n = end - begin
+                step = np.maximum(1, ceil_div(n - 1 - d, n_samples - 1))
+            else:
+                step = np.full(len(video), d, dtype=np.int64)
+            counts = np.maximum(0, ceil_div(end - self.stop_offset - begin, step))
+            span = np.repeat(np.arange(len(video)), counts)
+            k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            start = begin[span] + k * step[span]
+            length = np.minimum(d, frames_on_disk(span, start))
+        keep = length >= (d if self.drop_short else 1)
+        self.sample_span = span[keep].astype(np.int32)
+        self.sample_start = start[keep].astype(np.int32)
+        self.sample_length = length[keep].astype(np.int32)
+
+    @property
+    def index_nbytes(self):
+        """Memory held by the index."""
+        arrays = [a for a in vars(self).values() if isinstance(a, np.ndarray)]
+        return sum(a.nbytes for a in arrays) + self.folders.nbytes + self.video_ids.nbytes
+
+    # -- items -------------------------------------------------------------------------
+
+    def __len__(self):
+        return len(self.sample_span)
+
+    def video_dir(self, index):
+        return os.path.join(self.root_path, self.folders[self.span_video[self.sample_span[index]]])
+
+    def target_record(self, index):
+        """The annotation record of a sample, as the reference's target transforms see it."""
+        s = self.sample_span[index]
+        start = int(self.sample_start[index])
+        return {'video': self.video_dir(index), 'label': int(self.span_label[s]),
+                'video_id': self.video_ids[self.span_video[s]],
+                'segment': [int(self.span_begin[s]), int(self.span_end[s]) - self.stop_offset],
+                'frame_indices': list(range(start, start + int(self.sample_length[index])))}
+
+    def __getitem__(self, index):
+        record = self.target_record(index)
+        frame_indices = record['frame_indices']
+        if self.temporal_transform is not None:
+            frame_indices = self.temporal_transform(frame_indices)
+        frames = self.loader(record['video'], frame_indices)
+        clip = transform_clip(self.spatial_transform, frames)
+        target = record if self.target_transform is None else self.target_transform(record)
+        return clip, target
+
+
+def transform_clip(spatial_transform, frames):
+    """Frames -> C x T x H x W tensor through the spatial transform."""
+    if spatial_transform is None:
+        from spatial_transforms import ToTensor
+        spatial_transform = ToTensor(1)
+    if hasattr(spatial_transform, 'randomize_parameters'):
+        spatial_transform.randomize_parameters()
+    if hasattr(spatial_transform, 'apply_clip'):
+        clip = spatial_transform.apply_clip(frames)
+        if isinstance(clip, torch.Tensor):
+            return clip
+    else:
+        clip = [spatial_transform(frame) for frame in frames]
+    return torch.stack(clip, 0).permute(1, 0, 2, 3)

@@ -1,0 +1,213 @@
+"""Spatial transforms of frames (SPEC section 6).
+
+Every transform works frame by frame on PIL images through `__call__`, as in the reference,
+and a clip's random parameters are drawn once by `randomize_parameters()`. The data loader
+uses the clip path `Compose.apply_clip(frames)` instead: the geometric steps still run per
+frame in PIL (they must match it to the pixel), but ToTensor and Normalize run once on the
+whole clip, which removes most of the per-frame Python and copying work. Both paths give
+identical tensors (tests/test_transforms.py).
+"""
+import random
+
+import numpy as np
+import torch
+from PIL import Image
+
+BILINEAR = Image.BILINEAR
+CROP_POSITIONS = ('c', 'tl', 'tr', 'bl', 'br')
+
+
+class FrameTransform:
+    """A transform of single frames; on a clip it maps over the frames."""
+
+    def randomize_parameters(self):
+        pass
+
+    def apply_clip(self, frames):
+        if isinstance(frames, torch.Tensor):  # C x T x H x W
+            return torch.stack([self(frames[:, t]) for t in range(frames.shape[1])], 1)
+        return [self(frame) for frame in frames]
+
+
+class Compose(FrameTransform):
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, img):
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+    def randomize_parameters(self):
+        for t in self.transforms:
+            if hasattr(t, 'randomize_parameters'):
+                t.randomize_parameters()
+
+    def apply_clip(self, frames):
+        """Transform a list of frames into a C x T x H x W tensor (or what the steps make)."""
+        for t in self.transforms:
+            frames = t.apply_clip(frames) if hasattr(t, 'apply_clip') else \
+                FrameTransform.apply_clip(t, frames)
+        return frames
+
+
+class ToTensor(FrameTransform):
+    """PIL image (H x W x C bytes) to a C x H x W float tensor divided by `norm_value`."""
+
+    def __init__(self, norm_value=255):
+        self.norm_value = norm_value
+
+    def __call__(self, pic):
+        array = np.asarray(pic)
+        if array.ndim == 2:
+            array = array[:, :, None]
+        return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(self.norm_value)
+
+    def apply_clip(self, frames):
+        if isinstance(frames, torch.Tensor):
+            return frames
+        first = np.asarray(frames[0])
+        if first.ndim != 3 or first.dtype != np.uint8:
+            return torch.stack([self(f) for f in frames], 1)
+        # One uint8 T x H x W x C buffer, then one converting transpose into C x T x H x W.
+        clip = np.empty((len(frames),) + first.shape, np.uint8)
+        for i, frame in enumerate(frames):
+            clip[i] = np.asarray(frame)
+        out = torch.empty((first.shape[2], len(frames)) + first.shape[:2], dtype=torch.float32)
+        out.copy_(torch.from_numpy(clip).permute(3, 0, 1, 2))
+        return out.div_(self.norm_value)
+
+
+class Normalize(FrameTransform):
+    """Per channel (x - mean) / std, in place, on a C x ... tensor."""
+
+    def __init__(self, mean, std):
+        self.mean = list(mean)
+        self.std = list(std)
+
+    def __call__(self, tensor):
+        # The same scalar operations per channel on a frame or on a whole clip.
+        for channel, m, s in zip(tensor, self.mean, self.std):
+            channel.sub_(m).div_(s)
+        return tensor
+
+    def apply_clip(self, clip):
+        return self(clip)
+
+
+class Scale(FrameTransform):
+    """Resize the shorter side to `size` (longer side: int(size * long / short))."""
+
+    def __init__(self, size, interpolation=BILINEAR):
+        self.size = size
+        self.interpolation = interpolation
+
+    def __call__(self, img):
+        w, h = img.size
+        if min(w, h) == self.size:
+            return img
+        if w < h:
+            return img.resize((self.size, int(self.size * h / w)), self.interpolation)
+        return img.resize((int(self.size * w / h), self.size), self.interpolation)
+
+
+def corner_box(w, h, size, position):
+    """The (left, top, right, bottom) box of a size x size crop at a named position."""
+    if position == 'c':
+        left, top = round((w - size) / 2), round((h - size) / 2)
+        return left, top, left + size, top + size
+    left = 0 if position in ('tl', 'bl') else w - size
+    top = 0 if position in ('tl', 'tr') else h - size
+    return left, top, left + size, top + size
+
+
+class CenterCrop(FrameTransform):
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, img):
+        return img.crop(corner_box(*img.size, self.size, 'c'))
+
+
+class CornerCrop(FrameTransform):
+    """Crop at `crop_position`; with None, a position is drawn per clip."""
+
+    def __init__(self, size, crop_position=None, crop_positions=CROP_POSITIONS):
+        self.size = size
+        self.randomize = crop_position is None
+        self.crop_position = crop_position
+        self.crop_positions = list(crop_positions)
+
+    def __call__(self, img):
+        return img.crop(corner_box(*img.size, self.size, self.crop_position))
+
+    def randomize_parameters(self):
+        if self.randomize:
+            self.crop_position = self.crop_positions[random.randint(0, len(self.crop_positions)
+                                                                    - 1)]
+
+
+class RandomHorizontalFlip(FrameTransform):
+    """Flip a whole clip with probability 0.5."""
+
+    def __init__(self):
+        self.p = random.random()
+
+    def __call__(self, img):
+        return img.transpose(Image.FLIP_LEFT_RIGHT) if self.p < 0.5 else img
+
+    def randomize_parameters(self):
+        self.p = random.random()
+
+
+class MultiScaleCornerCrop(FrameTransform):
+    """Square crop of side int(min(w, h) * scale) at a drawn position, resized to `size`."""
+
+    def __init__(self, scales, size, interpolation=BILINEAR, crop_positions=CROP_POSITIONS):
+        self.scales = list(scales)
+        self.size = size
+        self.interpolation = interpolation
+        self.crop_positions = list(crop_positions)
+        self.scale = self.scales[0]
+        self.crop_position = self.crop_positions[0]
+
+    def box(self, w, h):
+        s = int(min(w, h) * self.scale)
+        if self.crop_position == 'c':
+            cx, cy, half = w // 2, h // 2, s // 2
+            return cx - half, cy - half, cx + half, cy + half
+        left = 0 if self.crop_position in ('tl', 'bl') else w - s
+        top = 0 if self.crop_position in ('tl', 'tr') else h - s
+        return left, top, left + s, top + s
+
+    def __call__(self, img):
+        return img.crop(self.box(*img.size)).resize((self.size, self.size), self.interpolation)
+
+    def randomize_parameters(self):
+        self.scale = self.scales[random.randint(0, len(self.scales) - 1)]
+        self.crop_position = self.crop_positions[random.randint(0, len(self.crop_positions) - 1)]
+
+
+class MultiScaleRandomCrop(FrameTransform):
+    """Square crop of side int(min(w, h) * scale) at a uniform random place, resized."""
+
+    def __init__(self, scales, size, interpolation=BILINEAR):
+        self.scales = list(scales)
+        self.size = size
+        self.interpolation = interpolation
+        self.scale = self.scales[0]
+        self.tl_x = self.tl_y = 0.0
+
+    def box(self, w, h):
+        s = int(min(w, h) * self.scale)
+        x1, y1 = self.tl_x * (w - s), self.tl_y * (h - s)
+        # Rounded as PIL rounds a float crop box.
+        return round(x1), round(y1), round(x1 + s), round(y1 + s)
+
+    def __call__(self, img):
+        return img.crop(self.box(*img.size)).resize((self.size, self.size), self.interpolation)
+
+    def randomize_parameters(self):
+        self.scale = self.scales[random.randint(0, len(self.scales) - 1)]
+        self.tl_x = random.random()
+        self.tl_y = random.random()

@@ -1,0 +1,52 @@
+"""Temporal transforms: choose a clip's frame numbers from a video's (SPEC section 6).
+
+Each takes a list of frame numbers and returns a new list; the input is never modified.
+"""
+import random
+
+
+class LoopPadding:
+    """Repeat the frames from the start until there are `size`."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, frame_indices):
+        out = list(frame_indices)
+        if not out:
+            return out
+        while len(out) < self.size:
+            out.extend(out[:self.size - len(out)])
+        return out
+
+
+class TemporalBeginCrop:
+    """The first `size` frames, loop-padded."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, frame_indices):
+        return LoopPadding(self.size)(frame_indices[:self.size])
+
+
+class TemporalCenterCrop:
+    """`size` frames around the middle, loop-padded."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, frame_indices):
+        begin = max(0, len(frame_indices) // 2 - self.size // 2)
+        return LoopPadding(self.size)(frame_indices[begin:begin + self.size])
+
+
+class TemporalRandomCrop:
+    """`size` frames from a uniformly drawn start, loop-padded."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def __call__(self, frame_indices):
+        begin = random.randint(0, max(0, len(frame_indices) - self.size - 1))
+        return LoopPadding(self.size)(frame_indices[begin:begin + self.size])
