@@ -18,3 +18,88 @@ def one_line(exc):
         last = text.splitlines()[-1]
         text = last.split(': ', 1)[1] if ': ' in last else last
     return ' '.join(text.split('\n'))
+
+
+class AverageMeter:
+    """Running average weighted by batch size."""
+
+    def __init__(self):
+        self.val = self.avg = self.sum = 0.0
+        self.count = 0
+
+    def update(self, val, n=1):
+        self.val = val
+        self.sum += val * n
+        self.count += n
+        self.avg = self.sum / self.count
+
+
+class Logger:
+    """Tab-separated log with a header row, appended to (never truncated) and flushed per
+    row so that a crash loses nothing already logged."""
+
+    def __init__(self, path, header):
+        self.header = list(header)
+        fresh = not os.path.exists(path) or os.path.getsize(path) == 0
+        self.file = open(path, 'a', newline='')
+        self.writer = csv.writer(self.file, delimiter='\t')
+        if fresh:
+            self.writer.writerow(self.header)
+            self.file.flush()
+
+    def log(self, values):
+        self.writer.writerow([values[column] for column in self.header])
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def calculate_accuracy(outputs, targets):
+    """Top-1 accuracy of a batch, as a float."""
+    return (outputs.argmax(1) == targets).float().mean().item()
+
+
+def write_text_atomically(path, text):
+    """Replace `path` with `text` so that readers never see a half-written file."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Progress:
+    """Per-batch console output: a tqdm bar on a terminal, otherwise the reference's lines
+    `Epoch: [e][i/N]  Time cur (avg)  Data cur (avg)  Loss cur (avg)  Acc cur (avg)`."""
+
+    def __init__(self, epoch, n_batches, title, enabled=True):
+        import sys
+        self.epoch, self.n_batches, self.enabled = epoch, n_batches, enabled
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=n_batches, desc=f'{title} {epoch}', unit='batch',
+                            dynamic_ncols=True, leave=True)
+
+    def update(self, i, batch_time, data_time, losses=None, accuracies=None):
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            if losses is not None:
+                self.bar.set_postfix(loss=f'{losses.avg:.4f}', acc=f'{accuracies.avg:.3f}',
+                                     refresh=False)
+            self.bar.update(1)
+            return
+        line = (f'Epoch: [{self.epoch}][{i}/{self.n_batches}]\t'
+                f'Time {batch_time.val:.3f} ({batch_time.avg:.3f})\t'
+                f'Data {data_time.val:.3f} ({data_time.avg:.3f})')
+        if losses is not None:
+            line += (f'\tLoss {losses.val:.4f} ({losses.avg:.4f})\t'
+                     f'Acc {accuracies.val:.3f} ({accuracies.avg:.3f})')
+        print(line, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

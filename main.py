@@ -1,0 +1,223 @@
+"""Train, validate and test a 3D CNN as the command line says.
+
+    python main.py --root_path ~/data --video_path kinetics_videos/jpg \
+        --annotation_path kinetics.json --result_path results --dataset kinetics \
+        --model resnet --model_depth 34 --n_classes 400 --batch_size 128 --n_threads 4 \
+        --checkpoint 5
+"""
+import glob
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from datasets import get_test_set, get_training_set, get_validation_set
+from datasets.factory import test_transforms, training_transforms, validation_transforms
+from models import generate_model
+from models.checkpoint import ClassCountError, load_checkpoint, load_weights, save_checkpoint
+from models.factory import classifier_name
+from opts import parse_opts
+from test import test
+from train import train_epoch
+from utils import Logger, UserError, one_line, write_text_atomically
+from validation import val_epoch
+
+
+def main(argv=None):
+    opt = parse_opts(argv)
+    try:
+        run(opt)
+    except UserError as e:
+        if opt.debug:
+            raise
+        print(f'error: {one_line(e)}', file=sys.stderr)
+        sys.exit(2)
+
+
+def run(opt):
+    prepare_result_path(opt)
+    seed_everything(opt.manual_seed)
+    device = choose_device(opt)
+    model, parameters = generate_model(opt)
+    n_outputs = opt.n_finetune_classes if opt.pretrain_path else opt.n_classes
+    criterion = nn.CrossEntropyLoss().to(device)
+    checkpoint = resume(opt, model) if opt.resume_path else None
+
+    if not opt.no_train:
+        train_set = get_training_set(opt, *training_transforms(opt))
+        check_classes(train_set, n_outputs)
+        train_loader = make_loader(train_set, opt, shuffle=True)
+        train_logger = Logger(os.path.join(opt.result_path, 'train.log'),
+                              ['epoch', 'loss', 'acc', 'lr'])
+        batch_logger = Logger(os.path.join(opt.result_path, 'train_batch.log'),
+                              ['epoch', 'batch', 'iter', 'loss', 'acc', 'lr'])
+        optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
+                                    dampening=0 if opt.nesterov else opt.dampening,
+                                    weight_decay=opt.weight_decay, nesterov=opt.nesterov)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
+                                                               patience=opt.lr_patience)
+        if checkpoint:
+            restore_training_state(checkpoint, optimizer, scheduler, opt.resume_path)
+    if not opt.no_val:
+        val_set = get_validation_set(opt, *validation_transforms(opt))
+        check_classes(val_set, n_outputs)
+        val_loader = make_loader(val_set, opt, shuffle=False)
+        val_logger = Logger(os.path.join(opt.result_path, 'val.log'), ['epoch', 'loss', 'acc'])
+    write_options(opt)
+
+    for epoch in range(opt.begin_epoch, opt.n_epochs + 1):
+        if not opt.no_train:
+            train_epoch(epoch, train_loader, model, criterion, optimizer, opt, train_logger,
+                        batch_logger, device)
+        if not opt.no_val:
+            val_loss = val_epoch(epoch, val_loader, model, criterion, opt, val_logger, device)
+        if not opt.no_train:
+            if not opt.no_val:
+                scheduler.step(val_loss)
+            if epoch % opt.checkpoint == 0 or epoch == opt.n_epochs:
+                path = os.path.join(opt.result_path, f'save_{epoch}.pth')
+                save_checkpoint(training_state(epoch + 1, opt, model, optimizer, scheduler), path)
+
+    if opt.test:
+        test_set = get_test_set(opt, *test_transforms(opt))
+        check_classes(test_set, n_outputs)
+        test(make_loader(test_set, opt, shuffle=False), model, opt, test_set.class_names,
+             device)
+
+
+RUN_FILES = ('save_*.pth', 'train.log', 'train_batch.log', 'val.log', 'opts.json', 'val.json',
+             'test.json')
+
+
+def prepare_result_path(opt):
+    """Create the result folder. A new training run (not a resumed one) first moves an
+    earlier run's files into a dated subfolder: it would otherwise overwrite its
+    checkpoints and mix into its logs."""
+    try:
+        os.makedirs(opt.result_path, exist_ok=True)
+    except OSError as e:
+        raise UserError(f'cannot create --result_path {opt.result_path}: '
+                        f'{e.strerror or e}') from None
+    if not os.access(opt.result_path, os.W_OK | os.X_OK):
+        raise UserError(f'--result_path {opt.result_path} is not writable')
+    if opt.no_train or opt.resume_path:
+        return
+    earlier = [path for pattern in RUN_FILES
+               for path in glob.glob(os.path.join(opt.result_path, pattern))]
+    if earlier:
+        archive = os.path.join(opt.result_path, 'earlier_run_' +
+                               time.strftime('%Y%m%d-%H%M%S', time.localtime(
+                                   max(map(os.path.getmtime, earlier)))))
+        os.makedirs(archive, exist_ok=True)
+        for path in earlier:
+            os.replace(path, os.path.join(archive, os.path.basename(path)))
+        print(f'{opt.result_path} held an earlier training run: moved its files to {archive} '
+              '(use --resume_path to continue a run instead)')
+
+
+def write_options(opt):
+    """All options, derived ones included, in result_path/opts.json."""
+    write_text_atomically(os.path.join(opt.result_path, 'opts.json'),
+                          json.dumps(vars(opt), indent=2, sort_keys=True))
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def choose_device(opt):
+    if not opt.no_cuda and not torch.cuda.is_available():
+        print('CUDA is not available: running on the CPU (pass --no_cuda to say so)')
+        opt.no_cuda = True
+    return torch.device('cpu' if opt.no_cuda else 'cuda')
+
+
+def seed_worker(worker_id):
+    """Seed numpy in each loader worker from the seed torch gave that worker."""
+    np.random.seed(torch.initial_seed() % 2 ** 32)
+
+
+def make_loader(dataset, opt, shuffle):
+    # A last training batch of one clip breaks batch norm where a feature map is 1x1x1,
+    # and would teach little: drop just that one.
+    drop_last = shuffle and len(dataset) % opt.batch_size == 1
+    return DataLoader(dataset, batch_size=opt.batch_size, shuffle=shuffle,
+                      num_workers=opt.n_threads, pin_memory=not opt.no_cuda,
+                      worker_init_fn=seed_worker, drop_last=drop_last)
+
+
+def check_classes(dataset, n_outputs):
+    n_classes = len(dataset.class_names)
+    if n_outputs < n_classes:
+        raise UserError(f'{dataset.annotation_path} has {n_classes} classes but the model '
+                        f'outputs {n_outputs}: set --n_classes (or --n_finetune_classes when '
+                        f'fine-tuning) to {n_classes}')
+
+
+def resume(opt, model):
+    """Load --resume_path into the model and set begin_epoch from it."""
+    checkpoint = load_checkpoint(opt.resume_path)
+    if checkpoint.get('arch', opt.arch) != opt.arch:
+        raise UserError(f'{opt.resume_path} holds a {checkpoint["arch"]} model but this run '
+                        f'builds {opt.arch}: set --model and --model_depth to match it')
+    try:
+        load_weights(model, checkpoint['state_dict'], opt.resume_path,
+                     classifier_name(opt.model))
+    except ClassCountError as e:
+        flag = '--n_finetune_classes' if opt.pretrain_path else '--n_classes'
+        raise UserError(f'{e}: set {flag} {e.saved}') from None
+    if 'epoch' in checkpoint:
+        opt.begin_epoch = int(checkpoint['epoch'])
+    return checkpoint
+
+
+def restore_training_state(checkpoint, optimizer, scheduler, path):
+    """Optimiser, scheduler and random states, so that training continues exactly."""
+    if checkpoint.get('optimizer'):
+        try:
+            optimizer.load_state_dict(checkpoint['optimizer'])
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise UserError(f'{path}: its optimizer state does not fit this run ({one_line(e)});'
+                            ' use the same --ft_begin_index and model options as the run that '
+                            'wrote it') from None
+    if checkpoint.get('scheduler'):
+        scheduler.load_state_dict(checkpoint['scheduler'])
+    rng = checkpoint.get('rng')
+    if rng:
+        random.setstate((rng['python'][0], tuple(rng['python'][1]), rng['python'][2]))
+        name, keys, *rest = rng['numpy']
+        np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+        torch.set_rng_state(rng['torch'])
+        if rng.get('cuda') and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng['cuda'])
+
+
+def training_state(next_epoch, opt, model, optimizer, scheduler):
+    """What save_N.pth holds: the reference's keys plus what resuming exactly needs."""
+    np_state = np.random.get_state()
+    return {
+        'epoch': next_epoch,
+        'arch': opt.arch,
+        'state_dict': model.state_dict(),
+        'optimizer': optimizer.state_dict(),
+        'scheduler': scheduler.state_dict(),
+        'rng': {
+            'python': random.getstate(),
+            'numpy': (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                      *np_state[2:]),
+            'torch': torch.get_rng_state(),
+            'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        },
+    }
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,52 @@
+"""The test pass: clip scores averaged per video, top classes written as JSON."""
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+from utils import AverageMeter, Progress, write_text_atomically
+
+
+@torch.no_grad()
+def video_scores(data_loader, model, opt, device):
+    """{video_id: (sum of clip scores, number of clips)}, in the order videos appear."""
+    model.eval()
+    scores = {}
+    batch_time, data_time = AverageMeter(), AverageMeter()
+    progress = Progress('test', len(data_loader), 'test')
+    end = time.perf_counter()
+    for i, (inputs, video_ids) in enumerate(data_loader, 1):
+        data_time.update(time.perf_counter() - end)
+        outputs = model(inputs.to(device, non_blocking=True)).float()
+        if not opt.no_softmax_in_test:
+            outputs = F.softmax(outputs, dim=1)
+        for video_id, output in zip(video_ids, outputs.cpu()):
+            total, count = scores.get(video_id, (0, 0))
+            scores[video_id] = (total + output, count + 1)
+        batch_time.update(time.perf_counter() - end)
+        progress.update(i, batch_time, data_time)
+        end = time.perf_counter()
+    progress.close()
+    return scores
+
+
+def top_classes(scores, class_names):
+    """{video_id: [{'label', 'score'}, ...]}: the top min(10, classes) of the mean score."""
+    results = {}
+    for video_id, (total, count) in scores.items():
+        mean = total / count
+        k = min(10, mean.numel())
+        values, indices = mean.topk(k)
+        results[video_id] = [{'label': class_names[j], 'score': float(v)}
+                             for v, j in zip(values.tolist(), indices.tolist())]
+    return results
+
+
+def test(data_loader, model, opt, class_names, device):
+    scores = video_scores(data_loader, model, opt, device)
+    path = os.path.join(opt.result_path, f'{opt.test_subset}.json')
+    write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)}))
+    print(f'wrote the top classes of {len(scores)} videos to {path}')
+    return path
