@@ -1,0 +1,12 @@
+"""Video-level accuracy on Kinetics: annotation keys lose their `_%06d_%06d` time suffix.
+
+    python utils_scripts/eval_kinetics.py ANNOTATION_JSON RESULT_JSON [--subset validation] [--top_k 1]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evaluation import main  # noqa: E402
+
+if __name__ == '__main__':
+    main(video_id=lambda key: key[:-14])

@@ -1,0 +1,97 @@
+"""Shared by the frame-extraction programs: run ffmpeg on many videos, in parallel,
+resumably.
+
+A video's frames are written to `<name>.partial/` and the folder is renamed to `<name>/` only
+when ffmpeg succeeded, so a finished video is one whose folder exists (folders made by the
+reference's scripts, holding image_00001.jpg, count as finished too), and an interrupted one
+is redone from scratch on the next run.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from tqdm import tqdm
+
+
+def is_done(folder):
+    return os.path.isfile(os.path.join(folder, 'image_00001.jpg'))
+
+
+def extract(video, folder, height):
+    """Frames of `video` as folder/image_%05d.jpg at `height` pixels. Returns an error
+    message, or None on success."""
+    partial = folder + '.partial'
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    # '%' is ffmpeg's pattern character in output names: escape it in the folder part.
+    pattern = os.path.join(partial.replace('%', '%%'), 'image_%05d.jpg')
+    command = ['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
+               '-vf', f'scale=-1:{height}', pattern]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, errors='replace')
+    except FileNotFoundError:
+        return 'ffmpeg is not installed (apt-get install ffmpeg, or make install)'
+    if done.returncode != 0 or not is_done(partial):
+        shutil.rmtree(partial, ignore_errors=True)
+        lines = done.stderr.strip().splitlines()
+        return lines[-1] if lines else f'ffmpeg exited with {done.returncode} and no frames'
+    shutil.rmtree(folder, ignore_errors=True)  # a leftover without frames
+    os.replace(partial, folder)
+    return None
+
+
+def video_jobs(src_dir, dst_dir, extensions, class_folders):
+    """(video file, frame folder) pairs, sorted: SRC/*.ext -> DST/name, or with class
+    folders SRC/class/*.ext -> DST/class/name."""
+    groups = sorted(d for d in os.listdir(src_dir) if os.path.isdir(os.path.join(src_dir, d))) \
+        if class_folders else ['']
+    jobs = []
+    for group in groups:
+        for file_name in sorted(os.listdir(os.path.join(src_dir, group))):
+            name, ext = os.path.splitext(file_name)
+            if ext.lower() in extensions:
+                jobs.append((os.path.join(src_dir, group, file_name),
+                             os.path.join(dst_dir, group, name)))
+    return jobs
+
+
+def run_all(jobs, height, n_jobs):
+    """Extract every job not done yet; print a summary; return the exit status."""
+    todo = [(video, folder) for video, folder in jobs if not is_done(folder)]
+    for folder in {os.path.dirname(f) for _, f in todo}:
+        os.makedirs(folder, exist_ok=True)
+    failures = []
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        futures = {pool.submit(extract, video, folder, height): video for video, folder in todo}
+        for future in tqdm(as_completed(futures), total=len(futures), unit='video',
+                           disable=not todo, file=sys.stderr):
+            error = future.result()
+            if error:
+                failures.append((futures[future], error))
+    print(f'{len(todo) - len(failures)} videos extracted, {len(jobs) - len(todo)} already done, '
+          f'{len(failures)} failed')
+    for video, error in sorted(failures):
+        print(f'failed: {video}: {error}')
+    return 1 if failures else 0
+
+
+def main(description, extensions, height, class_folders, argv=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help='folder of videos')
+    parser.add_argument('dst', help='folder of frame folders to write')
+    parser.add_argument('--n_jobs', type=int, default=os.cpu_count() or 1,
+                        help='videos extracted at once (default: all cores)')
+    parser.add_argument('--height', type=int, default=height, help='frame height in pixels')
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.src):
+        parser.exit(2, f'error: no such folder: {args.src}\n')
+    if shutil.which('ffmpeg') is None:
+        parser.exit(2, 'error: ffmpeg is not installed (apt-get install ffmpeg, or '
+                       'make install)\n')
+    jobs = video_jobs(args.src, args.dst, extensions, class_folders)
+    if not jobs:
+        parser.exit(2, f'error: no {"/".join(extensions)} videos in {args.src}\n')
+    return run_all(jobs, args.height, max(1, args.n_jobs))

@@ -1,0 +1,42 @@
+"""HMDB-51 annotation JSONs hmdb51_1..3.json from the `<class>_test_splitN.txt` files.
+
+    python utils_scripts/hmdb51_json.py DIR
+
+In a split file, 1 marks a training video, 2 a validation video, 0 an unused one.
+"""
+import argparse
+import json
+import os
+import re
+
+SPLIT_FILE = re.compile(r'(.+)_test_split(\d)\.txt$')
+SUBSETS = {'1': 'training', '2': 'validation'}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('dir', help='folder of the split files')
+    args = parser.parse_args(argv)
+    splits = {}
+    for file_name in sorted(os.listdir(args.dir)):
+        match = SPLIT_FILE.match(file_name)
+        if match:
+            splits.setdefault(match.group(2), []).append((match.group(1), file_name))
+    for split, files in sorted(splits.items()):
+        database = {}
+        for class_name, file_name in files:
+            with open(os.path.join(args.dir, file_name), encoding='utf-8') as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) == 2 and fields[1] in SUBSETS:
+                        database[os.path.splitext(fields[0])[0]] = {
+                            'subset': SUBSETS[fields[1]], 'annotations': {'label': class_name}}
+        labels = sorted({class_name for class_name, _ in files})
+        path = os.path.join(args.dir, f'hmdb51_{split}.json')
+        with open(path, 'w') as f:
+            json.dump({'labels': labels, 'database': database}, f)
+        print(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    main()
