@@ -66,16 +66,13 @@ class ToTensor(FrameTransform):
     def apply_clip(self, frames):
         if isinstance(frames, torch.Tensor):
             return frames
-        first = np.asarray(frames[0])
-        if first.ndim != 3 or first.dtype != np.uint8:
+        arrays = [np.asarray(frame) for frame in frames]
+        if arrays[0].ndim != 3 or arrays[0].dtype != np.uint8:
             return torch.stack([self(f) for f in frames], 1)
-        # One uint8 T x H x W x C buffer, then one converting transpose into C x T x H x W.
-        clip = np.empty((len(frames),) + first.shape, np.uint8)
-        for i, frame in enumerate(frames):
-            clip[i] = np.asarray(frame)
-        out = torch.empty((first.shape[2], len(frames)) + first.shape[:2], dtype=torch.float32)
-        out.copy_(torch.from_numpy(clip).permute(3, 0, 1, 2))
-        return out.div_(self.norm_value)
+        # One T x H x W x C byte array, then one converting transpose to C x T x H x W
+        # (numpy's strided astype is about twice as fast as torch's copy here).
+        clip = torch.from_numpy(np.stack(arrays).transpose(3, 0, 1, 2).astype(np.float32))
+        return clip if self.norm_value == 1 else clip.div_(self.norm_value)
 
 
 class Normalize(FrameTransform):
@@ -86,9 +83,13 @@ class Normalize(FrameTransform):
         self.std = list(std)
 
     def __call__(self, tensor):
-        # The same scalar operations per channel on a frame or on a whole clip.
+        # The same scalar operations per channel on a frame or on a whole clip; subtracting
+        # 0 and dividing by 1 change no float, so they are skipped.
         for channel, m, s in zip(tensor, self.mean, self.std):
-            channel.sub_(m).div_(s)
+            if m != 0:
+                channel.sub_(m)
+            if s != 1:
+                channel.div_(s)
         return tensor
 
     def apply_clip(self, clip):

@@ -1,5 +1,6 @@
 """Clip loading speed: the training pipeline frame by frame (PIL + per-frame tensors, as the
-reference did) against the clip path used by the datasets, on 426x240 JPEG frames.
+reference did) against the clip path used by the datasets, on 427x240 JPEG frames made by
+ffmpeg as the Kinetics preparation makes them (needs ffmpeg).
 
     python bench/loader.py [--frames 64] [--clips 200]
 
@@ -8,13 +9,13 @@ Prints clips per second of each and their ratio; both produce identical tensors 
 import argparse
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import spatial_transforms as st  # noqa: E402
@@ -23,22 +24,19 @@ from mean import get_mean  # noqa: E402
 from temporal_transforms import TemporalRandomCrop  # noqa: E402
 
 
-def write_frames(folder, n, width=426, height=240, seed=0):
-    """Real-looking frames: textured background, moving shapes, blur, JPEG quality 90."""
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 255, (height // 8, width // 8, 3), dtype=np.uint8)
-    background = Image.fromarray(base).resize((width, height), Image.BICUBIC)
-    for i in range(1, n + 1):
-        img = background.copy()
-        draw = ImageDraw.Draw(img)
-        for k in range(6):
-            x = (37 * k + 5 * i) % width
-            y = (53 * k + 3 * i) % height
-            draw.ellipse((x, y, x + 40, y + 30), fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
-        img = img.filter(ImageFilter.GaussianBlur(0.8))
-        noise = rng.normal(0, 6, (height, width, 3))
-        img = Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8))
-        img.save(frame_path(folder, i), quality=90)
+def write_frames(folder, n):
+    """Frames as utils_scripts/video_jpg_kinetics.py makes them (ffmpeg, scale=-1:240,
+    default JPEG quality), from a moving, textured, noisy 640x360 test video."""
+    video = os.path.join(folder, 'source.mp4')
+    sources = ('testsrc2=size=640x360:rate=30',
+               'life=size=640x360:rate=30:mold=10:ratio=0.5:life_color=#e0c080')
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', sources[0],
+                    '-f', 'lavfi', '-i', sources[1], '-filter_complex',
+                    '[0][1]blend=all_mode=average,noise=alls=8:allf=t', '-frames:v', str(n),
+                    '-pix_fmt', 'yuv420p', video], check=True)
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-i', video, '-vf',
+                    'scale=-1:240', os.path.join(folder, 'image_%05d.jpg')], check=True)
+    os.remove(video)
 
 
 def reference_loader(video_dir, frame_indices):
@@ -51,9 +49,29 @@ def reference_loader(video_dir, frame_indices):
     return clip
 
 
+def reference_to_tensor(pic, norm_value):
+    """The reference's ToTensor: bytes -> H x W x C -> C x H x W -> float / norm_value."""
+    img = torch.frombuffer(bytearray(pic.tobytes()), dtype=torch.uint8)
+    img = img.view(pic.size[1], pic.size[0], 3).transpose(0, 1).transpose(0, 2).contiguous()
+    return img.float().div(norm_value)
+
+
+def reference_normalize(tensor, mean, std):
+    for t, m, s in zip(tensor, mean, std):
+        t.sub_(m).div_(s)
+    return tensor
+
+
 def frame_by_frame(spatial, video_dir, frame_indices):
+    """The reference's way: PIL steps, then tensor conversion and normalisation per frame."""
     spatial.randomize_parameters()
-    clip = [spatial(img) for img in reference_loader(video_dir, frame_indices)]
+    *pil_steps, to_tensor, normalize = spatial.transforms
+    clip = []
+    for img in reference_loader(video_dir, frame_indices):
+        for step in pil_steps:
+            img = step(img)
+        tensor = reference_to_tensor(img, to_tensor.norm_value)
+        clip.append(reference_normalize(tensor, normalize.mean, normalize.std))
     return torch.stack(clip, 0).permute(1, 0, 2, 3)
 
 
@@ -77,6 +95,17 @@ def measure(fn, spatial, video_dir, n_frames, clips, seed):
     return clips / (time.perf_counter() - start)
 
 
+def per_frame_ms(fn, n_frames, repeats=3):
+    """Mean milliseconds of fn(i) over all frames, best of `repeats`."""
+    best = float('inf')
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(1, n_frames + 1):
+            fn(i)
+        best = min(best, (time.perf_counter() - start) / n_frames * 1000)
+    return best
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--frames', type=int, default=64)
@@ -95,18 +124,21 @@ def main():
             random.seed(seed)
             b = clip_path(spatial, video_dir, frames)
             assert torch.equal(a, b), 'clip path differs from frame by frame'
-        t0 = time.perf_counter()
-        for i in range(1, 101):
-            Image.open(frame_path(video_dir, i % args.frames + 1)).load()
-        decode_ms = (time.perf_counter() - t0) * 10
+        decode_ms = per_frame_ms(lambda i: Image.open(frame_path(video_dir, i)).load(),
+                                 args.frames)
+        frame = video_loader(video_dir, [1])[0]
+        crop = spatial.transforms[0]
+        crop_ms = per_frame_ms(lambda i: (crop.randomize_parameters(), crop(frame)),
+                               args.frames * 4)
         best = {'frame by frame': 0.0, 'clip path': 0.0}
         for r in range(args.rounds):  # interleaved rounds, best of each
             best['frame by frame'] = max(best['frame by frame'], measure(
                 frame_by_frame, spatial, video_dir, args.frames, args.clips, r))
             best['clip path'] = max(best['clip path'], measure(
                 clip_path, spatial, video_dir, args.frames, args.clips, r))
-    print(f'426x240 JPEG decode: {decode_ms:.3f} ms/frame -> 16-frame floor '
-          f'{1000 / (16 * decode_ms):.1f} clips/s')
+    print(f'{frame.size[0]}x{frame.size[1]} JPEG decode: {decode_ms:.3f} ms/frame; '
+          f'PIL crop + resize: {crop_ms:.3f} ms/frame; both are needed for PIL-identical '
+          f'pixels: floor {1000 / (16 * (decode_ms + crop_ms)):.1f} clips/s')
     for name, rate in best.items():
         print(f'{name:15s} {rate:7.1f} clips/s  ({1000 / rate:.2f} ms/clip)')
     print(f'ratio clip path / frame by frame: {best["clip path"] / best["frame by frame"]:.2f}x')
