@@ -9,7 +9,9 @@ import glob
 import json
 import os
 import random
+import signal
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -24,8 +26,8 @@ from models.checkpoint import ClassCountError, load_checkpoint, load_weights, sa
 from models.factory import classifier_name
 from opts import parse_opts
 from test import test
-from train import train_epoch
-from utils import Logger, UserError, one_line, write_text_atomically
+from train import LossNotFinite, train_epoch
+from utils import STOP, Interrupted, Logger, UserError, one_line, write_text_atomically
 from validation import val_epoch
 
 
@@ -38,10 +40,13 @@ def main(argv=None):
             raise
         print(f'error: {one_line(e)}', file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # a second SIGINT/SIGTERM
+        print('stopped at once', file=sys.stderr)
+        sys.exit(130)
 
 
 def run(opt):
-    prepare_result_path(opt)
+    check_result_path(opt)
     seed_everything(opt.manual_seed)
     device = choose_device(opt)
     model, parameters = generate_model(opt)
@@ -53,10 +58,6 @@ def run(opt):
         train_set = get_training_set(opt, *training_transforms(opt))
         check_classes(train_set, n_outputs)
         train_loader = make_loader(train_set, opt, shuffle=True)
-        train_logger = Logger(os.path.join(opt.result_path, 'train.log'),
-                              ['epoch', 'loss', 'acc', 'lr'])
-        batch_logger = Logger(os.path.join(opt.result_path, 'train_batch.log'),
-                              ['epoch', 'batch', 'iter', 'loss', 'acc', 'lr'])
         optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
                                     dampening=0 if opt.nesterov else opt.dampening,
                                     weight_decay=opt.weight_decay, nesterov=opt.nesterov)
@@ -68,48 +69,82 @@ def run(opt):
         val_set = get_validation_set(opt, *validation_transforms(opt))
         check_classes(val_set, n_outputs)
         val_loader = make_loader(val_set, opt, shuffle=False)
-        val_logger = Logger(os.path.join(opt.result_path, 'val.log'), ['epoch', 'loss', 'acc'])
-    write_options(opt)
-
-    for epoch in range(opt.begin_epoch, opt.n_epochs + 1):
-        if not opt.no_train:
-            train_epoch(epoch, train_loader, model, criterion, optimizer, opt, train_logger,
-                        batch_logger, device)
-        if not opt.no_val:
-            val_loss = val_epoch(epoch, val_loader, model, criterion, opt, val_logger, device)
-        if not opt.no_train:
-            if not opt.no_val:
-                scheduler.step(val_loss)
-            if epoch % opt.checkpoint == 0 or epoch == opt.n_epochs:
-                path = os.path.join(opt.result_path, f'save_{epoch}.pth')
-                save_checkpoint(training_state(epoch + 1, opt, model, optimizer, scheduler), path)
-
     if opt.test:
         test_set = get_test_set(opt, *test_transforms(opt))
         check_classes(test_set, n_outputs)
-        test(make_loader(test_set, opt, shuffle=False), model, opt, test_set.class_names,
-             device)
+
+    # Everything is checked: only now touch the result folder.
+    start_run_files(opt)
+    if not opt.no_train:
+        train_logger = Logger(os.path.join(opt.result_path, 'train.log'),
+                              ['epoch', 'loss', 'acc', 'lr'])
+        batch_logger = Logger(os.path.join(opt.result_path, 'train_batch.log'),
+                              ['epoch', 'batch', 'iter', 'loss', 'acc', 'lr'])
+    if not opt.no_val:
+        val_logger = Logger(os.path.join(opt.result_path, 'val.log'), ['epoch', 'loss', 'acc'])
+
+    STOP.install()
+    last_saved = opt.resume_path or None
+    epoch = None
+    try:
+        for epoch in range(opt.begin_epoch, opt.n_epochs + 1):
+            if not opt.no_train:
+                train_epoch(epoch, train_loader, model, criterion, optimizer, opt, train_logger,
+                            batch_logger, device)
+            if not opt.no_val:
+                val_loss = val_epoch(epoch, val_loader, model, criterion, opt, val_logger,
+                                     device)
+            if not opt.no_train:
+                if not opt.no_val:
+                    scheduler.step(val_loss)
+                if epoch % opt.checkpoint == 0 or epoch == opt.n_epochs:
+                    last_saved = os.path.join(opt.result_path, f'save_{epoch}.pth')
+                    save_checkpoint(training_state(epoch + 1, opt, model, optimizer,
+                                                   scheduler), last_saved)
+        epoch = None
+        if opt.test:
+            test(make_loader(test_set, opt, shuffle=False), model, opt, test_set.class_names,
+                 device)
+    except Interrupted:
+        if opt.no_train or epoch is None:
+            print('stopped', file=sys.stderr)
+            return
+        # Resume at the start of the interrupted epoch.
+        path = os.path.join(opt.result_path, 'interrupted.pth')
+        save_checkpoint(training_state(epoch, opt, model, optimizer, scheduler), path)
+        print(f'stopped during epoch {epoch}: wrote {path}; continue with --resume_path '
+              f'{path}', file=sys.stderr)
+    except LossNotFinite as e:
+        raise UserError(f'{e}; ' + (f'the last good checkpoint is {last_saved}' if last_saved
+                                    else 'no checkpoint was written')) from None
+    finally:
+        STOP.uninstall()
 
 
-RUN_FILES = ('save_*.pth', 'train.log', 'train_batch.log', 'val.log', 'opts.json', 'val.json',
+RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log', 'opts.json', 'val.json',
              'test.json')
 
 
-def prepare_result_path(opt):
-    """Create the result folder. A new training run (not a resumed one) first moves an
-    earlier run's files into a dated subfolder: it would otherwise overwrite its
-    checkpoints and mix into its logs."""
+def check_result_path(opt):
+    """Create the result folder if needed and make sure it can be written."""
     try:
         os.makedirs(opt.result_path, exist_ok=True)
+        probe = tempfile.TemporaryFile(dir=opt.result_path)
+        probe.close()
     except OSError as e:
-        raise UserError(f'cannot create --result_path {opt.result_path}: '
+        raise UserError(f'cannot write to --result_path {opt.result_path}: '
                         f'{e.strerror or e}') from None
-    if not os.access(opt.result_path, os.W_OK | os.X_OK):
-        raise UserError(f'--result_path {opt.result_path} is not writable')
-    if opt.no_train or opt.resume_path:
-        return
-    earlier = [path for pattern in RUN_FILES
-               for path in glob.glob(os.path.join(opt.result_path, pattern))]
+
+
+def start_run_files(opt):
+    """Prepare the result folder once the run is known to start: clear temporary files of
+    interrupted saves, move an earlier run aside before a new training run (its
+    checkpoints would be overwritten and its logs mixed), write opts.json."""
+    for stale in glob.glob(os.path.join(opt.result_path, '.*.tmp')):
+        os.remove(stale)
+    earlier = [] if opt.no_train or opt.resume_path else [
+        path for pattern in RUN_FILES for path in glob.glob(os.path.join(opt.result_path,
+                                                                         pattern))]
     if earlier:
         archive = os.path.join(opt.result_path, 'earlier_run_' +
                                time.strftime('%Y%m%d-%H%M%S', time.localtime(
@@ -119,6 +154,7 @@ def prepare_result_path(opt):
             os.replace(path, os.path.join(archive, os.path.basename(path)))
         print(f'{opt.result_path} held an earlier training run: moved its files to {archive} '
               '(use --resume_path to continue a run instead)')
+    write_options(opt)
 
 
 def write_options(opt):
@@ -141,8 +177,11 @@ def choose_device(opt):
 
 
 def seed_worker(worker_id):
-    """Seed numpy in each loader worker from the seed torch gave that worker."""
+    """Seed numpy in each loader worker from the seed torch gave that worker, and leave
+    SIGINT/SIGTERM to the main process, which stops after the current batch."""
     np.random.seed(torch.initial_seed() % 2 ** 32)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def make_loader(dataset, opt, shuffle):

@@ -6,7 +6,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from utils import AverageMeter, Progress, write_text_atomically
+from utils import STOP, AverageMeter, Progress, write_text_atomically
 
 
 @torch.no_grad()
@@ -27,6 +27,7 @@ def video_scores(data_loader, model, opt, device):
             scores[video_id] = (total + output, count + 1)
         batch_time.update(time.perf_counter() - end)
         progress.update(i, batch_time, data_time)
+        STOP.check()
         end = time.perf_counter()
     progress.close()
     return scores

@@ -1,10 +1,50 @@
 """Small shared pieces: the user-facing error, running meters, TSV logs, accuracy."""
 import csv
 import os
+import signal
+import sys
 
 
 class UserError(Exception):
     """A mistake in the user's input: main prints its one-line message and exits 2."""
+
+
+class Interrupted(Exception):
+    """Raised between batches after SIGINT/SIGTERM asked the run to stop."""
+
+
+class StopRequest:
+    """The first SIGINT or SIGTERM asks the run to stop after the current batch; a second
+    one stops it at once (KeyboardInterrupt)."""
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+
+    def install(self):
+        self.requested = False
+        self.previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
+
+    def uninstall(self):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+    def handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f'\n{signal.Signals(signum).name}: stopping after this batch '
+              '(send it again to stop at once)', file=sys.stderr, flush=True)
+
+    def check(self):
+        """Call between batches."""
+        if self.requested:
+            raise Interrupted
+
+
+STOP = StopRequest()
 
 
 def one_line(exc):
@@ -75,7 +115,6 @@ class Progress:
     `Epoch: [e][i/N]  Time cur (avg)  Data cur (avg)  Loss cur (avg)  Acc cur (avg)`."""
 
     def __init__(self, epoch, n_batches, title, enabled=True):
-        import sys
         self.epoch, self.n_batches, self.enabled = epoch, n_batches, enabled
         self.bar = None
         if enabled and sys.stderr.isatty():

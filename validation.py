@@ -3,7 +3,7 @@ import time
 
 import torch
 
-from utils import AverageMeter, Progress
+from utils import STOP, AverageMeter, Progress
 
 
 @torch.no_grad()
@@ -25,6 +25,7 @@ def val_epoch(epoch, data_loader, model, criterion, opt, logger, device):
         accuracies.update(acc_value, inputs.size(0))
         batch_time.update(time.perf_counter() - end)
         progress.update(i, batch_time, data_time, losses, accuracies)
+        STOP.check()
         end = time.perf_counter()
     progress.close()
     logger.log({'epoch': epoch, 'loss': losses.avg, 'acc': accuracies.avg})

@@ -1,0 +1,352 @@
+"""Crash safety, interruption, non-finite losses, and one-line errors for bad input."""
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import main as main_module
+from models import checkpoint as checkpoint_module
+from models.checkpoint import load_checkpoint, save_checkpoint
+from tests.conftest import ROOT
+from tests.datagen import labelled_layout
+from tests.test_engine import TINY, data_flags, ucf_like
+from utils import UserError
+
+
+def run_cli(capsys, *flags):
+    """Run main in-process; return (exit code, stderr)."""
+    try:
+        main_module.main([str(f) for f in flags])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code not in (0, None)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert 'Traceback' not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def start_training(result, video_path, annotation_path, *extra):
+    command = [sys.executable, 'main.py', *map(str, data_flags(video_path, annotation_path,
+                                                               'ucf101')),
+               '--result_path', str(result), '--no_cuda', '--sample_size', '32',
+               '--sample_duration', '8', '--batch_size', '2', '--model_depth', '18',
+               '--checkpoint', '1', *map(str, extra)]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def logged_batches(result):
+    log = result / 'train_batch.log'
+    return max(0, len(log.read_text().splitlines()) - 1) if log.exists() else 0
+
+
+def wait_for_batches(result, n, process, timeout=120):
+    """Wait until this process has logged n more batches."""
+    target = logged_batches(result) + n
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if logged_batches(result) >= target:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError('training made no progress')
+
+
+# -- interruption -----------------------------------------------------------------------
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
+    video_path, annotation_path = ucf_like(tmp_path, train=4)
+    result = tmp_path / 'r'
+    process = start_training(result, video_path, annotation_path, '--n_epochs', 50,
+                             '--n_threads', 1)
+    wait_for_batches(result, 8, process)  # into epoch 2
+    os.killpg(process.pid, sig)  # as a terminal does: workers get it too
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    path = result / 'interrupted.pth'
+    assert f'wrote {path}' in err
+    checkpoint = load_checkpoint(str(path))
+    rows = (result / 'train_batch.log').read_text().splitlines()
+    assert checkpoint['epoch'] == int(rows[-1].split('\t')[0])  # the interrupted epoch
+    code = subprocess.run([sys.executable, 'main.py', *map(str, data_flags(
+        video_path, annotation_path, 'ucf101')), '--result_path', str(result), '--no_cuda',
+        '--sample_size', '32', '--sample_duration', '8', '--batch_size', '2',
+        '--model_depth', '18', '--n_epochs', str(checkpoint['epoch']), '--n_threads', '0',
+        '--resume_path', str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert code.returncode == 0, code.stderr
+    assert os.path.exists(result / f'save_{checkpoint["epoch"]}.pth')
+
+
+def test_second_signal_stops_at_once(tmp_path):
+    video_path, annotation_path = ucf_like(tmp_path, train=4)
+    result = tmp_path / 'r'
+    process = start_training(result, video_path, annotation_path, '--n_epochs', 50,
+                             '--n_threads', 0, '--sample_size', 96, '--batch_size', 6)
+    wait_for_batches(result, 1, process)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert 'stopped at once' in err and 'Traceback' not in err
+
+
+def test_sigkill_at_random_moments_never_damages_a_checkpoint(tmp_path):
+    video_path, annotation_path = ucf_like(tmp_path, train=2, val=1)
+    result = tmp_path / 'r'
+    rng = random.Random(0)
+    saw_partial_save = False
+    for _ in range(6):
+        saves = sorted(result.glob('save_*.pth'), key=lambda p: int(p.stem.split('_')[1])) \
+            if result.exists() else []
+        resume = ['--resume_path', saves[-1]] if saves else []
+        process = start_training(result, video_path, annotation_path, '--n_epochs', 1000,
+                                 '--n_threads', 0, '--no_val', *resume)
+        wait_for_batches(result, 1, process)
+        time.sleep(rng.uniform(0.5, 3.0))
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        saw_partial_save |= any(name.endswith('.tmp') for name in os.listdir(result))
+        for path in result.glob('save_*.pth'):
+            checkpoint = load_checkpoint(str(path))  # every checkpoint left loads
+            assert checkpoint['epoch'] == int(path.stem.split('_')[1]) + 1
+    assert len(list(result.glob('save_*.pth'))) >= 2
+    print('a kill landed during a save:', saw_partial_save)
+
+
+# -- non-finite loss and full disk ------------------------------------------------------
+
+def test_nan_loss_stops_naming_epoch_and_batch(tmp_path, capsys, monkeypatch):
+    video_path, annotation_path = ucf_like(tmp_path)
+
+    class PoisonedLoss(torch.nn.CrossEntropyLoss):
+        calls = 0
+
+        def forward(self, outputs, targets):
+            PoisonedLoss.calls += 1
+            loss = super().forward(outputs, targets)
+            return loss * float('nan') if PoisonedLoss.calls == 6 else loss
+
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', PoisonedLoss)
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 5, '--checkpoint', 1, '--no_val')
+    # 9 clips, batch 4: 2 batches per epoch (the 1-clip batch is dropped); call 6 is
+    # epoch 3, batch 2.
+    assert_one_line_error(code, err, 'loss became nan at epoch 3, batch 2',
+                          f'the last good checkpoint is {result / "save_2.pth"}')
+    weights = load_checkpoint(str(result / 'save_2.pth'))['state_dict']
+    assert all(torch.isfinite(v.float()).all() for v in weights.values())
+    assert not (result / 'save_3.pth').exists()
+
+
+def test_full_disk_while_saving_keeps_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / 'save_5.pth'
+    save_checkpoint({'epoch': 6, 'state_dict': {'w': torch.ones(2)}}, str(path))
+
+    def disk_full(obj, f):
+        f.write(b'partial')
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(checkpoint_module.torch, 'save', disk_full)
+    with pytest.raises(UserError, match='could not write checkpoint .*No space left'):
+        save_checkpoint({'epoch': 7, 'state_dict': {}}, str(path))
+    assert load_checkpoint(str(path))['epoch'] == 6
+    assert os.listdir(tmp_path) == ['save_5.pth']
+
+
+# -- bad input: one line, non-zero exit, nothing in result_path harmed ---------------
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    video_path, annotation_path = ucf_like(tmp_path / 'data')
+    result = tmp_path / 'results'
+    result.mkdir()
+    (result / 'train.log').write_text('epoch\tloss\tacc\tlr\n1\t1.0\t0.5\t0.1\n')
+    torch.save({'epoch': 2, 'arch': 'resnet-10', 'state_dict': {}}, result / 'save_1.pth')
+    return video_path, annotation_path, result
+
+
+def result_untouched(result):
+    assert (result / 'train.log').read_text() == 'epoch\tloss\tacc\tlr\n1\t1.0\t0.5\t0.1\n'
+    assert sorted(os.listdir(result)) == ['save_1.pth', 'train.log']
+
+
+def bad_checkpoint(tmp_path, kind):
+    path = tmp_path / f'{kind}.pth'
+    from models.factory import build_model
+    from opts import parse_opts
+    if kind == 'foreign':
+        path.write_text('just text')
+    elif kind == 'wrong_arch':
+        opt = parse_opts(['--model_depth', '18', '--sample_size', '32'])
+        torch.save({'arch': 'resnet-18', 'state_dict': build_model(opt, 3).state_dict()}, path)
+    elif kind == 'wrong_classes':
+        opt = parse_opts(['--model_depth', '10', '--resnet_shortcut', 'A', '--sample_size', '32'])
+        torch.save({'arch': 'resnet-10', 'state_dict': build_model(opt, 7).state_dict()}, path)
+    elif kind == 'unsafe':
+        torch.save({'arch': 'resnet-10', 'state_dict': {}, 'x': UnsafeThing()}, path)
+    return path
+
+
+class UnsafeThing:
+    pass
+
+
+@pytest.mark.parametrize('case', [
+    'missing_annotation', 'malformed_annotation', 'no_database', 'missing_video_path',
+    'unsupported_depth', 'unknown_model', 'missing_checkpoint', 'foreign', 'wrong_arch',
+    'wrong_classes', 'unsafe', 'corrupt_frame', 'missing_frame', 'result_not_writable',
+    'negative_batch', 'not_a_number', 'bad_choice'])
+def test_bad_input_is_one_line(tmp_path, capsys, tiny_data, case):
+    video_path, annotation_path, result = tiny_data
+    flags = {'video': video_path, 'annotation': annotation_path, 'extra': []}
+    expect = []
+    if case == 'missing_annotation':
+        flags['annotation'] = tmp_path / 'none.json'
+        expect = ['annotation file not found', 'none.json']
+    elif case == 'malformed_annotation':
+        (tmp_path / 'bad.json').write_text('{"labels": [}')
+        flags['annotation'] = tmp_path / 'bad.json'
+        expect = ['bad.json', 'line 1']
+    elif case == 'no_database':
+        (tmp_path / 'nodb.json').write_text('{"labels": []}')
+        flags['annotation'] = tmp_path / 'nodb.json'
+        expect = ['no "database"']
+    elif case == 'missing_video_path':
+        flags['video'] = tmp_path / 'nowhere'
+        expect = ['video folder not found', 'nowhere']
+    elif case == 'unsupported_depth':
+        flags['extra'] = ['--model_depth', 19]
+        expect = ['--model_depth', 'no depth 19']
+    elif case == 'unknown_model':
+        flags['extra'] = ['--model', 'vgg']
+        expect = ['--model', "'vgg'"]
+    elif case == 'missing_checkpoint':
+        flags['extra'] = ['--resume_path', tmp_path / 'gone.pth']
+        expect = ['checkpoint not found', 'gone.pth']
+    elif case in ('foreign', 'wrong_arch', 'wrong_classes', 'unsafe'):
+        flags['extra'] = ['--resume_path', bad_checkpoint(tmp_path, case)]
+        expect = {'foreign': ['foreign.pth', 'not a readable'],
+                  'wrong_arch': ['resnet-18', 'resnet-10'],
+                  'wrong_classes': ['7 classes', '--n_classes 7'],
+                  'unsafe': ['refused', 'trust_checkpoint.py']}[case]
+    elif case in ('corrupt_frame', 'missing_frame'):
+        frame = os.path.join(video_path, 'a', 'v000', 'image_00004.jpg')
+        if case == 'missing_frame':
+            os.remove(frame)
+        else:
+            with open(frame, 'wb') as f:
+                f.write(b'garbage')
+        flags['extra'] = ['--n_threads', 1, '--result_path', tmp_path / 'fresh']
+        expect = [frame]
+    elif case == 'result_not_writable':
+        (tmp_path / 'a_file').write_text('x')
+        flags['extra'] = ['--result_path', tmp_path / 'a_file' / 'results']
+        expect = ['cannot write to --result_path']
+    elif case == 'negative_batch':
+        flags['extra'] = ['--batch_size', -1]
+        expect = ['--batch_size', 'positive']
+    elif case == 'not_a_number':
+        flags['extra'] = ['--sample_size', 'abc']
+        expect = ['--sample_size']
+    elif case == 'bad_choice':
+        flags['extra'] = ['--train_crop', 'diagonal']
+        expect = ['--train_crop']
+    code, err = run_cli(capsys, '--video_path', flags['video'], '--annotation_path',
+                        flags['annotation'], '--dataset', 'ucf101', '--n_classes', 3, *TINY,
+                        '--n_epochs', 1, '--result_path', result, *flags['extra'])
+    assert_one_line_error(code, err, *expect)
+    result_untouched(result)
+
+
+def test_debug_shows_the_traceback(tmp_path, tiny_data):
+    video_path, _, result = tiny_data
+    with pytest.raises(UserError):
+        main_module.main(['--video_path', str(video_path), '--annotation_path',
+                          str(tmp_path / 'none.json'), '--result_path', str(result), '--debug',
+                          '--no_cuda'])
+
+
+# -- fuzzing ----------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=False, width=32) |
+    st.sampled_from(['training', 'validation', 'a', 'b', 'label', '']),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(['subset', 'annotations', 'label', 'segment', 'labels', 'database',
+                         'v000', 'v001', 'x']), children, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=st.one_of(
+    json_values,
+    st.fixed_dictionaries({'labels': json_values, 'database': json_values}),
+    st.fixed_dictionaries({'labels': st.just(['a', 'b', 'c']), 'database': st.dictionaries(
+        st.sampled_from(['v000', 'v001', 'v003', 'zz']), st.fixed_dictionaries(
+            {'subset': st.sampled_from(['training', 'validation', 'x']),
+             'annotations': json_values | st.fixed_dictionaries(
+                 {'label': st.sampled_from(['a', 'b', 'q', ''])})}), max_size=4)}),
+    st.fixed_dictionaries({'taxonomy': json_values, 'database': json_values})))
+def test_fuzzed_annotation_files_fail_cleanly(tmp_path_factory, document):
+    """Any annotation document builds a dataset or raises UserError, nothing else."""
+    from datasets import ActivityNet, Kinetics
+    root = tmp_path_factory.getbasetemp() / 'fuzz'
+    if not root.exists():
+        labelled_layout(str(root), ['a', 'b', 'c'], [('a', 'training', 3), ('b', 'training', 3)])
+    path = root / 'fuzzed.json'
+    path.write_text(json.dumps(document))
+    for layout in (Kinetics, ActivityNet):
+        for subset in ('training', 'validation'):
+            try:
+                dataset = layout(str(root / 'jpg'), str(path), subset, 1, sample_duration=2)
+            except UserError:
+                continue
+            assert len(dataset) > 0
+
+
+flag_names = ['--batch_size', '--sample_size', '--n_epochs', '--learning_rate',
+              '--model_depth', '--n_val_samples', '--scale_step', '--ft_begin_index',
+              '--test_subset', '--model', '--n_threads', '--norm_value', '--weight_decay']
+
+
+@settings(max_examples=200, deadline=None)
+@given(argv=st.lists(st.tuples(st.sampled_from(flag_names), st.one_of(
+    st.integers(-5, 300).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(['', 'abc', 'resnet', 'densenet', 'val', '1e-3', '-0', 'nan']))),
+    max_size=4))
+def test_fuzzed_flags_parse_or_fail_in_one_line(argv):
+    import contextlib
+    import io
+    from opts import parse_opts
+    flat = [x for pair in argv for x in pair]
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            opt = parse_opts(flat)
+    except SystemExit as e:
+        assert e.code == 2
+        err = stderr.getvalue()
+        assert len(err.strip().splitlines()) == 1 and 'error:' in err
+        return
+    assert opt.batch_size >= 1 and opt.sample_size >= 1 and opt.learning_rate > 0
+    assert opt.model_depth in __import__('models.factory').factory.supported_depths(opt.model)
