@@ -17,7 +17,10 @@ import time
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+import distributed
 
 from datasets import get_test_set, get_training_set, get_validation_set
 from datasets.factory import test_transforms, training_transforms, validation_transforms
@@ -28,6 +31,7 @@ from opts import parse_opts
 from test import test
 from train import LossNotFinite, train_epoch
 from utils import STOP, Interrupted, Logger, UserError, one_line, write_text_atomically
+from distributed import Context, ShardSampler
 from validation import val_epoch
 
 
@@ -46,72 +50,106 @@ def main(argv=None):
 
 
 def run(opt):
-    check_result_path(opt)
+    ctx = distributed.init(opt) if opt.distributed else Context(device=choose_device(opt))
+    try:
+        train_and_test(opt, ctx)
+    finally:
+        distributed.shutdown()
+
+
+def train_and_test(opt, ctx):
+    device = ctx.device
+    if ctx.is_main:
+        check_result_path(opt)
     seed_everything(opt.manual_seed)
-    device = choose_device(opt)
+    opt.amp_dtype = amp_dtype(device) if opt.amp else 'float32'
     model, parameters = generate_model(opt)
     n_outputs = opt.n_finetune_classes if opt.pretrain_path else opt.n_classes
     criterion = nn.CrossEntropyLoss().to(device)
     checkpoint = resume(opt, model) if opt.resume_path else None
+    if opt.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    eval_model = model
+    if opt.distributed:
+        model = wrap_distributed(model, opt, ctx)
 
     if not opt.no_train:
         train_set = get_training_set(opt, *training_transforms(opt))
         check_classes(train_set, n_outputs)
-        train_loader = make_loader(train_set, opt, shuffle=True)
+        train_sampler = DistributedSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,
+                                           seed=opt.manual_seed) if opt.distributed else None
+        train_loader = make_loader(train_set, opt, shuffle=True, sampler=train_sampler)
         optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
                                     dampening=0 if opt.nesterov else opt.dampening,
                                     weight_decay=opt.weight_decay, nesterov=opt.nesterov)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
                                                                patience=opt.lr_patience)
+        # float16 needs its gradients scaled; bfloat16 and float32 do not.
+        scaler = torch.amp.GradScaler(device.type) if opt.amp_dtype == 'float16' else None
         if checkpoint:
-            restore_training_state(checkpoint, optimizer, scheduler, opt.resume_path)
+            restore_training_state(checkpoint, optimizer, scheduler, scaler, opt)
     if not opt.no_val:
         val_set = get_validation_set(opt, *validation_transforms(opt))
         check_classes(val_set, n_outputs)
-        val_loader = make_loader(val_set, opt, shuffle=False)
+        val_loader = make_loader(val_set, opt, shuffle=False, sampler=shard(val_set, opt, ctx))
     if opt.test:
         test_set = get_test_set(opt, *test_transforms(opt))
         check_classes(test_set, n_outputs)
 
-    # Everything is checked: only now touch the result folder.
-    start_run_files(opt)
-    if not opt.no_train:
-        train_logger = Logger(os.path.join(opt.result_path, 'train.log'),
-                              ['epoch', 'loss', 'acc', 'lr'])
-        batch_logger = Logger(os.path.join(opt.result_path, 'train_batch.log'),
-                              ['epoch', 'batch', 'iter', 'loss', 'acc', 'lr'])
-    if not opt.no_val:
-        val_logger = Logger(os.path.join(opt.result_path, 'val.log'), ['epoch', 'loss', 'acc'])
+    # Everything is checked: only now touch the result folder (rank 0 alone writes).
+    train_logger = batch_logger = val_logger = None
+    if ctx.is_main:
+        start_run_files(opt)
+        if not opt.no_train:
+            train_logger = Logger(os.path.join(opt.result_path, 'train.log'),
+                                  ['epoch', 'loss', 'acc', 'lr'])
+            batch_logger = Logger(os.path.join(opt.result_path, 'train_batch.log'),
+                                  ['epoch', 'batch', 'iter', 'loss', 'acc', 'lr'])
+        if not opt.no_val:
+            val_logger = Logger(os.path.join(opt.result_path, 'val.log'),
+                                ['epoch', 'loss', 'acc'])
 
     STOP.install()
     last_saved = opt.resume_path or None
     epoch = None
     try:
         for epoch in range(opt.begin_epoch, opt.n_epochs + 1):
+            if opt.distributed:  # each rank its own draws, the same whether resumed or not
+                seed_everything(opt.manual_seed + 1000 * epoch + ctx.rank)
+                if not opt.no_train:
+                    train_sampler.set_epoch(epoch)
             if not opt.no_train:
-                train_epoch(epoch, train_loader, model, criterion, optimizer, opt, train_logger,
-                            batch_logger, device)
+                _, n_batches = train_epoch(epoch, train_loader, model, criterion, optimizer,
+                                           opt, train_logger, batch_logger, device, scaler, ctx)
+                distributed.check_replicas(eval_model, n_batches, epoch, ctx)
             if not opt.no_val:
-                val_loss = val_epoch(epoch, val_loader, model, criterion, opt, val_logger,
-                                     device)
+                val_loss = val_epoch(epoch, val_loader, eval_model, criterion, opt, val_logger,
+                                     device, ctx)
             if not opt.no_train:
                 if not opt.no_val:
                     scheduler.step(val_loss)
-                if epoch % opt.checkpoint == 0 or epoch == opt.n_epochs:
+                if ctx.is_main and (epoch % opt.checkpoint == 0 or epoch == opt.n_epochs):
                     last_saved = os.path.join(opt.result_path, f'save_{epoch}.pth')
-                    save_checkpoint(training_state(epoch + 1, opt, model, optimizer,
-                                                   scheduler), last_saved)
+                    save_checkpoint(training_state(epoch + 1, opt, model, optimizer, scheduler,
+                                                   scaler), last_saved)
         epoch = None
         if opt.test:
-            test(make_loader(test_set, opt, shuffle=False), model, opt, test_set.class_names,
-                 device)
-    except Interrupted:
+            test(make_loader(test_set, opt, shuffle=False, sampler=shard(test_set, opt, ctx)),
+                 eval_model, opt, test_set.class_names, device, ctx)
+    except (Interrupted, RuntimeError) as e:
+        # A SIGTERM sent to the whole process group also ends the loader workers, and the
+        # loader then reports them dead: after a stop request that is the same stop. The
+        # checkpoint resumes at the start of the epoch, so a batch cut short does not count.
+        if isinstance(e, RuntimeError) and not STOP.requested:
+            raise
+        if not ctx.is_main:
+            return
         if opt.no_train or epoch is None:
             print('stopped', file=sys.stderr)
             return
         # Resume at the start of the interrupted epoch.
         path = os.path.join(opt.result_path, 'interrupted.pth')
-        save_checkpoint(training_state(epoch, opt, model, optimizer, scheduler), path)
+        save_checkpoint(training_state(epoch, opt, model, optimizer, scheduler, scaler), path)
         print(f'stopped during epoch {epoch}: wrote {path}; continue with --resume_path '
               f'{path}', file=sys.stderr)
     except LossNotFinite as e:
@@ -119,6 +157,31 @@ def run(opt):
                                     else 'no checkpoint was written')) from None
     finally:
         STOP.uninstall()
+
+
+def amp_dtype(device):
+    """bfloat16 where the device computes it (CPUs, recent GPUs), float16 otherwise."""
+    if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        return 'float16'
+    return 'bfloat16'
+
+
+def wrap_distributed(model, opt, ctx):
+    if opt.sync_bn:
+        if device_is_cpu(ctx):
+            raise UserError('--sync_bn needs CUDA (SyncBatchNorm has no CPU implementation)')
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return DistributedDataParallel(model, device_ids=None if device_is_cpu(ctx)
+                                   else [ctx.local_rank])
+
+
+def device_is_cpu(ctx):
+    return ctx.device.type == 'cpu'
+
+
+def shard(dataset, opt, ctx):
+    """Validation and test clips split across ranks, each exactly once."""
+    return ShardSampler(len(dataset), ctx.rank, ctx.world_size) if opt.distributed else None
 
 
 RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log', 'opts.json', 'val.json',
@@ -170,6 +233,7 @@ def seed_everything(seed):
 
 
 def choose_device(opt):
+    """CUDA unless --no_cuda or there is none (said once)."""
     if not opt.no_cuda and not torch.cuda.is_available():
         print('CUDA is not available: running on the CPU (pass --no_cuda to say so)')
         opt.no_cuda = True
@@ -178,18 +242,20 @@ def choose_device(opt):
 
 def seed_worker(worker_id):
     """Seed numpy in each loader worker from the seed torch gave that worker, and leave
-    SIGINT/SIGTERM to the main process, which stops after the current batch."""
+    SIGINT (a terminal's Ctrl-C reaches the whole process group) to the main process, which
+    stops after the current batch. SIGTERM still ends a worker: the loader shuts workers
+    down with it."""
     np.random.seed(torch.initial_seed() % 2 ** 32)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def make_loader(dataset, opt, shuffle):
+def make_loader(dataset, opt, shuffle, sampler=None):
     # A last training batch of one clip breaks batch norm where a feature map is 1x1x1,
     # and would teach little: drop just that one.
-    drop_last = shuffle and len(dataset) % opt.batch_size == 1
-    return DataLoader(dataset, batch_size=opt.batch_size, shuffle=shuffle,
-                      num_workers=opt.n_threads, pin_memory=not opt.no_cuda,
+    n = len(sampler) if sampler is not None else len(dataset)
+    drop_last = shuffle and n % opt.batch_size == 1
+    return DataLoader(dataset, batch_size=opt.batch_size, shuffle=shuffle and sampler is None,
+                      sampler=sampler, num_workers=opt.n_threads, pin_memory=not opt.no_cuda,
                       worker_init_fn=seed_worker, drop_last=drop_last)
 
 
@@ -218,8 +284,10 @@ def resume(opt, model):
     return checkpoint
 
 
-def restore_training_state(checkpoint, optimizer, scheduler, path):
-    """Optimiser, scheduler and random states, so that training continues exactly."""
+def restore_training_state(checkpoint, optimizer, scheduler, scaler, opt):
+    """Optimiser, scheduler, gradient scaler and random states, so that training continues
+    exactly. Distributed runs seed each epoch from the seed instead."""
+    path = opt.resume_path
     if checkpoint.get('optimizer'):
         try:
             optimizer.load_state_dict(checkpoint['optimizer'])
@@ -229,8 +297,10 @@ def restore_training_state(checkpoint, optimizer, scheduler, path):
                             'wrote it') from None
     if checkpoint.get('scheduler'):
         scheduler.load_state_dict(checkpoint['scheduler'])
+    if scaler is not None and checkpoint.get('scaler'):
+        scaler.load_state_dict(checkpoint['scaler'])
     rng = checkpoint.get('rng')
-    if rng:
+    if rng and not opt.distributed:
         random.setstate((rng['python'][0], tuple(rng['python'][1]), rng['python'][2]))
         name, keys, *rest = rng['numpy']
         np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
@@ -239,7 +309,7 @@ def restore_training_state(checkpoint, optimizer, scheduler, path):
             torch.cuda.set_rng_state_all(rng['cuda'])
 
 
-def training_state(next_epoch, opt, model, optimizer, scheduler):
+def training_state(next_epoch, opt, model, optimizer, scheduler, scaler=None):
     """What save_N.pth holds: the reference's keys plus what resuming exactly needs."""
     np_state = np.random.get_state()
     return {
@@ -248,6 +318,7 @@ def training_state(next_epoch, opt, model, optimizer, scheduler):
         'state_dict': model.state_dict(),
         'optimizer': optimizer.state_dict(),
         'scheduler': scheduler.state_dict(),
+        'scaler': scaler.state_dict() if scaler is not None else {},
         'rng': {
             'python': random.getstate(),
             'numpy': (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),

@@ -118,7 +118,19 @@ def build_parser():
     g.add_argument('--lr_patience', default=10, type=non_negative_int,
                    help='patience of the plateau scheduler')
     g.add_argument('--batch_size', default=128, type=positive_int,
-                   help='clips per batch (per process with --distributed)')
+                   help='clips per batch; with --distributed, per process')
+
+    g = p.add_argument_group('scale-out and speed')
+    g.add_argument('--distributed', action='store_true',
+                   help='one process per GPU under torchrun (DistributedDataParallel); '
+                        '--batch_size is then per process')
+    g.add_argument('--sync_bn', action='store_true',
+                   help='with --distributed, batch-norm statistics over all processes (CUDA)')
+    g.add_argument('--amp', action='store_true',
+                   help='mixed precision: bfloat16 where supported (CPU, recent GPUs), '
+                        'float16 with gradient scaling otherwise')
+    g.add_argument('--channels_last', action='store_true',
+                   help='channels-last 3-D memory format for model and inputs')
 
     g = p.add_argument_group('run control')
     g.add_argument('--n_epochs', default=200, type=positive_int, help='last epoch (inclusive)')

@@ -6,20 +6,22 @@ import time
 import torch
 import torch.nn.functional as F
 
-from utils import STOP, AverageMeter, Progress, write_text_atomically
+from distributed import Context, gather_to_main
+from utils import STOP, AverageMeter, Progress, autocast, to_device, write_text_atomically
 
 
 @torch.no_grad()
-def video_scores(data_loader, model, opt, device):
+def video_scores(data_loader, model, opt, device, show_progress=True):
     """{video_id: (sum of clip scores, number of clips)}, in the order videos appear."""
     model.eval()
     scores = {}
     batch_time, data_time = AverageMeter(), AverageMeter()
-    progress = Progress('test', len(data_loader), 'test')
+    progress = Progress('test', len(data_loader), 'test', enabled=show_progress)
     end = time.perf_counter()
     for i, (inputs, video_ids) in enumerate(data_loader, 1):
         data_time.update(time.perf_counter() - end)
-        outputs = model(inputs.to(device, non_blocking=True)).float()
+        with autocast(opt, device):
+            outputs = model(to_device(inputs, device, opt)).float()
         if not opt.no_softmax_in_test:
             outputs = F.softmax(outputs, dim=1)
         for video_id, output in zip(video_ids, outputs.cpu()):
@@ -45,8 +47,23 @@ def top_classes(scores, class_names):
     return results
 
 
-def test(data_loader, model, opt, class_names, device):
-    scores = video_scores(data_loader, model, opt, device)
+def merge(parts):
+    """Sum the per-video scores of several ranks."""
+    merged = {}
+    for part in parts:
+        for video_id, (total, count) in part.items():
+            before_total, before_count = merged.get(video_id, (0, 0))
+            merged[video_id] = (before_total + total, before_count + count)
+    return merged
+
+
+def test(data_loader, model, opt, class_names, device, ctx=None):
+    """Write result_path/{test_subset}.json (rank 0 gathers the other ranks' scores)."""
+    ctx = ctx or Context(device=device)
+    parts = gather_to_main(video_scores(data_loader, model, opt, device, ctx.is_main), ctx)
+    if not ctx.is_main:
+        return None
+    scores = merge(parts)
     path = os.path.join(opt.result_path, f'{opt.test_subset}.json')
     write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)}))
     print(f'wrote the top classes of {len(scores)} videos to {path}')

@@ -4,6 +4,8 @@ import os
 import signal
 import sys
 
+import torch
+
 
 class UserError(Exception):
     """A mistake in the user's input: main prints its one-line message and exits 2."""
@@ -142,3 +144,17 @@ class Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def autocast(opt, device):
+    """Mixed precision as --amp asks: opt.amp_dtype is bfloat16 or float16 (set by main)."""
+    enabled = getattr(opt, 'amp', False)
+    dtype = getattr(torch, getattr(opt, 'amp_dtype', 'bfloat16'))
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+
+def to_device(inputs, device, opt):
+    """A batch of clips on the device, channels-last with --channels_last."""
+    memory_format = (torch.channels_last_3d if getattr(opt, 'channels_last', False)
+                     else torch.preserve_format)
+    return inputs.to(device, non_blocking=True, memory_format=memory_format)

@@ -1,0 +1,112 @@
+"""Training speed of ResNet-18 at 112x112x16: float32, --amp, --channels_last, both.
+
+    python bench/train_speed.py [--batch 4] [--steps 4] [--clips 32]
+
+1. Training steps on a fixed batch (model, loss, backward, SGD step), best of --steps, and
+   the loss after 8 more steps on that batch (it must fall under every setting).
+2. End to end: main.py training epochs (JPEG loading in a worker, the training pipeline,
+   logging) on --clips generated 320x240 clips; the second epoch is timed.
+Prints clips/s of each setting and its ratio to float32, all from the same run.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import main as main_module  # noqa: E402
+from models.factory import build_model  # noqa: E402
+from opts import parse_opts  # noqa: E402
+from tests.datagen import labelled_layout  # noqa: E402
+from utils import autocast  # noqa: E402
+
+SETTINGS = {'float32': [], 'amp': ['--amp'], 'channels_last': ['--channels_last'],
+            'amp + channels_last': ['--amp', '--channels_last']}
+
+
+def step_speed(flags, batch, steps):
+    opt = parse_opts(['--model_depth', '18', '--no_cuda', *flags])
+    opt.amp_dtype = 'bfloat16'
+    torch.manual_seed(0)
+    model = build_model(opt, 400)
+    x = torch.randn(batch, 3, 16, 112, 112)
+    y = torch.randint(0, 400, (batch,))
+    if opt.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+        x = x.to(memory_format=torch.channels_last_3d)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    device = torch.device('cpu')
+
+    def step():
+        with autocast(opt, device):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    first = step()  # warm-up
+    best = float('inf')
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - start)
+    for _ in range(8):
+        last = step()
+    return batch / best, first, last
+
+
+def epoch_speed(flags, data, clips):
+    video_path, annotation_path = data
+    durations = []
+    original = main_module.train_epoch
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        result = original(*args, **kwargs)
+        durations.append(time.perf_counter() - start)
+        return result
+
+    main_module.train_epoch = timed
+    try:
+        with tempfile.TemporaryDirectory() as result:
+            main_module.main(['--video_path', video_path, '--annotation_path', annotation_path,
+                              '--dataset', 'ucf101', '--n_classes', '4', '--model_depth', '18',
+                              '--no_cuda', '--batch_size', '4', '--n_threads', '1',
+                              '--n_epochs', '2', '--no_val', '--learning_rate', '0.01',
+                              '--result_path', result, *flags])
+    finally:
+        main_module.train_epoch = original
+    return clips / durations[-1]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--steps', type=int, default=4)
+    parser.add_argument('--clips', type=int, default=32)
+    args = parser.parse_args()
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads')
+    print(f'{"setting":22} {"step clips/s":>12} {"ratio":>6} {"loss 1st -> 10th":>18}')
+    rates = {}
+    for name, flags in SETTINGS.items():
+        rate, first, last = step_speed(flags, args.batch, args.steps)
+        rates[name] = rate
+        print(f'{name:22} {rate:12.2f} {rate / rates["float32"]:6.2f} '
+              f'{first:8.3f} -> {last:.3f}', flush=True)
+    with tempfile.TemporaryDirectory() as root:
+        videos = [(f'c{i % 4}', 'training', 20) for i in range(args.clips)]
+        data = labelled_layout(root, [f'c{i}' for i in range(4)], videos, size=(320, 240))
+        print(f'{"end to end (epoch)":22} {"clips/s":>12} {"ratio":>6}')
+        epoch_rates = {}
+        for name in ('float32', 'amp'):
+            epoch_rates[name] = epoch_speed(SETTINGS[name], data, args.clips)
+            print(f'{name:22} {epoch_rates[name]:12.2f} '
+                  f'{epoch_rates[name] / epoch_rates["float32"]:6.2f}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

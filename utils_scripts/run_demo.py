@@ -1,0 +1,91 @@
+"""The demo behind `make demo`: the whole documented path on generated videos.
+
+Generates videos of six actions that differ only in motion, extracts their frames, writes
+n_frames and the annotation JSON, trains a 3D ResNet-10 with validation, tests it on
+held-out videos and prints the video-level accuracy; then fine-tunes that model on four new
+actions and evaluates again. Each command is printed before it runs.
+
+    python utils_scripts/run_demo.py [--out demo_data] [--epochs 24]
+"""
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(SCRIPTS)
+MODEL = ['--model', 'resnet', '--model_depth', '10', '--resnet_shortcut', 'A',
+         '--sample_size', '64', '--sample_duration', '16', '--train_crop', 'center',
+         '--n_scales', '1', '--batch_size', '16', '--n_threads', '2', '--amp',
+         '--n_val_samples', '1']
+
+
+def run(*command, capture=False):
+    shown = ' '.join(shlex.quote(c) for c in command).replace(sys.executable, 'python')
+    print(f'\n$ {shown}', flush=True)
+    done = subprocess.run(command, cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE if capture else None)
+    if done.returncode != 0:
+        sys.exit(f'demo stopped: the command above failed (exit {done.returncode})')
+    if capture:
+        print(done.stdout, end='')
+    return done.stdout
+
+
+def script(name, *args, capture=False):
+    return run(sys.executable, os.path.join('utils_scripts', name), *args, capture=capture)
+
+
+def prepare(out, classes, per_class):
+    """Videos -> frames -> n_frames -> annotation JSONs (the test split as 'validation' in
+    a second JSON, so that the test pass and the evaluation run on held-out videos)."""
+    script('make_demo_videos.py', out, '--classes', classes, '--per_class', str(per_class))
+    script('video_jpg_kinetics.py', f'{out}/videos', f'{out}/jpg')
+    script('n_frames_kinetics.py', f'{out}/jpg')
+    script('kinetics_json.py', f'{out}/train.csv', f'{out}/val.csv', f'{out}/test.csv',
+           f'{out}/demo.json')
+    script('kinetics_json.py', f'{out}/train.csv', f'{out}/test.csv', f'{out}/val.csv',
+           f'{out}/demo_test.json')
+
+
+def train_test_evaluate(out, n_classes, epochs, train_flags=()):
+    """Train (with validation), test on held-out videos, plot, evaluate; returns the
+    evaluation's accuracy line. `n_classes`: the classes of the trained model."""
+    data = ['--root_path', out, '--video_path', 'jpg', '--dataset', 'kinetics', *MODEL]
+    run(sys.executable, 'main.py', *data, '--annotation_path', 'demo.json', '--result_path',
+        'results', '--n_epochs', str(epochs), '--checkpoint', str(epochs), *train_flags)
+    run(sys.executable, 'main.py', *data, '--annotation_path', 'demo_test.json',
+        '--result_path', 'test_results', '--n_classes', str(n_classes), '--no_train',
+        '--no_val', '--test', '--resume_path', f'results/save_{epochs}.pth')
+    script('plot_curves.py', f'{out}/results')
+    line = script('eval_kinetics.py', f'{out}/demo_test.json', f'{out}/test_results/val.json',
+                  capture=True)
+    return line.strip()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default='demo_data')
+    parser.add_argument('--epochs', type=int, default=24)
+    parser.add_argument('--finetune_epochs', type=int, default=10)
+    args = parser.parse_args(argv)
+    start = time.time()
+    main_dir, ft_dir = f'{args.out}/actions', f'{args.out}/new_actions'
+    prepare(main_dir, 'main', 40)
+    first = train_test_evaluate(main_dir, 6, args.epochs, ['--n_classes', '6'])
+    prepare(ft_dir, 'finetune', 30)
+    pretrained = os.path.abspath(f'{main_dir}/results/save_{args.epochs}.pth')
+    second = train_test_evaluate(ft_dir, 4, args.finetune_epochs,
+                                 ['--n_classes', '6', '--pretrain_path', pretrained,
+                                  '--n_finetune_classes', '4', '--ft_begin_index', '4'])
+    minutes = (time.time() - start) / 60
+    print(f'\nSix actions, trained from scratch, on held-out videos: {first}')
+    print(f'Four new actions, fine-tuned from it (layer4 and fc): {second}')
+    print(f'Training curves: {main_dir}/results/curves.png and {ft_dir}/results/curves.png')
+    print(f'Done in {minutes:.1f} minutes.')
+
+
+if __name__ == '__main__':
+    main()
