@@ -13,6 +13,13 @@ install:
 test: install
 	$(PYTHON) -m pytest -q tests
 
+# Generated videos of actions that differ only in motion, through the whole documented path:
+# frames, n_frames, annotation JSON, training, test, evaluation, fine-tuning, curves.
+demo: install
+	$(PIP) install -q matplotlib
+	$(PYTHON) utils_scripts/run_demo.py
+
 bench: install
 	$(PYTHON) bench/loader.py
 	$(PYTHON) bench/index.py
+	$(PYTHON) bench/train_speed.py

@@ -37,6 +37,7 @@ def init(opt):
     use_cuda = not opt.no_cuda and torch.cuda.is_available()
     if use_cuda:
         torch.cuda.set_device(local_rank)
+    opt.no_cuda = not use_cuda
     dist.init_process_group('nccl' if use_cuda else 'gloo', init_method='env://')
     device = torch.device('cuda', local_rank) if use_cuda else torch.device('cpu')
     return Context(dist.get_rank(), dist.get_world_size(), local_rank, device)

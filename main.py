@@ -184,8 +184,9 @@ def shard(dataset, opt, ctx):
     return ShardSampler(len(dataset), ctx.rank, ctx.world_size) if opt.distributed else None
 
 
-RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log', 'opts.json', 'val.json',
-             'test.json')
+# What a training run writes: moved aside together before a new run.
+RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log',
+             'opts.json', 'val.json', 'test.json')
 
 
 def check_result_path(opt):

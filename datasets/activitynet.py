@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from datasets.videodataset import (Video, VideoDataset, annotation_error,
-                                   get_default_video_loader, read_number)
+                                   get_default_video_loader, read_number, subset_entries)
 from utils import UserError
 
 FRAME_NAME = re.compile(r'image_(\d+)\.jpg$')
@@ -56,11 +56,7 @@ class ActivityNet(VideoDataset):
         class_names = leaf_class_names(data['taxonomy'], path)
         class_to_idx = {name: i for i, name in enumerate(class_names)}
         videos = []
-        for key, value in data['database'].items():
-            if not isinstance(value, dict):
-                raise annotation_error(path, key, 'is not an object')
-            if value.get('subset') != subset:
-                continue
+        for key, value in subset_entries(data, subset, path):
             segments = []
             for annotation in value.get('annotations') or []:
                 try:

@@ -6,7 +6,8 @@ hmdb51.py).
 """
 import os
 
-from datasets.videodataset import Video, VideoDataset, annotation_error, read_number
+from datasets.videodataset import (Video, VideoDataset, annotation_error, read_number,
+                                   subset_entries)
 from utils import UserError
 
 
@@ -24,11 +25,7 @@ class LabelledFolders(VideoDataset):
             raise UserError(f'{path} has no "labels" list of class names')
         class_to_idx = {name: i for i, name in enumerate(labels)}
         videos = []
-        for key, value in data['database'].items():
-            if not isinstance(value, dict):
-                raise annotation_error(path, key, 'is not an object')
-            if value.get('subset') != subset:
-                continue
+        for key, value in subset_entries(data, subset, path):
             if subset == 'testing' and self.test_folder:
                 videos.append(Video(f'{self.test_folder}/{key}', self.video_id(key), -1))
                 continue

@@ -57,6 +57,15 @@ def annotation_error(path, key, what):
     return UserError(f'{path}: database entry {key!r} {what}')
 
 
+def subset_entries(data, subset, path):
+    """(key, entry) of the annotation database entries of `subset`, in file order."""
+    for key, value in data['database'].items():
+        if not isinstance(value, dict):
+            raise annotation_error(path, key, 'is not an object')
+        if value.get('subset') == subset:
+            yield key, value
+
+
 def load_annotation(path):
     """Read an annotation JSON file; errors name the file and the position."""
     try:

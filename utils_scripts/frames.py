@@ -67,7 +67,7 @@ def run_all(jobs, height, n_jobs):
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         futures = {pool.submit(extract, video, folder, height): video for video, folder in todo}
         for future in tqdm(as_completed(futures), total=len(futures), unit='video',
-                           disable=not todo, file=sys.stderr):
+                           disable=not todo or not sys.stderr.isatty(), file=sys.stderr):
             error = future.result()
             if error:
                 failures.append((futures[future], error))

@@ -10,6 +10,7 @@ single frame tells it. Every class is its own mirror image, so horizontal flippi
 training never turns one class into another.
 """
 import argparse
+import colorsys
 import csv
 import math
 import os
@@ -105,14 +106,20 @@ def polygon(kind, size):
     return [(x * size / 2, y * size / 2) for x, y in points]
 
 
-def render(motion, rng):
+def textures(rng, n=8):
+    """Muted background textures, shared by all classes so that a background tells nothing
+    of the class (and the shape, so its motion, stands out)."""
+    return [np.asarray(Image.fromarray(rng.integers(0, 256, (8, 8, 3)).astype(np.uint8))
+                       .resize((SIZE, SIZE), Image.BICUBIC), dtype=np.float32) * 0.3 + 90
+            for _ in range(n)]
+
+
+def render(motion, rng, background):
     """FRAMES x SIZE x SIZE x 3 bytes of one video."""
-    texture = rng.integers(0, 256, (8, 8, 3)).astype(np.uint8)
-    background = np.asarray(Image.fromarray(texture).resize((SIZE, SIZE), Image.BICUBIC),
-                            dtype=np.float32) * 0.6 + 40
-    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    hue = rng.uniform(0, 1)
+    colour = tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, 1.0, rng.choice([0.35, 1.0])))
     kind = ['square', 'triangle', 'L'][rng.integers(3)]
-    size = rng.uniform(20, 32)
+    size = rng.uniform(24, 36)
     params = Frozen(rng)
     x0, y0 = rng.uniform(38, SIZE - 38, 2)
     drift = rng.uniform(0, 2 * math.pi, 3)
@@ -120,8 +127,8 @@ def render(motion, rng):
     for t in range(FRAMES):
         params.reset()
         state = motion(t, params)
-        tint = 25 * np.sin(drift + t * 0.15)  # the background changes colour over time
-        noise = rng.normal(0, 6, (SIZE, SIZE, 1))  # and flickers
+        tint = 15 * np.sin(drift + t * 0.15)  # the background changes colour over time
+        noise = rng.normal(0, 2, (SIZE, SIZE, 1))  # and flickers
         img = Image.fromarray(np.clip(background + tint + noise, 0, 255).astype(np.uint8))
         scale, angle = state.get('scale', 1.0), state.get('angle', 0.0)
         cx, cy = x0 + state.get('dx', 0.0), y0 + state.get('dy', 0.0)
@@ -144,13 +151,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dst')
     parser.add_argument('--classes', choices=sorted(CLASS_SETS), default='main')
-    parser.add_argument('--per_class', type=int, default=40, help='training videos per class')
-    parser.add_argument('--held_out', type=int, default=12,
+    parser.add_argument('--per_class', type=int, default=72, help='training videos per class')
+    parser.add_argument('--held_out', type=int, default=10,
                         help='validation and test videos per class (each)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     motions = CLASS_SETS[args.classes]
     rng = np.random.default_rng([args.seed, sorted(CLASS_SETS).index(args.classes)])
+    backgrounds = textures(rng)
     jobs, rows = [], {'train': [], 'val': [], 'test': []}
     for motion in motions:
         label = motion.__name__.replace('_', ' ')
@@ -161,11 +169,12 @@ def main(argv=None):
             folder = os.path.join(args.dst, 'videos', label)
             os.makedirs(folder, exist_ok=True)
             jobs.append((motion, np.random.default_rng(rng.integers(2 ** 63)),
+                         backgrounds[rng.integers(len(backgrounds))],
                          os.path.join(folder, key + '.mp4')))
             rows[split].append({'label': label, 'youtube_id': video_id, 'time_start': 0,
                                 'time_end': FRAMES // FPS + 1, 'split': split})
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        list(pool.map(lambda job: write_mp4(render(job[0], job[1]), job[2]), jobs))
+        list(pool.map(lambda job: write_mp4(render(*job[:3]), job[3]), jobs))
     for split, split_rows in rows.items():
         with open(os.path.join(args.dst, f'{split}.csv'), 'w', newline='') as f:
             writer = csv.DictWriter(f, ['label', 'youtube_id', 'time_start', 'time_end',

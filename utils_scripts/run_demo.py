@@ -18,8 +18,9 @@ SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(SCRIPTS)
 MODEL = ['--model', 'resnet', '--model_depth', '10', '--resnet_shortcut', 'A',
          '--sample_size', '64', '--sample_duration', '16', '--train_crop', 'center',
-         '--n_scales', '1', '--batch_size', '16', '--n_threads', '2', '--amp',
-         '--n_val_samples', '1']
+         '--n_scales', '1', '--batch_size', '12', '--n_threads', '2', '--amp',
+         '--n_val_samples', '1', '--learning_rate', '0.015', '--lr_patience', '3',
+         '--norm_value', '255', '--std_norm']
 
 
 def run(*command, capture=False):
@@ -68,12 +69,12 @@ def train_test_evaluate(out, n_classes, epochs, train_flags=()):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='demo_data')
-    parser.add_argument('--epochs', type=int, default=24)
-    parser.add_argument('--finetune_epochs', type=int, default=10)
+    parser.add_argument('--epochs', type=int, default=16)
+    parser.add_argument('--finetune_epochs', type=int, default=8)
     args = parser.parse_args(argv)
     start = time.time()
     main_dir, ft_dir = f'{args.out}/actions', f'{args.out}/new_actions'
-    prepare(main_dir, 'main', 40)
+    prepare(main_dir, 'main', 72)
     first = train_test_evaluate(main_dir, 6, args.epochs, ['--n_classes', '6'])
     prepare(ft_dir, 'finetune', 30)
     pretrained = os.path.abspath(f'{main_dir}/results/save_{args.epochs}.pth')
