@@ -1,11 +1,9 @@
 """Dataset layouts and sampling (SPEC sections 4-5), clip contents, and bad data."""
-import json
 import math
 import os
 
 import numpy as np
 import pytest
-import torch
 
 from datasets import ActivityNet, Kinetics, UCF101, get_test_set, get_training_set
 from datasets.factory import test_transforms as make_test_transforms

@@ -69,8 +69,8 @@ def train_test_evaluate(out, n_classes, epochs, train_flags=()):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='demo_data')
-    parser.add_argument('--epochs', type=int, default=16)
-    parser.add_argument('--finetune_epochs', type=int, default=8)
+    parser.add_argument('--epochs', type=int, default=26)
+    parser.add_argument('--finetune_epochs', type=int, default=10)
     args = parser.parse_args(argv)
     start = time.time()
     main_dir, ft_dir = f'{args.out}/actions', f'{args.out}/new_actions'
