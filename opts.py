@@ -166,7 +166,13 @@ def parse_opts(argv=None):
             value = getattr(opt, name)
             if value:
                 setattr(opt, name, os.path.join(opt.root_path, value))
-    opt.scales = [opt.initial_scale * opt.scale_step ** i for i in range(opt.n_scales)]
+    try:
+        opt.scales = [opt.initial_scale * opt.scale_step ** i for i in range(opt.n_scales)]
+    except OverflowError:
+        opt.scales = [float('inf')]
+    if not all(0 < scale <= 1 for scale in opt.scales):
+        parser.error(f'argument --initial_scale/--scale_step/--n_scales: the crop scales '
+                     f'must lie in (0, 1], got {opt.scales[:3]}...')
     opt.arch = f'{opt.model}-{opt.model_depth}'
     opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
     opt.std = get_std(opt.norm_value)

@@ -32,7 +32,7 @@ def load_checkpoint(path):
             raise UserError(f'refused to load {path}: it needs arbitrary code to unpickle, '
                             f'which could run anything; ' + TRUST_HINT.format(path=path)) from None
         raise UserError(f'{path} is not a PyTorch checkpoint ({one_line_reason(e)})') from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, KeyError) as e:
+    except Exception as e:  # the unpickler fails on damaged input in many ways
         raise UserError(f'{path} is not a readable PyTorch checkpoint ({one_line_reason(e)}); '
                         'it may be truncated or another kind of file') from None
     if isinstance(checkpoint, dict) and 'state_dict' not in checkpoint and checkpoint and all(

@@ -325,11 +325,12 @@ def test_fuzzed_annotation_files_fail_cleanly(tmp_path_factory, document):
 
 
 flag_names = ['--batch_size', '--sample_size', '--n_epochs', '--learning_rate',
+              '--initial_scale', '--n_scales',
               '--model_depth', '--n_val_samples', '--scale_step', '--ft_begin_index',
               '--test_subset', '--model', '--n_threads', '--norm_value', '--weight_decay']
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(argv=st.lists(st.tuples(st.sampled_from(flag_names), st.one_of(
     st.integers(-5, 300).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
     st.sampled_from(['', 'abc', 'resnet', 'densenet', 'val', '1e-3', '-0', 'nan']))),
