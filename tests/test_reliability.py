@@ -97,11 +97,14 @@ def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
 def test_second_signal_stops_at_once(tmp_path):
     video_path, annotation_path = ucf_like(tmp_path, train=4)
     result = tmp_path / 'r'
+    # Batches of about 2 s: the second signal comes well inside the batch the first one
+    # asked to finish.
     process = start_training(result, video_path, annotation_path, '--n_epochs', 50,
-                             '--n_threads', 0, '--sample_size', 96, '--batch_size', 6)
+                             '--n_threads', 0, '--sample_size', 112, '--batch_size', 8)
     wait_for_batches(result, 1, process)
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.05)
+    assert 'stopping after this batch' in process.stderr.readline() + \
+        process.stderr.readline()
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
