@@ -19,7 +19,7 @@ ROOT = os.path.dirname(SCRIPTS)
 MODEL = ['--model', 'resnet', '--model_depth', '10', '--resnet_shortcut', 'A',
          '--sample_size', '64', '--sample_duration', '16', '--train_crop', 'center',
          '--n_scales', '1', '--batch_size', '12', '--n_threads', '2', '--amp',
-         '--n_val_samples', '1', '--learning_rate', '0.015', '--lr_patience', '3',
+         '--n_val_samples', '1', '--learning_rate', '0.015', '--lr_patience', '2',
          '--norm_value', '255', '--std_norm']
 
 
@@ -69,7 +69,7 @@ def train_test_evaluate(out, n_classes, epochs, train_flags=()):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='demo_data')
-    parser.add_argument('--epochs', type=int, default=26)
+    parser.add_argument('--epochs', type=int, default=28)
     parser.add_argument('--finetune_epochs', type=int, default=10)
     args = parser.parse_args(argv)
     start = time.time()
