@@ -29,7 +29,7 @@ from models.checkpoint import ClassCountError, load_checkpoint, load_weights, sa
 from models.factory import classifier_name
 from opts import parse_opts
 from test import test
-from train import LossNotFinite, train_epoch
+from train import LossNotFinite, SkippedSteps, train_epoch
 from utils import STOP, Interrupted, Logger, UserError, one_line, write_text_atomically
 from distributed import Context, ShardSampler
 from validation import val_epoch
@@ -112,6 +112,7 @@ def train_and_test(opt, ctx):
     STOP.install()
     last_saved = opt.resume_path or None
     epoch = None
+    skipped = SkippedSteps()
     try:
         for epoch in range(opt.begin_epoch, opt.n_epochs + 1):
             if opt.distributed:  # each rank its own draws, the same whether resumed or not
@@ -120,7 +121,8 @@ def train_and_test(opt, ctx):
                     train_sampler.set_epoch(epoch)
             if not opt.no_train:
                 _, n_batches = train_epoch(epoch, train_loader, model, criterion, optimizer,
-                                           opt, train_logger, batch_logger, device, scaler, ctx)
+                                           opt, train_logger, batch_logger, device, scaler, ctx,
+                                           skipped)
                 distributed.check_replicas(eval_model, n_batches, epoch, ctx)
             if not opt.no_val:
                 val_loss = val_epoch(epoch, val_loader, eval_model, criterion, opt, val_logger,

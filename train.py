@@ -9,13 +9,28 @@ from utils import STOP, AverageMeter, Interrupted, Progress, UserError, autocast
 
 
 class LossNotFinite(UserError):
-    """The loss became NaN or infinite; the step that would spread it was not taken."""
+    """The loss (or the gradients, batch after batch) became NaN or infinite; the step that
+    would spread it was not taken."""
+
+
+# A finite loss whose gradients are not finite is a numerical accident of one backward pass
+# (low-precision kernels meet it now and then); its step is skipped, as a GradScaler skips
+# fp16 overflows. This many in a row is no accident: the run stops.
+MAX_SKIPPED_STEPS = 3
+
+
+class SkippedSteps:
+    """Steps skipped in a row for non-finite gradients, counted across epochs."""
+
+    def __init__(self):
+        self.in_a_row = 0
 
 
 def train_epoch(epoch, data_loader, model, criterion, optimizer, opt, epoch_logger,
-                batch_logger, device, scaler=None, ctx=None):
+                batch_logger, device, scaler=None, ctx=None, skipped=None):
     """Train one epoch; returns (mean loss, batches). Loggers may be None (ranks > 0)."""
     ctx = ctx or Context(device=device)
+    skipped = skipped or SkippedSteps()
     model.train()
     batch_time, data_time = AverageMeter(), AverageMeter()
     losses, accuracies = AverageMeter(), AverageMeter()
@@ -33,20 +48,31 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, opt, epoch_logg
         (loss if scaler is None else scaler.scale(loss)).backward()
 
         # The batch's numbers in one transfer (and, across ranks, one all-reduce that also
-        # agrees on stopping), before the step: a non-finite loss must not reach the weights.
+        # agrees on stopping), before the step: nothing non-finite may reach the weights.
         n = inputs.size(0)
         hits = (outputs.detach().argmax(1) == targets).sum()
-        loss_value, correct = torch.stack([loss.detach().float(), hits.float()]).tolist()
-        loss_sum, correct, count, stop = all_reduce_sum(
-            [loss_value * n, correct, n, float(STOP.requested)], ctx)
+        loss_value, correct, grad_norm = torch.stack(
+            [loss.detach().float(), hits.float(), gradient_norm(model, loss)]).tolist()
+        loss_sum, correct, count, grad_norm, stop = all_reduce_sum(
+            [loss_value * n, correct, n, grad_norm, float(STOP.requested)], ctx)
         if not math.isfinite(loss_sum):
             raise LossNotFinite(f'the loss became {loss_sum / count} at epoch {epoch}, batch '
                                 f'{i}: try a lower --learning_rate')
-        if scaler is None:
-            optimizer.step()
-        else:
+        if scaler is not None:  # it skips steps with overflowed (scaled) gradients itself
             scaler.step(optimizer)
             scaler.update()
+        elif math.isfinite(grad_norm):
+            optimizer.step()
+            skipped.in_a_row = 0
+        else:
+            skipped.in_a_row += 1
+            if skipped.in_a_row == MAX_SKIPPED_STEPS:
+                raise LossNotFinite(f'the gradients became {grad_norm} in {MAX_SKIPPED_STEPS} '
+                                    f'batches in a row, the last at epoch {epoch}, batch {i}: '
+                                    f'try a lower --learning_rate')
+            if ctx.is_main:
+                progress.write(f'epoch {epoch}, batch {i}: the gradients are not finite (the '
+                               f'loss is {loss_sum / count:.4f}); this step is skipped')
 
         losses.update(loss_sum / count, count)
         accuracies.update(correct / count, count)
@@ -63,3 +89,11 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, opt, epoch_logg
     if epoch_logger:
         epoch_logger.log({'epoch': epoch, 'loss': losses.avg, 'acc': accuracies.avg, 'lr': lr})
     return losses.avg, len(data_loader)
+
+
+def gradient_norm(model, loss):
+    """The norm of all gradients, as a 0-d tensor on the loss's device (not yet read)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=loss.device)
+    return torch.nn.utils.get_total_norm(grads).to(loss.device)

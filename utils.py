@@ -141,6 +141,13 @@ class Progress:
                      f'Acc {accuracies.val:.3f} ({accuracies.avg:.3f})')
         print(line, flush=True)
 
+    def write(self, message):
+        """A warning line on stderr that does not break the bar."""
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
     def close(self):
         if self.bar is not None:
             self.bar.close()

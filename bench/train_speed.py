@@ -3,7 +3,8 @@
     python bench/train_speed.py [--batch 4] [--steps 4] [--clips 32]
 
 1. Training steps on a fixed batch (model, loss, backward, SGD step), best of --steps, and
-   the loss after 8 more steps on that batch (it must fall under every setting).
+   the loss after 8 more steps on that batch (it must fall under every setting); and the
+   cost of train.py's finite-gradient check (the gradients' norm, read each step).
 2. End to end: main.py training epochs (JPEG loading in a worker, the training pipeline,
    logging) on --clips generated 320x240 clips; the second epoch is timed.
 Prints clips/s of each setting and its ratio to float32, all from the same run.
@@ -21,13 +22,14 @@ import main as main_module  # noqa: E402
 from models.factory import build_model  # noqa: E402
 from opts import parse_opts  # noqa: E402
 from tests.datagen import labelled_layout  # noqa: E402
+from train import gradient_norm  # noqa: E402
 from utils import autocast  # noqa: E402
 
 SETTINGS = {'float32': [], 'amp': ['--amp'], 'channels_last': ['--channels_last'],
             'amp + channels_last': ['--amp', '--channels_last']}
 
 
-def step_speed(flags, batch, steps):
+def step_speed(flags, batch, steps, check_gradients=False):
     opt = parse_opts(['--model_depth', '18', '--no_cuda', *flags])
     opt.amp_dtype = 'bfloat16'
     torch.manual_seed(0)
@@ -45,6 +47,8 @@ def step_speed(flags, batch, steps):
             loss = torch.nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()
+        if check_gradients:
+            gradient_norm(model, loss).item()
         optimizer.step()
         return loss.item()
 
@@ -97,6 +101,9 @@ def main():
         rates[name] = rate
         print(f'{name:22} {rate:12.2f} {rate / rates["float32"]:6.2f} '
               f'{first:8.3f} -> {last:.3f}', flush=True)
+    rate, first, last = step_speed(SETTINGS['amp'], args.batch, args.steps, True)
+    print(f'{"amp, gradient check":22} {rate:12.2f} {rate / rates["float32"]:6.2f} '
+          f'{first:8.3f} -> {last:.3f}   ({rate / rates["amp"]:.3f} of amp)', flush=True)
     with tempfile.TemporaryDirectory() as root:
         videos = [(f'c{i % 4}', 'training', 20) for i in range(args.clips)]
         data = labelled_layout(root, [f'c{i}' for i in range(4)], videos, size=(320, 240))

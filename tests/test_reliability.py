@@ -160,6 +160,60 @@ def test_nan_loss_stops_naming_epoch_and_batch(tmp_path, capsys, monkeypatch):
     assert not (result / 'save_3.pth').exists()
 
 
+class NaNGradient(torch.autograd.Function):
+    """Passes the loss through unchanged; its gradient comes back NaN."""
+
+    @staticmethod
+    def forward(ctx, loss):
+        return loss.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float('nan')
+
+
+def loss_with_nan_gradients_at(calls):
+    class Loss(torch.nn.CrossEntropyLoss):
+        n = 0
+
+        def forward(self, outputs, targets):
+            Loss.n += 1
+            loss = super().forward(outputs, targets)
+            return NaNGradient.apply(loss) if Loss.n in calls else loss
+    return Loss
+
+
+def test_one_batch_of_nan_gradients_is_skipped_not_learned(tmp_path, capsys, monkeypatch):
+    video_path, annotation_path = ucf_like(tmp_path)
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_with_nan_gradients_at({4}))
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 3, '--no_val')
+    assert code == 0, err
+    # 2 batches per epoch: call 4 is epoch 2, batch 2.
+    assert 'epoch 2, batch 2: the gradients are not finite (the loss is ' in err
+    assert err.count('this step is skipped') == 1
+    weights = load_checkpoint(str(result / 'save_3.pth'))['state_dict']
+    assert all(torch.isfinite(v.float()).all() for v in weights.values())
+
+
+def test_nan_gradients_in_a_row_stop_the_run(tmp_path, capsys, monkeypatch):
+    video_path, annotation_path = ucf_like(tmp_path)
+    # calls 3, 4 and 5 span two epochs (2 batches each): still three in a row
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_with_nan_gradients_at({3, 4, 5}))
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 5, '--checkpoint', 1, '--no_val')
+    assert code not in (0, None) and 'Traceback' not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 3 and all('this step is skipped' in line for line in lines[:2])
+    assert lines[-1] == (f'error: the gradients became nan in 3 batches in a row, the last at '
+                         f'epoch 3, batch 1: try a lower --learning_rate; the last good '
+                         f'checkpoint is {result / "save_2.pth"}')
+    weights = load_checkpoint(str(result / 'save_2.pth'))['state_dict']
+    assert all(torch.isfinite(v.float()).all() for v in weights.values())
+
+
 def test_full_disk_while_saving_keeps_previous_file(tmp_path, monkeypatch):
     path = tmp_path / 'save_5.pth'
     save_checkpoint({'epoch': 6, 'state_dict': {'w': torch.ones(2)}}, str(path))
