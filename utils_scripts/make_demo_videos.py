@@ -4,7 +4,7 @@
 
 Writes real .mp4 files (ffmpeg, H.264) in Kinetics layout, DST/videos/<class>/<key>.mp4,
 and Kinetics-style CSVs DST/{train,val,test}.csv for utils_scripts/kinetics_json.py. Each
-video shows one shape (random polygon, colour, size, position and speed) over a textured
+video shows one shape (random polygon, colour, size, angle, position and speed) over a textured
 background that flickers and drifts in colour; the class is how the shape moves, so no
 single frame tells it. Every class is its own mirror image, so horizontal flipping in
 training never turns one class into another.
@@ -26,33 +26,37 @@ FRAMES = 32
 FPS = 25
 
 
+# Each motion maps t, frames from the middle of the video, to the shape's pose there: at the
+# middle every class shows the same random pose (size, angle, place), so no frame tells the
+# class; only the change does.
 def grow(t, r):
-    return {'scale': 0.5 + t * r.uniform(0.025, 0.04)}
+    return {'scale': math.exp(t * r.uniform(0.03, 0.045))}
 
 
 def shrink(t, r):
-    return {'scale': 1.6 - t * r.uniform(0.025, 0.04)}
+    return {'scale': math.exp(-t * r.uniform(0.03, 0.045))}
 
 
 def rotate(t, r):
-    return {'angle': t * r.choice([-1, 1]) * r.uniform(0.12, 0.25)}
+    return {'angle': t * r.choice([-1, 1]) * r.uniform(0.15, 0.3)}
 
 
 def slide_horizontally(t, r):
-    return {'dx': t * r.choice([-1, 1]) * r.uniform(0.9, 1.5)}
+    return {'dx': t * r.choice([-1, 1]) * r.uniform(1.2, 2.0)}
 
 
 def slide_vertically(t, r):
-    return {'dy': t * r.choice([-1, 1]) * r.uniform(0.9, 1.5)}
+    return {'dy': t * r.choice([-1, 1]) * r.uniform(1.2, 2.0)}
 
 
 def pulsate(t, r):
-    return {'scale': 1 + 0.35 * math.sin(2 * math.pi * t / r.uniform(8, 12) + r.uniform(0, 6))}
+    phase = r.choice([0, math.pi])  # growing or shrinking first
+    return {'scale': 1 + 0.35 * math.sin(2 * math.pi * t / r.uniform(8, 12) + phase)}
 
 
 def orbit(t, r):
     w, radius = r.choice([-1, 1]) * r.uniform(0.2, 0.35), r.uniform(14, 22)
-    return {'dx': radius * math.cos(w * t), 'dy': radius * math.sin(w * t)}
+    return {'dx': radius * math.sin(w * t), 'dy': radius * (math.cos(w * t) - 1)}
 
 
 def diagonal(t, r):
@@ -61,7 +65,7 @@ def diagonal(t, r):
 
 
 def shake(t, r):
-    return {'dx': 6 * math.sin(2 * math.pi * t / r.uniform(3, 4.5))}
+    return {'dx': r.uniform(8, 12) * math.sin(2 * math.pi * t / r.uniform(3, 4.5))}
 
 
 def still(t, r):
@@ -122,15 +126,16 @@ def render(motion, rng, background):
     size = rng.uniform(24, 36)
     params = Frozen(rng)
     x0, y0 = rng.uniform(38, SIZE - 38, 2)
+    angle0 = rng.uniform(0, 2 * math.pi)
     drift = rng.uniform(0, 2 * math.pi, 3)
     frames = np.empty((FRAMES, SIZE, SIZE, 3), np.uint8)
     for t in range(FRAMES):
         params.reset()
-        state = motion(t, params)
+        state = motion(t - FRAMES // 2, params)
         tint = 15 * np.sin(drift + t * 0.15)  # the background changes colour over time
         noise = rng.normal(0, 2, (SIZE, SIZE, 1))  # and flickers
         img = Image.fromarray(np.clip(background + tint + noise, 0, 255).astype(np.uint8))
-        scale, angle = state.get('scale', 1.0), state.get('angle', 0.0)
+        scale, angle = state.get('scale', 1.0), angle0 + state.get('angle', 0.0)
         cx, cy = x0 + state.get('dx', 0.0), y0 + state.get('dy', 0.0)
         points = [(cx + scale * (px * math.cos(angle) - py * math.sin(angle)),
                    cy + scale * (px * math.sin(angle) + py * math.cos(angle)))

@@ -33,6 +33,7 @@ def main(argv=None):
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         sys.exit('error: plotting needs matplotlib: pip install matplotlib')
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -43,6 +44,7 @@ def main(argv=None):
     for ax, title in zip(axes, ('loss', 'accuracy (clips)')):
         ax.set_title(title)
         ax.set_xlabel('epoch')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     axes[1].set_ylim(0, 1)

@@ -5,11 +5,12 @@ n_frames and the annotation JSON, trains a 3D ResNet-10 with validation, tests i
 held-out videos and prints the video-level accuracy; then fine-tunes that model on four new
 actions and evaluates again. Each command is printed before it runs.
 
-    python utils_scripts/run_demo.py [--out demo_data] [--epochs 24]
+    python utils_scripts/run_demo.py [--out demo_data] [--epochs N] [--per_class N] ...
 """
 import argparse
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ ROOT = os.path.dirname(SCRIPTS)
 MODEL = ['--model', 'resnet', '--model_depth', '10', '--resnet_shortcut', 'A',
          '--sample_size', '64', '--sample_duration', '16', '--train_crop', 'center',
          '--n_scales', '1', '--batch_size', '12', '--n_threads', '2', '--amp',
-         '--n_val_samples', '1', '--learning_rate', '0.015', '--lr_patience', '2',
+         '--n_val_samples', '1', '--learning_rate', '0.01', '--lr_patience', '2',
          '--norm_value', '255', '--std_norm']
 
 
@@ -39,10 +40,11 @@ def script(name, *args, capture=False):
     return run(sys.executable, os.path.join('utils_scripts', name), *args, capture=capture)
 
 
-def prepare(out, classes, per_class):
+def prepare(out, classes, per_class, held_out):
     """Videos -> frames -> n_frames -> annotation JSONs (the test split as 'validation' in
     a second JSON, so that the test pass and the evaluation run on held-out videos)."""
-    script('make_demo_videos.py', out, '--classes', classes, '--per_class', str(per_class))
+    script('make_demo_videos.py', out, '--classes', classes, '--per_class', str(per_class),
+           '--held_out', str(held_out))
     script('video_jpg_kinetics.py', f'{out}/videos', f'{out}/jpg')
     script('n_frames_kinetics.py', f'{out}/jpg')
     script('kinetics_json.py', f'{out}/train.csv', f'{out}/val.csv', f'{out}/test.csv',
@@ -60,23 +62,50 @@ def train_test_evaluate(out, n_classes, epochs, train_flags=()):
     run(sys.executable, 'main.py', *data, '--annotation_path', 'demo_test.json',
         '--result_path', 'test_results', '--n_classes', str(n_classes), '--no_train',
         '--no_val', '--test', '--resume_path', f'results/save_{epochs}.pth')
-    script('plot_curves.py', f'{out}/results')
+    try:
+        import matplotlib  # noqa: F401  (make demo installs it; the demo runs without)
+        script('plot_curves.py', f'{out}/results')
+    except ImportError:
+        print('training curves not drawn: pip install matplotlib')
     line = script('eval_kinetics.py', f'{out}/demo_test.json', f'{out}/test_results/val.json',
                   capture=True)
     return line.strip()
 
 
+MARKER = '.made_by_run_demo'
+
+
+def fresh_output_folder(out):
+    """Start from an empty `out`: a previous demo's folder is replaced (its extracted frames
+    would otherwise be reused for new videos); any other non-empty folder is refused."""
+    if os.path.isdir(out) and os.listdir(out):
+        if not os.path.exists(os.path.join(out, MARKER)):
+            sys.exit(f'error: {out} is not empty and was not made by the demo; '
+                     f'pass another --out')
+        print(f'replacing the previous demo in {out}')
+        shutil.rmtree(out)
+    os.makedirs(out, exist_ok=True)
+    open(os.path.join(out, MARKER), 'w').close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='demo_data')
-    parser.add_argument('--epochs', type=int, default=28)
+    parser.add_argument('--epochs', type=int, default=18)
     parser.add_argument('--finetune_epochs', type=int, default=10)
+    parser.add_argument('--per_class', type=int, default=120,
+                        help='training videos per class of the six actions')
+    parser.add_argument('--finetune_per_class', type=int, default=30,
+                        help='training videos per class of the four new actions')
+    parser.add_argument('--held_out', type=int, default=10,
+                        help='validation and test videos per class (each)')
     args = parser.parse_args(argv)
     start = time.time()
+    fresh_output_folder(args.out)
     main_dir, ft_dir = f'{args.out}/actions', f'{args.out}/new_actions'
-    prepare(main_dir, 'main', 72)
+    prepare(main_dir, 'main', args.per_class, args.held_out)
     first = train_test_evaluate(main_dir, 6, args.epochs, ['--n_classes', '6'])
-    prepare(ft_dir, 'finetune', 30)
+    prepare(ft_dir, 'finetune', args.finetune_per_class, args.held_out)
     pretrained = os.path.abspath(f'{main_dir}/results/save_{args.epochs}.pth')
     second = train_test_evaluate(ft_dir, 4, args.finetune_epochs,
                                  ['--n_classes', '6', '--pretrain_path', pretrained,
