@@ -27,6 +27,7 @@ from datasets.factory import test_transforms, training_transforms, validation_tr
 from models import generate_model
 from models.checkpoint import ClassCountError, load_checkpoint, load_weights, save_checkpoint
 from models.factory import classifier_name
+from models.precision import keep_float32_where_bfloat16_fails
 from opts import parse_opts
 from test import test
 from train import LossNotFinite, SkippedSteps, train_epoch
@@ -67,8 +68,11 @@ def train_and_test(opt, ctx):
     n_outputs = opt.n_finetune_classes if opt.pretrain_path else opt.n_classes
     criterion = nn.CrossEntropyLoss().to(device)
     checkpoint = resume(opt, model) if opt.resume_path else None
+    memory_format = torch.channels_last_3d if opt.channels_last else torch.contiguous_format
     if opt.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
+        model = model.to(memory_format=memory_format)
+    if opt.amp and device.type == 'cpu' and not opt.no_train:
+        keep_float32_where_needed(model, opt, memory_format, ctx)
     eval_model = model
     if opt.distributed:
         model = wrap_distributed(model, opt, ctx)
@@ -159,6 +163,17 @@ def train_and_test(opt, ctx):
                                     else 'no checkpoint was written')) from None
     finally:
         STOP.uninstall()
+
+
+def keep_float32_where_needed(model, opt, memory_format, ctx):
+    """bfloat16 training on the CPU: layers whose bfloat16 gradients this CPU gets wrong
+    train in float32 (see models/precision.py)."""
+    shape = (opt.batch_size, 3, opt.sample_duration, opt.sample_size, opt.sample_size)
+    failing = keep_float32_where_bfloat16_fails(model, shape, memory_format)
+    if failing and ctx.is_main:
+        print(f'--amp: this CPU computes wrong bfloat16 gradients for {", ".join(failing)}; '
+              f'{"they train" if len(failing) > 1 else "it trains"} in float32',
+              file=sys.stderr)
 
 
 def amp_dtype(device):

@@ -22,6 +22,7 @@ import main as main_module  # noqa: E402
 from models.factory import build_model  # noqa: E402
 from opts import parse_opts  # noqa: E402
 from tests.datagen import labelled_layout  # noqa: E402
+from models.precision import keep_float32_where_bfloat16_fails  # noqa: E402
 from train import gradient_norm  # noqa: E402
 from utils import autocast  # noqa: E402
 
@@ -36,9 +37,11 @@ def step_speed(flags, batch, steps, check_gradients=False):
     model = build_model(opt, 400)
     x = torch.randn(batch, 3, 16, 112, 112)
     y = torch.randint(0, 400, (batch,))
-    if opt.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
-        x = x.to(memory_format=torch.channels_last_3d)
+    memory_format = torch.channels_last_3d if opt.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    x = x.contiguous(memory_format=memory_format)
+    if opt.amp:  # as main.py does on the CPU
+        keep_float32_where_bfloat16_fails(model, x.shape, memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     device = torch.device('cpu')
 
