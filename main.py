@@ -167,12 +167,13 @@ def train_and_test(opt, ctx):
 
 def keep_float32_where_needed(model, opt, memory_format, ctx):
     """bfloat16 training on the CPU: layers whose bfloat16 gradients this CPU gets wrong
-    train in float32 (see models/precision.py)."""
+    compute their weight gradients in float32 (see models/precision.py)."""
     shape = (opt.batch_size, 3, opt.sample_duration, opt.sample_size, opt.sample_size)
     failing = keep_float32_where_bfloat16_fails(model, shape, memory_format)
     if failing and ctx.is_main:
         print(f'--amp: this CPU computes wrong bfloat16 gradients for {", ".join(failing)}; '
-              f'{"they train" if len(failing) > 1 else "it trains"} in float32',
+              f'{"their weight gradients are" if len(failing) > 1 else "its weight gradient is"}'
+              f' computed in float32',
               file=sys.stderr)
 
 

@@ -6,7 +6,8 @@ shapes: measured here, a 3x3x3 convolution with padding 1 over an input of tempo
 its forward pass and input gradients are right. Training with --amp would then quietly
 leave those layers untrained or corrupt them. So, before training with --amp on the CPU,
 each convolution's bfloat16 gradients are compared with float32 ones at the run's own
-shapes; a layer that disagrees computes in float32 (its weights and names unchanged).
+shapes; a layer that disagrees keeps its bfloat16 forward pass and input gradient (both
+right) and computes its weight gradient in float32 (its weights and names unchanged).
 """
 import types
 
@@ -60,21 +61,50 @@ def bfloat16_gradients_are_wrong(conv, input_shape, memory_format=torch.contiguo
     return False
 
 
-def float32_forward(conv, x):
-    with torch.autocast('cpu', enabled=False):
-        return conv._conv_forward(x.float(), conv.weight, conv.bias)
+class Float32WeightGradient(torch.autograd.Function):
+    """conv3d in bfloat16 whose weight (and bias) gradients are computed in float32."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        x16, w16 = x.to(torch.bfloat16), weight.to(torch.bfloat16)
+        ctx.save_for_backward(x16, w16)
+        ctx.settings, ctx.x_dtype = (stride, padding, dilation, groups), x.dtype
+        ctx.weight_shape, ctx.has_bias = weight.shape, bias is not None
+        return F.conv3d(x16, w16, None if bias is None else bias.to(torch.bfloat16),
+                        stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x16, w16 = ctx.saved_tensors
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.nn.grad.conv3d_input(x16.shape, w16, grad.to(torch.bfloat16),
+                                                *ctx.settings).to(ctx.x_dtype)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.nn.grad.conv3d_weight(x16.float(), ctx.weight_shape, grad.float(),
+                                                 *ctx.settings)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.float().sum((0, 2, 3, 4))
+        return grad_x, grad_w, grad_b, None, None, None, None
+
+
+def mixed_forward(conv, x):
+    if torch.is_autocast_enabled('cpu') and conv.padding_mode == 'zeros':
+        return Float32WeightGradient.apply(x, conv.weight, conv.bias, conv.stride,
+                                           conv.padding, conv.dilation, conv.groups)
+    return conv._conv_forward(x, conv.weight, conv.bias)
 
 
 def keep_float32_where_bfloat16_fails(model, input_shape,
                                       memory_format=torch.contiguous_format):
     """Make each Conv3d of `model` whose bfloat16 gradients are wrong at the shapes of an
-    `input_shape` batch compute in float32; returns their names."""
+    `input_shape` batch compute its weight gradient in float32; returns their names."""
     names = {m: name for name, m in model.named_modules()}
     # The fault follows the layer's shape, not the batch size: check with a small batch.
     input_shape = (min(input_shape[0], 2), *input_shape[1:])
     failing = []
     for conv, shape in conv_input_shapes(model, input_shape, memory_format).items():
         if bfloat16_gradients_are_wrong(conv, shape, memory_format):
-            conv.forward = types.MethodType(float32_forward, conv)
+            conv.forward = types.MethodType(mixed_forward, conv)
             failing.append(names[conv])
     return failing
