@@ -13,9 +13,9 @@ class LossNotFinite(UserError):
     would spread it was not taken."""
 
 
-# A finite loss whose gradients are not finite is a numerical accident of one backward pass
-# (low-precision kernels meet it now and then); its step is skipped, as a GradScaler skips
-# fp16 overflows. This many in a row is no accident: the run stops.
+# A finite loss whose gradients are not finite is an accident of the backward pass (PyTorch's
+# CPU bfloat16 kernels produced them for some layers: see models/precision.py); the step is
+# skipped, as a GradScaler skips float16 overflows. This many in a row: the run stops.
 MAX_SKIPPED_STEPS = 3
 
 
