@@ -51,8 +51,10 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, opt, epoch_logg
         # agrees on stopping), before the step: nothing non-finite may reach the weights.
         n = inputs.size(0)
         hits = (outputs.detach().argmax(1) == targets).sum()
+        # (A GradScaler checks its scaled gradients itself.)
+        grad_norm = gradient_norm(model, loss) if scaler is None else loss.new_zeros(())
         loss_value, correct, grad_norm = torch.stack(
-            [loss.detach().float(), hits.float(), gradient_norm(model, loss)]).tolist()
+            [loss.detach().float(), hits.float(), grad_norm.float()]).tolist()
         loss_sum, correct, count, grad_norm, stop = all_reduce_sum(
             [loss_value * n, correct, n, grad_norm, float(STOP.requested)], ctx)
         if not math.isfinite(loss_sum):

@@ -139,15 +139,8 @@ def test_sigkill_at_random_moments_never_damages_a_checkpoint(tmp_path):
 def test_nan_loss_stops_naming_epoch_and_batch(tmp_path, capsys, monkeypatch):
     video_path, annotation_path = ucf_like(tmp_path)
 
-    class PoisonedLoss(torch.nn.CrossEntropyLoss):
-        calls = 0
-
-        def forward(self, outputs, targets):
-            PoisonedLoss.calls += 1
-            loss = super().forward(outputs, targets)
-            return loss * float('nan') if PoisonedLoss.calls == 6 else loss
-
-    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', PoisonedLoss)
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss',
+                        loss_poisoned_at({6}, lambda loss: loss * float('nan')))
     result = tmp_path / 'r'
     code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
                         '--result_path', result, '--n_epochs', 5, '--checkpoint', 1, '--no_val')
@@ -172,20 +165,21 @@ class NaNGradient(torch.autograd.Function):
         return grad * float('nan')
 
 
-def loss_with_nan_gradients_at(calls):
+def loss_poisoned_at(calls, poison):
+    """A CrossEntropyLoss class whose n-th calls, for n in `calls`, return poison(loss)."""
     class Loss(torch.nn.CrossEntropyLoss):
         n = 0
 
         def forward(self, outputs, targets):
             Loss.n += 1
             loss = super().forward(outputs, targets)
-            return NaNGradient.apply(loss) if Loss.n in calls else loss
+            return poison(loss) if Loss.n in calls else loss
     return Loss
 
 
 def test_one_batch_of_nan_gradients_is_skipped_not_learned(tmp_path, capsys, monkeypatch):
     video_path, annotation_path = ucf_like(tmp_path)
-    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_with_nan_gradients_at({4}))
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({4}, NaNGradient.apply))
     result = tmp_path / 'r'
     code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
                         '--result_path', result, '--n_epochs', 3, '--no_val')
@@ -200,7 +194,8 @@ def test_one_batch_of_nan_gradients_is_skipped_not_learned(tmp_path, capsys, mon
 def test_nan_gradients_in_a_row_stop_the_run(tmp_path, capsys, monkeypatch):
     video_path, annotation_path = ucf_like(tmp_path)
     # calls 3, 4 and 5 span two epochs (2 batches each): still three in a row
-    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_with_nan_gradients_at({3, 4, 5}))
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss',
+                        loss_poisoned_at({3, 4, 5}, NaNGradient.apply))
     result = tmp_path / 'r'
     code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
                         '--result_path', result, '--n_epochs', 5, '--checkpoint', 1, '--no_val')
