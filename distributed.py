@@ -1,51 +1,63 @@
-"""Process-group plumbing for --distributed runs under torchrun (one process per GPU).
+"""How a model and its data are spread over devices and processes.
 
-Training batches are split by a DistributedSampler; validation and test clips are split
-into strided shards without padding, so every clip counts exactly once, and the results
-are summed (validation) or gathered (test) on rank 0, which alone writes files.
+One process: DataParallel over all visible GPUs (the reference's way, whose saved names
+carry `module.`). --distributed under torchrun: one process per GPU (or CPU process), the
+model in DistributedDataParallel, training batches split by a DistributedSampler, and
+validation and test clips split into strided shards without padding, so that every clip
+counts exactly once; the results are summed (validation) or gathered (test) on rank 0, which
+alone writes files.
 """
 import os
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from utils import UserError
 
 
-class Context:
-    """Where this process stands: rank, world size and device."""
-
-    def __init__(self, rank=0, world_size=1, local_rank=0, device=torch.device('cpu')):
-        self.rank, self.world_size, self.local_rank, self.device = (rank, world_size,
-                                                                   local_rank, device)
-
-    @property
-    def enabled(self):
-        return self.world_size > 1 or dist.is_initialized()
-
-    @property
-    def is_main(self):
-        return self.rank == 0
-
-
-def init(opt):
-    """Join the process group that torchrun describes in the environment."""
+def join_process_group(use_cuda):
+    """(rank, world size, local rank) after joining torchrun's process group: NCCL on GPUs,
+    gloo on CPUs."""
     if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
         raise UserError('--distributed runs under torchrun, e.g. "torchrun --nproc_per_node 2 '
                         'main.py --distributed ..." (RANK and WORLD_SIZE are not set)')
     local_rank = int(os.environ.get('LOCAL_RANK', 0))
-    use_cuda = not opt.no_cuda and torch.cuda.is_available()
     if use_cuda:
         torch.cuda.set_device(local_rank)
-    opt.no_cuda = not use_cuda
     dist.init_process_group('nccl' if use_cuda else 'gloo', init_method='env://')
-    device = torch.device('cuda', local_rank) if use_cuda else torch.device('cpu')
-    return Context(dist.get_rank(), dist.get_world_size(), local_rank, device)
+    return dist.get_rank(), dist.get_world_size(), local_rank
 
 
-def shutdown():
+def leave_process_group():
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def wrap_model(model, runtime, sync_bn=False):
+    """The bare model on the runtime's device, wrapped for it: DistributedDataParallel under
+    --distributed, DataParallel over all visible GPUs otherwise, as it is on the CPU."""
+    model = model.to(runtime.device)
+    if runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    if runtime.distributed:
+        if sync_bn:
+            if not runtime.uses_cuda:
+                raise UserError('--sync_bn needs CUDA (SyncBatchNorm has no CPU '
+                                'implementation)')
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[runtime.local_rank]
+                                       if runtime.uses_cuda else None)
+    if runtime.uses_cuda:
+        return nn.DataParallel(model)
+    return model
+
+
+def evaluation_model(model):
+    """The model validation and test run: each rank evaluates its own shard, so the bare
+    module inside DistributedDataParallel (DataParallel stays, it splits batches)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 class ShardSampler(torch.utils.data.Sampler):
@@ -61,35 +73,35 @@ class ShardSampler(torch.utils.data.Sampler):
         return len(self.indices)
 
 
-def all_reduce_sum(values, ctx):
-    """Sum a list of numbers over ranks (in place of nothing when not distributed)."""
-    if not ctx.enabled:
+def all_reduce_sum(values, runtime):
+    """Sum a list of numbers over ranks (the list itself when not distributed)."""
+    if not runtime.distributed:
         return values
-    backend_device = ctx.device if ctx.device.type == 'cuda' else torch.device('cpu')
-    tensor = torch.tensor(values, dtype=torch.float64, device=backend_device)
+    tensor = torch.tensor(values, dtype=torch.float64,
+                          device=runtime.device if runtime.uses_cuda else 'cpu')
     dist.all_reduce(tensor)
     return tensor.tolist()
 
 
-def gather_to_main(obj, ctx):
+def gather_to_main(obj, runtime):
     """The objects of all ranks, as a list on rank 0 (None elsewhere)."""
-    if not ctx.enabled:
+    if not runtime.distributed:
         return [obj]
-    gathered = [None] * ctx.world_size if ctx.is_main else None
+    gathered = [None] * runtime.world_size if runtime.is_main else None
     dist.gather_object(obj, gathered, dst=0)
     return gathered
 
 
-def check_replicas(model, n_batches, epoch, ctx):
+def check_replicas(model, n_batches, epoch, runtime):
     """After an epoch, confirm every rank holds the same weights; rank 0 says so."""
-    if not ctx.enabled:
+    if not runtime.distributed:
         return
     with torch.no_grad():
         checksum = sum(p.double().sum().item() for p in model.parameters())
-    everyone = [None] * ctx.world_size
+    everyone = [None] * runtime.world_size
     dist.all_gather_object(everyone, (n_batches, checksum))
     if len({c for _, c in everyone}) != 1:
         raise RuntimeError(f'epoch {epoch}: the ranks hold different weights: {everyone}')
-    if ctx.is_main:
-        print(f'epoch {epoch}: {ctx.world_size} ranks trained '
+    if runtime.is_main:
+        print(f'epoch {epoch}: {runtime.world_size} ranks trained '
               f'{", ".join(str(n) for n, _ in everyone)} batches and hold identical weights')

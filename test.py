@@ -1,28 +1,27 @@
 """The test pass: clip scores averaged per video, top classes written as JSON."""
 import json
-import os
 import time
 
 import torch
 import torch.nn.functional as F
 
-from distributed import Context, gather_to_main
-from utils import STOP, AverageMeter, Progress, autocast, to_device, write_text_atomically
+from distributed import gather_to_main
+from utils import STOP, AverageMeter, Progress, write_text_atomically
 
 
 @torch.no_grad()
-def video_scores(data_loader, model, opt, device, show_progress=True):
+def video_scores(data_loader, model, runtime, softmax=True):
     """{video_id: (sum of clip scores, number of clips)}, in the order videos appear."""
     model.eval()
     scores = {}
     batch_time, data_time = AverageMeter(), AverageMeter()
-    progress = Progress('test', len(data_loader), 'test', enabled=show_progress)
+    progress = Progress('test', len(data_loader), 'test', enabled=runtime.is_main)
     end = time.perf_counter()
     for i, (inputs, video_ids) in enumerate(data_loader, 1):
         data_time.update(time.perf_counter() - end)
-        with autocast(opt, device):
-            outputs = model(to_device(inputs, device, opt)).float()
-        if not opt.no_softmax_in_test:
+        with runtime.autocast():
+            outputs = model(runtime.to_device(inputs)).float()
+        if softmax:
             outputs = F.softmax(outputs, dim=1)
         for video_id, output in zip(video_ids, outputs.cpu()):
             total, count = scores.get(video_id, (0, 0))
@@ -57,14 +56,13 @@ def merge(parts):
     return merged
 
 
-def test(data_loader, model, opt, class_names, device, ctx=None):
-    """Write result_path/{test_subset}.json (rank 0 gathers the other ranks' scores)."""
-    ctx = ctx or Context(device=device)
-    parts = gather_to_main(video_scores(data_loader, model, opt, device, ctx.is_main), ctx)
-    if not ctx.is_main:
+def test(data_loader, model, class_names, path, runtime, softmax=True):
+    """Write the top classes of each video to the JSON file `path` (rank 0 gathers the
+    other ranks' scores). `softmax`: average probabilities, not raw scores."""
+    parts = gather_to_main(video_scores(data_loader, model, runtime, softmax), runtime)
+    if not runtime.is_main:
         return None
     scores = merge(parts)
-    path = os.path.join(opt.result_path, f'{opt.test_subset}.json')
     write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)}))
     print(f'wrote the top classes of {len(scores)} videos to {path}')
     return path

@@ -4,8 +4,8 @@ import time
 
 import torch
 
-from distributed import Context, all_reduce_sum
-from utils import STOP, AverageMeter, Interrupted, Progress, UserError, autocast, to_device
+from distributed import all_reduce_sum
+from utils import STOP, AverageMeter, Interrupted, Progress, UserError, correct_predictions
 
 
 class LossNotFinite(UserError):
@@ -26,22 +26,21 @@ class SkippedSteps:
         self.in_a_row = 0
 
 
-def train_epoch(epoch, data_loader, model, criterion, optimizer, opt, epoch_logger,
-                batch_logger, device, scaler=None, ctx=None, skipped=None):
+def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_logger=None,
+                batch_logger=None, scaler=None, skipped=None):
     """Train one epoch; returns (mean loss, batches). Loggers may be None (ranks > 0)."""
-    ctx = ctx or Context(device=device)
     skipped = skipped or SkippedSteps()
     model.train()
     batch_time, data_time = AverageMeter(), AverageMeter()
     losses, accuracies = AverageMeter(), AverageMeter()
-    progress = Progress(epoch, len(data_loader), 'train', enabled=ctx.is_main)
+    progress = Progress(epoch, len(data_loader), 'train', enabled=runtime.is_main)
     lr = optimizer.param_groups[0]['lr']
     end = time.perf_counter()
     for i, (inputs, targets) in enumerate(data_loader, 1):
         data_time.update(time.perf_counter() - end)
-        inputs = to_device(inputs, device, opt)
-        targets = targets.to(device, non_blocking=True)
-        with autocast(opt, device):
+        inputs = runtime.to_device(inputs)
+        targets = targets.to(runtime.device, non_blocking=True)
+        with runtime.autocast():
             outputs = model(inputs)
             loss = criterion(outputs, targets)
         optimizer.zero_grad(set_to_none=True)
@@ -50,13 +49,13 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, opt, epoch_logg
         # The batch's numbers in one transfer (and, across ranks, one all-reduce that also
         # agrees on stopping), before the step: nothing non-finite may reach the weights.
         n = inputs.size(0)
-        hits = (outputs.detach().argmax(1) == targets).sum()
+        hits = correct_predictions(outputs.detach(), targets)
         # (A GradScaler checks its scaled gradients itself.)
         grad_norm = gradient_norm(model, loss) if scaler is None else loss.new_zeros(())
         loss_value, correct, grad_norm = torch.stack(
             [loss.detach().float(), hits.float(), grad_norm.float()]).tolist()
         loss_sum, correct, count, grad_norm, stop = all_reduce_sum(
-            [loss_value * n, correct, n, grad_norm, float(STOP.requested)], ctx)
+            [loss_value * n, correct, n, grad_norm, float(STOP.requested)], runtime)
         if not math.isfinite(loss_sum):
             raise LossNotFinite(f'the loss became {loss_sum / count} at epoch {epoch}, batch '
                                 f'{i}: try a lower --learning_rate')
@@ -72,7 +71,7 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, opt, epoch_logg
                 raise LossNotFinite(f'the gradients became {grad_norm} in {MAX_SKIPPED_STEPS} '
                                     f'batches in a row, the last at epoch {epoch}, batch {i}: '
                                     f'try a lower --learning_rate')
-            if ctx.is_main:
+            if runtime.is_main:
                 progress.write(f'epoch {epoch}, batch {i}: the gradients are not finite (the '
                                f'loss is {loss_sum / count:.4f}); this step is skipped')
 

@@ -1,10 +1,9 @@
-"""Small shared pieces: the user-facing error, running meters, TSV logs, accuracy."""
+"""Small shared pieces: the user-facing error, stop requests, running meters, TSV logs,
+progress lines, accuracy, atomic text files."""
 import csv
 import os
 import signal
 import sys
-
-import torch
 
 
 class UserError(Exception):
@@ -49,8 +48,9 @@ class StopRequest:
 STOP = StopRequest()
 
 
-def one_line(exc):
-    """The message of `exc` on one line.
+def one_line(exc, limit=None):
+    """The message of `exc` on one line (its type's name if it has none), cut to `limit`
+    characters if given.
 
     A DataLoader worker re-raises its exception with the worker's traceback in the message;
     keep only the original message, its last line.
@@ -59,7 +59,8 @@ def one_line(exc):
     if 'Original Traceback' in text:
         last = text.splitlines()[-1]
         text = last.split(': ', 1)[1] if ': ' in last else last
-    return ' '.join(text.split('\n'))
+    text = ' '.join(text.split()) or type(exc).__name__
+    return text if limit is None or len(text) <= limit else text[:limit - 3] + '...'
 
 
 class AverageMeter:
@@ -97,9 +98,10 @@ class Logger:
         self.file.close()
 
 
-def calculate_accuracy(outputs, targets):
-    """Top-1 accuracy of a batch, as a float."""
-    return (outputs.argmax(1) == targets).float().mean().item()
+def correct_predictions(outputs, targets):
+    """How many clips of a batch have their target as the top class (a 0-d tensor on the
+    batch's device, not yet read: the passes read it together with the loss)."""
+    return (outputs.argmax(1) == targets).sum()
 
 
 def write_text_atomically(path, text):
@@ -151,17 +153,3 @@ class Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
-
-
-def autocast(opt, device):
-    """Mixed precision as --amp asks: opt.amp_dtype is bfloat16 or float16 (set by main)."""
-    enabled = getattr(opt, 'amp', False)
-    dtype = getattr(torch, getattr(opt, 'amp_dtype', 'bfloat16'))
-    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
-
-
-def to_device(inputs, device, opt):
-    """A batch of clips on the device, channels-last with --channels_last."""
-    memory_format = (torch.channels_last_3d if getattr(opt, 'channels_last', False)
-                     else torch.preserve_format)
-    return inputs.to(device, non_blocking=True, memory_format=memory_format)

@@ -19,34 +19,34 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import main as main_module  # noqa: E402
-from models.factory import build_model  # noqa: E402
+from distributed import wrap_model  # noqa: E402
+from models.factory import create_model  # noqa: E402
 from opts import parse_opts  # noqa: E402
+from runtime import Runtime  # noqa: E402
 from tests.datagen import labelled_layout  # noqa: E402
-from models.precision import keep_float32_where_bfloat16_fails  # noqa: E402
 from train import gradient_norm  # noqa: E402
-from utils import autocast  # noqa: E402
 
 SETTINGS = {'float32': [], 'amp': ['--amp'], 'channels_last': ['--channels_last'],
             'amp + channels_last': ['--amp', '--channels_last']}
 
 
 def step_speed(flags, batch, steps, check_gradients=False):
-    opt = parse_opts(['--model_depth', '18', '--no_cuda', *flags])
-    opt.amp_dtype = 'bfloat16'
+    """Built and prepared as main.py does (create_model, wrap_model, the bfloat16 gradient
+    check), trained as train.py does, on one fixed batch."""
+    opt = parse_opts(['--model_depth', '18', '--no_cuda', '--batch_size', str(batch), *flags])
+    runtime = Runtime.from_options(opt)
     torch.manual_seed(0)
-    model = build_model(opt, 400)
-    x = torch.randn(batch, 3, 16, 112, 112)
-    y = torch.randint(0, 400, (batch,))
-    memory_format = torch.channels_last_3d if opt.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    x = x.contiguous(memory_format=memory_format)
-    if opt.amp:  # as main.py does on the CPU
-        keep_float32_where_bfloat16_fails(model, x.shape, memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    device = torch.device('cpu')
+    model, parameters = create_model(opt)
+    model = wrap_model(model, runtime)
+    if runtime.amp_dtype is not None:
+        main_module.keep_float32_where_needed(model, opt, runtime)
+    x = runtime.to_device(torch.randn(batch, 3, opt.sample_duration, opt.sample_size,
+                                      opt.sample_size))
+    y = torch.randint(0, opt.n_classes, (batch,))
+    optimizer = torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
 
     def step():
-        with autocast(opt, device):
+        with runtime.autocast():
             loss = torch.nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()

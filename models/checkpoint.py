@@ -1,17 +1,20 @@
-"""Reading and writing checkpoint files: safe loading, key translation, atomic saving.
+"""Checkpoint files: what they hold, safe loading, key translation, atomic saving, and how
+a run is restored from one (docs/checkpoints-and-logs.md).
 
-Accepted on load (SPEC section 8): legacy and zip serialisation, keys with or without the
-DataParallel prefix `module.`, the published DenseNet names (`norm.1` ...), state dicts
-without `num_batches_tracked`, tensors saved on a GPU when running on the CPU.
+Accepted on load: legacy and zip serialisation, keys with or without the DataParallel prefix
+`module.`, the published DenseNet names (`norm.1` ...), state dicts without
+`num_batches_tracked`, tensors saved on a GPU when running on the CPU.
 """
 import os
 import pickle
+import random
 import re
 import tempfile
 
+import numpy as np
 import torch
 
-from utils import UserError
+from utils import UserError, one_line
 
 _DENSE_DOTTED = re.compile(r'\.(norm|relu|conv)\.(\d)\.')
 TRUST_HINT = ('if you trust its origin, convert it once with '
@@ -31,9 +34,9 @@ def load_checkpoint(path):
         if 'weights_only' in str(e) or 'Unsupported' in str(e):
             raise UserError(f'refused to load {path}: it needs arbitrary code to unpickle, '
                             f'which could run anything; ' + TRUST_HINT.format(path=path)) from None
-        raise UserError(f'{path} is not a PyTorch checkpoint ({one_line_reason(e)})') from None
+        raise UserError(f'{path} is not a PyTorch checkpoint ({one_line(e, 200)})') from None
     except Exception as e:  # the unpickler fails on damaged input in many ways
-        raise UserError(f'{path} is not a readable PyTorch checkpoint ({one_line_reason(e)}); '
+        raise UserError(f'{path} is not a readable PyTorch checkpoint ({one_line(e, 200)}); '
                         'it may be truncated or another kind of file') from None
     if isinstance(checkpoint, dict) and 'state_dict' not in checkpoint and checkpoint and all(
             isinstance(v, torch.Tensor) for v in checkpoint.values()):
@@ -41,10 +44,6 @@ def load_checkpoint(path):
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         raise UserError(f'{path} is not a model checkpoint: it has no state_dict')
     return checkpoint
-
-
-def one_line_reason(exc):
-    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
 def normalise_keys(state_dict):
@@ -90,6 +89,91 @@ class ClassCountError(UserError):
     def __init__(self, path, saved, built):
         super().__init__(f'{path} has {saved} classes but the model is built with {built}')
         self.saved, self.built = saved, built
+
+
+def head_name(model):
+    """The name of the model's classifier: `classifier` (DenseNet) or `fc`."""
+    return 'classifier' if hasattr(unwrap(model), 'classifier') else 'fc'
+
+
+def load_model_file(model, path, arch, class_count_advice):
+    """Load the checkpoint at `path` into `model` after checking it was saved from the same
+    architecture; returns the checkpoint. `class_count_advice(saved)` says which flag to set
+    when only the number of classes differs."""
+    checkpoint = load_checkpoint(path)
+    if checkpoint.get('arch', arch) != arch:
+        raise UserError(f'{path} holds a {checkpoint["arch"]} model but this run builds '
+                        f'{arch}: set --model and --model_depth to match it')
+    try:
+        load_weights(model, checkpoint['state_dict'], path, head_name(model))
+    except ClassCountError as e:
+        raise UserError(f'{e}: {class_count_advice(e.saved)}') from None
+    return checkpoint
+
+
+def resume(opt, model):
+    """Load --resume_path into the model and continue from its epoch (opt.begin_epoch)."""
+    flag = '--n_finetune_classes' if opt.pretrain_path else '--n_classes'
+    checkpoint = load_model_file(model, opt.resume_path, opt.arch,
+                                 lambda saved: f'set {flag} {saved}')
+    if 'epoch' in checkpoint:
+        opt.begin_epoch = int(checkpoint['epoch'])
+    return checkpoint
+
+
+# -- the training state ------------------------------------------------------------------
+
+def training_state(next_epoch, arch, model, optimizer, scheduler, scaler=None):
+    """What save_N.pth holds: the reference's keys (epoch, arch, state_dict, optimizer)
+    plus what resuming exactly needs."""
+    return {
+        'epoch': next_epoch,
+        'arch': arch,
+        'state_dict': model.state_dict(),
+        'optimizer': optimizer.state_dict(),
+        'scheduler': scheduler.state_dict(),
+        'scaler': scaler.state_dict() if scaler is not None else {},
+        'rng': random_states(),
+    }
+
+
+def restore_training_state(checkpoint, path, optimizer, scheduler, scaler, restore_rng=True):
+    """Optimizer, scheduler, gradient scaler and (with `restore_rng`) random states, so that
+    training continues exactly as if it had not stopped."""
+    if checkpoint.get('optimizer'):
+        try:
+            optimizer.load_state_dict(checkpoint['optimizer'])
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise UserError(f'{path}: its optimizer state does not fit this run '
+                            f'({one_line(e, 200)}); use the same --ft_begin_index and model options as the run that '
+                            'wrote it') from None
+    if checkpoint.get('scheduler'):
+        scheduler.load_state_dict(checkpoint['scheduler'])
+    if scaler is not None and checkpoint.get('scaler'):
+        scaler.load_state_dict(checkpoint['scaler'])
+    if restore_rng and checkpoint.get('rng'):
+        set_random_states(checkpoint['rng'])
+
+
+def random_states():
+    """Python's, numpy's, torch's and CUDA's random states, in types a weights-only load
+    accepts (numpy's key array as a tensor)."""
+    np_state = np.random.get_state()
+    return {
+        'python': random.getstate(),
+        'numpy': (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
+        'torch': torch.get_rng_state(),
+        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_random_states(rng):
+    random.setstate((rng['python'][0], tuple(rng['python'][1]), rng['python'][2]))
+    name, keys, *rest = rng['numpy']
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    torch.set_rng_state(rng['torch'])
+    if rng.get('cuda') and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng['cuda'])
 
 
 def save_checkpoint(state, path):

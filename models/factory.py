@@ -1,9 +1,11 @@
 """Build the network named by the options, load pretrained weights, pick what to train."""
 import torch
-import torch.nn as nn
+from torch import nn
 
+from distributed import wrap_model
 from models import densenet, pre_act_resnet, resnet, resnext, wide_resnet
-from models.checkpoint import ClassCountError, load_checkpoint, load_weights
+from models.checkpoint import head_name, load_model_file
+from runtime import Runtime
 from utils import UserError
 
 # name -> (module with DEPTHS and build(), builder keyword arguments taken from the options)
@@ -21,10 +23,6 @@ FAMILIES = {
 
 def supported_depths(model_name):
     return sorted(FAMILIES[model_name][0].DEPTHS)
-
-
-def classifier_name(model_name):
-    return 'classifier' if model_name == 'densenet' else 'fc'
 
 
 def fine_tuning_prefixes(model_name, ft_begin_index):
@@ -54,19 +52,11 @@ def build_model(opt, n_classes):
 
 def load_pretrained(model, opt):
     """Load --pretrain_path (its arch must be this one) and put in a new classifier."""
-    checkpoint = load_checkpoint(opt.pretrain_path)
-    arch = f'{opt.model}-{opt.model_depth}'
-    if checkpoint.get('arch', arch) != arch:
-        raise UserError(f'{opt.pretrain_path} holds a {checkpoint["arch"]} model but this run '
-                        f'builds {arch}: set --model and --model_depth to match it')
-    head_name = classifier_name(opt.model)
-    try:
-        load_weights(model, checkpoint['state_dict'], opt.pretrain_path, head_name)
-    except ClassCountError as e:
-        raise UserError(f'{e}: set --n_classes {e.saved} (the pretrained model\'s) and '
-                        '--n_finetune_classes to the classes of your data') from None
-    head = getattr(model, head_name)
-    setattr(model, head_name, nn.Linear(head.in_features, opt.n_finetune_classes))
+    load_model_file(model, opt.pretrain_path, f'{opt.model}-{opt.model_depth}',
+                    lambda saved: f'set --n_classes {saved} (the pretrained model\'s) and '
+                                  '--n_finetune_classes to the classes of your data')
+    name = head_name(model)
+    setattr(model, name, nn.Linear(getattr(model, name).in_features, opt.n_finetune_classes))
 
 
 def fine_tuning_parameters(model, model_name, ft_begin_index):
@@ -86,19 +76,23 @@ def fine_tuning_parameters(model, model_name, ft_begin_index):
     return [{'params': trained}, {'params': frozen, 'lr': 0.0}]
 
 
-def generate_model(opt):
-    """Return (model, parameters to optimise) as the options say (SPEC section 7).
-
-    On CUDA (unless --no_cuda) the model is moved to the GPU and wrapped in DataParallel
-    over all visible GPUs; under --distributed the caller wraps it instead.
-    """
+def create_model(opt):
+    """(the bare model, the parameters to optimise), as the options say: built with
+    --n_classes outputs, or from --pretrain_path with a new classifier of
+    --n_finetune_classes outputs whose training starts at --ft_begin_index."""
     model = build_model(opt, opt.n_classes)
     parameters = model.parameters()
     if opt.pretrain_path:
         load_pretrained(model, opt)
         parameters = fine_tuning_parameters(model, opt.model, opt.ft_begin_index)
-    if not opt.no_cuda and torch.cuda.is_available():
-        model = model.cuda()
-        if not getattr(opt, 'distributed', False):
-            model = nn.DataParallel(model)
     return model, parameters
+
+
+def generate_model(opt):
+    """(model, parameters to optimise), as the reference's generate_model returned them:
+    on CUDA (unless --no_cuda) the model is on the GPU in DataParallel over all visible
+    GPUs. main.py builds with create_model and wraps for its runtime itself."""
+    model, parameters = create_model(opt)
+    use_cuda = not opt.no_cuda and torch.cuda.is_available()
+    return wrap_model(model, Runtime(device=torch.device('cuda' if use_cuda else 'cpu'))), \
+        parameters
