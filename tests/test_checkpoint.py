@@ -128,9 +128,23 @@ def test_unsafe_pickle_is_refused_not_executed(tmp_path):
     assert not marker.exists()
 
 
-def test_save_checkpoint_is_atomic_and_leaves_no_temporary(tmp_path):
+def test_save_checkpoint_is_atomic_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """Until the new checkpoint is whole on disk the path holds the old one; the new one
+    appears in one rename, and nothing else is left in the folder."""
+    from models import checkpoint as checkpoint_module
     path = tmp_path / 'save_1.pth'
     save_checkpoint({'epoch': 2, 'state_dict': {'w': torch.ones(3)}}, str(path))
+    renames = []
+    real_replace = checkpoint_module.os.replace
+
+    def replace(src, dst):
+        assert load_checkpoint(str(dst))['epoch'] == 2  # readers still see the old file
+        assert load_checkpoint(src)['epoch'] == 3  # the new one is already whole
+        renames.append((os.path.dirname(src), dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint_module.os, 'replace', replace)
     save_checkpoint({'epoch': 3, 'state_dict': {'w': torch.zeros(3)}}, str(path))
+    assert renames == [(str(tmp_path), str(path))]  # same folder: an atomic rename
     assert load_checkpoint(str(path))['epoch'] == 3
     assert os.listdir(tmp_path) == ['save_1.pth']

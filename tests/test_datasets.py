@@ -1,4 +1,4 @@
-"""Dataset layouts and sampling (SPEC sections 4-5), clip contents, and bad data."""
+"""Dataset layouts and sampling (docs/data.md), clip contents, and bad data."""
 import math
 import os
 
@@ -14,7 +14,7 @@ from utils import UserError
 
 
 def reference_windows(n_frames, n_samples, duration):
-    """SPEC section 5 for kinetics/ucf101/hmdb51, written as the reference's loop."""
+    """The sampling rules for kinetics/ucf101/hmdb51, written as the reference's loop."""
     if n_samples == 1:
         return [(1, n_frames)]
     step = max(1, math.ceil((n_frames - 1 - duration) / (n_samples - 1))) if n_samples > 1 \
@@ -91,7 +91,7 @@ def test_kinetics_ids_test_folder_and_targets(tmp_path, make_opt):
 
 
 def test_transforms_do_not_grow_the_index(ucf, make_opt):
-    """The reference's LoopPadding grew the stored frame lists (SPEC 11.10)."""
+    """The reference's LoopPadding grew the stored frame lists."""
     video_path, annotation_path, _ = ucf
     opt = make_opt('--sample_size', 16, '--sample_duration', 16)
     spatial, temporal, target = validation_transforms(opt)
@@ -146,7 +146,7 @@ def test_activitynet_training_segments(anet):
 
 
 def test_activitynet_short_clips_dropped_by_sample_duration(anet):
-    """The reference dropped clips under 16 frames whatever sample_duration (SPEC 11.9)."""
+    """The reference dropped clips under 16 frames whatever sample_duration."""
     dataset = ActivityNet(*anet, 'training', sample_duration=4)
     assert len(dataset) == 3  # the 5-frame segment is kept for 4-frame clips
 

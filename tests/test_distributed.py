@@ -10,7 +10,7 @@ import torch
 
 from models.checkpoint import load_checkpoint
 from tests.conftest import ROOT
-from tests.test_engine import data_flags, read_log, run_main, ucf_like
+from tests.conftest import data_flags, read_log, run_main, ucf_like
 
 SMALL = ['--no_cuda', '--sample_size', 32, '--sample_duration', 8, '--batch_size', 2,
          '--n_threads', 0, '--model_depth', 10, '--resnet_shortcut', 'A']
@@ -91,16 +91,69 @@ def test_amp_and_channels_last_train(tmp_path, flag):
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
     options = json.loads((result / 'opts.json').read_text())
     assert options['amp_dtype'] == ('bfloat16' if flag == '--amp' else 'float32')
-    assert 'scaler' in load_checkpoint(str(result / 'save_2.pth'))
+    # bfloat16 and float32 need no gradient scaler: the checkpoint holds an empty state.
+    assert load_checkpoint(str(result / 'save_2.pth'))['scaler'] == {}
     assert json.loads((result / 'val.json').read_text())['results']
+
+
+def test_float16_saves_and_restores_its_gradient_scaler(tmp_path, monkeypatch):
+    """Where a GPU has no bfloat16, --amp trains in float16 with a GradScaler, whose state
+    resumes with the run (float16 autocast also runs on the CPU, so this is tested here)."""
+    import runtime
+    monkeypatch.setattr(runtime, 'amp_dtype', lambda device: torch.float16)
+    video_path, annotation_path = ucf_like(tmp_path, train=1)  # one batch of 2 an epoch
+    flags = [*data_flags(video_path, annotation_path, 'ucf101'), *SMALL,
+             '--learning_rate', 0.01, '--amp', '--no_val']
+    result = tmp_path / 'r'
+    run_main(*flags, '--result_path', result, '--n_epochs', 1)
+    assert json.loads((result / 'opts.json').read_text())['amp_dtype'] == 'float16'
+    saved = load_checkpoint(str(result / 'save_1.pth'))['scaler']
+    # The scaler has worked (each step grows its tracker or halves its scale).
+    assert (saved['scale'], saved['_growth_tracker']) != (65536.0, 0)
+
+    restored = {}
+    original = torch.amp.GradScaler.load_state_dict
+    monkeypatch.setattr(torch.amp.GradScaler, 'load_state_dict',
+                        lambda self, state: (restored.update(state), original(self, state)))
+    run_main(*flags, '--result_path', result, '--n_epochs', 2,
+             '--resume_path', result / 'save_1.pth')
+    assert restored == saved
+    assert load_checkpoint(str(result / 'save_2.pth'))['scaler'] != saved
+
+
+def test_channels_last_reaches_the_weights_and_the_inputs(tmp_path, monkeypatch):
+    import main as main_module
+    seen = {}
+    wrap_model = main_module.wrap_model
+
+    def wrap_and_watch(model, runtime, sync_bn=False):
+        model = wrap_model(model, runtime, sync_bn)
+        seen['weights'] = model.conv1.weight.is_contiguous(
+            memory_format=torch.channels_last_3d)
+        model.register_forward_pre_hook(lambda module, args: seen.setdefault(
+            'inputs', [])
+            .append(args[0].is_contiguous(memory_format=torch.channels_last_3d)))
+        return model
+
+    monkeypatch.setattr(main_module, 'wrap_model', wrap_and_watch)
+    video_path, annotation_path = ucf_like(tmp_path)
+    for flags, expected in (([], False), (['--channels_last'], True)):
+        seen.clear()
+        run_main(*data_flags(video_path, annotation_path, 'ucf101'), *SMALL, '--batch_size', 4,
+                 '--result_path', tmp_path / str(expected), '--n_epochs', 1, *flags)
+        assert seen['weights'] is expected
+        assert seen['inputs'] and all(x is expected for x in seen['inputs'])
 
 
 def test_autocast_runs_the_model_in_bfloat16_on_the_cpu(make_opt):
     from models import generate_model
-    from utils import autocast
+    from runtime import Runtime
     opt = make_opt('--amp', '--sample_size', 32, '--sample_duration', 8, '--n_classes', 3)
-    opt.amp_dtype = 'bfloat16'
+    runtime = Runtime.from_options(opt)
+    assert runtime.amp_dtype == torch.bfloat16
     model, _ = generate_model(opt)
-    with autocast(opt, torch.device('cpu')):
+    with runtime.autocast():
         out = model(torch.randn(2, 3, 8, 32, 32))
     assert out.dtype == torch.bfloat16
+    with Runtime.from_options(make_opt()).autocast():
+        assert model(torch.randn(2, 3, 8, 32, 32)).dtype == torch.float32

@@ -1,5 +1,4 @@
 """End to end on tiny generated datasets (CPU, sample size 32, 8 frames)."""
-import csv
 import json
 import os
 import subprocess
@@ -8,33 +7,9 @@ import sys
 import pytest
 import torch
 
-import main as main_module
 from models.checkpoint import load_checkpoint
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TINY, data_flags, read_log, run_main, ucf_like
 from tests.datagen import activitynet_layout, labelled_layout
-
-TINY = ['--no_cuda', '--sample_size', 32, '--sample_duration', 8, '--batch_size', 4,
-        '--n_threads', 0, '--model_depth', 10, '--resnet_shortcut', 'A']
-
-
-def run_main(*flags):
-    main_module.main([str(f) for f in flags])
-
-
-def read_log(path):
-    with open(path) as f:
-        return list(csv.reader(f, delimiter='\t'))
-
-
-def ucf_like(root, classes=('a', 'b', 'c'), train=3, val=1, kinetics=False):
-    videos = [(c, 'training', 10 + i) for c in classes for i in range(train)]
-    videos += [(c, 'validation', 20 + 3 * i) for c in classes for i in range(val)]
-    return labelled_layout(str(root), list(classes), videos, kinetics=kinetics)
-
-
-def data_flags(video_path, annotation_path, dataset, n_classes=3):
-    return ['--video_path', video_path, '--annotation_path', annotation_path, '--dataset',
-            dataset, '--n_classes', n_classes]
 
 
 @pytest.mark.parametrize('dataset', ['ucf101', 'hmdb51', 'kinetics', 'activitynet'])

@@ -4,7 +4,7 @@ import copy
 import torch
 
 from models import precision
-from tests.test_reliability import TINY, data_flags, run_cli, ucf_like
+from tests.conftest import TINY, data_flags, run_cli, ucf_like
 import main as main_module
 
 

@@ -2,7 +2,6 @@
 import errno
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -11,34 +10,15 @@ import time
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import strategies as hst
 
 import main as main_module
 from models import checkpoint as checkpoint_module
 from models.checkpoint import load_checkpoint, save_checkpoint
-from tests.conftest import ROOT
+from tests.conftest import (ROOT, TINY, assert_one_line_error, data_flags, read_log, run_cli,
+                            ucf_like)
 from tests.datagen import labelled_layout
-from tests.test_engine import TINY, data_flags, ucf_like
-from utils import UserError
-
-
-def run_cli(capsys, *flags):
-    """Run main in-process; return (exit code, stderr)."""
-    try:
-        main_module.main([str(f) for f in flags])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    return code, capsys.readouterr().err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code not in (0, None)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert 'Traceback' not in err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from utils import STOP, UserError
 
 
 def start_training(result, video_path, annotation_path, *extra):
@@ -94,44 +74,92 @@ def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
     assert os.path.exists(result / f'save_{checkpoint["epoch"]}.pth')
 
 
-def test_second_signal_stops_at_once(tmp_path):
-    video_path, annotation_path = ucf_like(tmp_path, train=4)
+def test_second_signal_stops_at_once(tmp_path, capsys, monkeypatch):
+    """Both signals arrive inside one batch (sent from its loss), whatever the machine's
+    speed: the first asks to stop after the batch, the second stops at once."""
+    def two_signals(loss):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    video_path, annotation_path = ucf_like(tmp_path)
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({2}, two_signals))
     result = tmp_path / 'r'
-    # Batches of about 2 s: the second signal comes well inside the batch the first one
-    # asked to finish.
-    process = start_training(result, video_path, annotation_path, '--n_epochs', 50,
-                             '--n_threads', 0, '--sample_size', 112, '--batch_size', 8)
-    wait_for_batches(result, 1, process)
-    process.send_signal(signal.SIGTERM)
-    assert 'stopping after this batch' in process.stderr.readline() + \
-        process.stderr.readline()
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert 'stopped at once' in err and 'Traceback' not in err
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 5, '--no_val')
+    assert code == 130, err
+    assert 'SIGTERM: stopping after this batch' in err
+    assert err.strip().endswith('stopped at once') and 'Traceback' not in err
+    assert len(read_log(result / 'train_batch.log')) == 2  # header and batch 1 only
+    assert signal.getsignal(signal.SIGTERM) != STOP.handle  # the handlers are given back
 
 
-def test_sigkill_at_random_moments_never_damages_a_checkpoint(tmp_path):
-    video_path, annotation_path = ucf_like(tmp_path, train=2, val=1)
+# A process that saves a checkpoint over an existing one and, at `moment` of the save, tells
+# the test (by creating the marker file) and waits to be killed.
+KILLED_SAVE = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+import torch
+from models import checkpoint
+
+path, marker, moment = sys.argv[1:]
+
+def announce_and_wait():
+    open(marker, 'w').close()
+    time.sleep(120)
+
+class HalfWrittenFile:
+    # Writes half of the first chunk of the checkpoint's bytes, then waits.
+    def __init__(self, f):
+        self.f = f
+    def write(self, data):
+        self.f.write(bytes(data)[:len(data) // 2])
+        self.f.flush()
+        announce_and_wait()
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+if moment == 'writing':
+    real_save = torch.save
+    checkpoint.torch.save = lambda obj, f: real_save(obj, HalfWrittenFile(f))
+else:  # written and flushed, not yet renamed
+    checkpoint.os.fsync = lambda fd: announce_and_wait()
+checkpoint.save_checkpoint({{'epoch': 7, 'state_dict': {{'w': torch.zeros(100000)}}}}, path)
+"""
+
+
+@pytest.mark.parametrize('moment', ['writing', 'before_rename'])
+def test_sigkill_during_a_save_leaves_the_previous_checkpoint(tmp_path, moment):
+    path, marker = tmp_path / 'save_5.pth', tmp_path / 'saving'
+    save_checkpoint({'epoch': 6, 'state_dict': {'w': torch.ones(100000)}}, str(path))
+    process = subprocess.Popen([sys.executable, '-c', KILLED_SAVE.format(root=ROOT), str(path),
+                                str(marker), moment], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.kill()
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    # The kill landed inside the save: its temporary file is there, partly or wholly written.
+    leftovers = [p for p in os.listdir(tmp_path) if p.endswith('.tmp')]
+    assert len(leftovers) == 1 and leftovers[0].startswith('.save_5.pth.')
+    assert (tmp_path / leftovers[0]).stat().st_size > 0
+    checkpoint = load_checkpoint(str(path))  # the previous file, whole
+    assert checkpoint['epoch'] == 6 and torch.equal(checkpoint['state_dict']['w'],
+                                                    torch.ones(100000))
+
+
+def test_a_new_run_clears_the_temporary_files_of_a_killed_save(tmp_path, capsys):
+    video_path, annotation_path = ucf_like(tmp_path / 'data')
     result = tmp_path / 'r'
-    rng = random.Random(0)
-    saw_partial_save = False
-    for _ in range(6):
-        saves = sorted(result.glob('save_*.pth'), key=lambda p: int(p.stem.split('_')[1])) \
-            if result.exists() else []
-        resume = ['--resume_path', saves[-1]] if saves else []
-        process = start_training(result, video_path, annotation_path, '--n_epochs', 1000,
-                                 '--n_threads', 0, '--no_val', *resume)
-        wait_for_batches(result, 1, process)
-        time.sleep(rng.uniform(0.5, 3.0))
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        saw_partial_save |= any(name.endswith('.tmp') for name in os.listdir(result))
-        for path in result.glob('save_*.pth'):
-            checkpoint = load_checkpoint(str(path))  # every checkpoint left loads
-            assert checkpoint['epoch'] == int(path.stem.split('_')[1]) + 1
-    assert len(list(result.glob('save_*.pth'))) >= 2
-    print('a kill landed during a save:', saw_partial_save)
+    result.mkdir()
+    (result / '.save_3.pth.abc123.tmp').write_bytes(b'half a checkpoint')
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 1)
+    assert code == 0, err
+    assert not (result / '.save_3.pth.abc123.tmp').exists()
+    assert load_checkpoint(str(result / 'save_1.pth'))['epoch'] == 2
 
 
 # -- non-finite loss and full disk ------------------------------------------------------
@@ -339,26 +367,26 @@ def test_debug_shows_the_traceback(tmp_path, tiny_data):
 
 # -- fuzzing ----------------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=False, width=32) |
-    st.sampled_from(['training', 'validation', 'a', 'b', 'label', '']),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(
-        st.sampled_from(['subset', 'annotations', 'label', 'segment', 'labels', 'database',
+json_values = hst.recursive(
+    hst.none() | hst.booleans() | hst.integers(-3, 40) | hst.floats(allow_nan=False, width=32) |
+    hst.sampled_from(['training', 'validation', 'a', 'b', 'label', '']),
+    lambda children: hst.lists(children, max_size=3) | hst.dictionaries(
+        hst.sampled_from(['subset', 'annotations', 'label', 'segment', 'labels', 'database',
                          'v000', 'v001', 'x']), children, max_size=4),
     max_leaves=12)
 
 
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(document=st.one_of(
+@given(document=hst.one_of(
     json_values,
-    st.fixed_dictionaries({'labels': json_values, 'database': json_values}),
-    st.fixed_dictionaries({'labels': st.just(['a', 'b', 'c']), 'database': st.dictionaries(
-        st.sampled_from(['v000', 'v001', 'v003', 'zz']), st.fixed_dictionaries(
-            {'subset': st.sampled_from(['training', 'validation', 'x']),
-             'annotations': json_values | st.fixed_dictionaries(
-                 {'label': st.sampled_from(['a', 'b', 'q', ''])})}), max_size=4)}),
-    st.fixed_dictionaries({'taxonomy': json_values, 'database': json_values})))
+    hst.fixed_dictionaries({'labels': json_values, 'database': json_values}),
+    hst.fixed_dictionaries({'labels': hst.just(['a', 'b', 'c']), 'database': hst.dictionaries(
+        hst.sampled_from(['v000', 'v001', 'v003', 'zz']), hst.fixed_dictionaries(
+            {'subset': hst.sampled_from(['training', 'validation', 'x']),
+             'annotations': json_values | hst.fixed_dictionaries(
+                 {'label': hst.sampled_from(['a', 'b', 'q', ''])})}), max_size=4)}),
+    hst.fixed_dictionaries({'taxonomy': json_values, 'database': json_values})))
 def test_fuzzed_annotation_files_fail_cleanly(tmp_path_factory, document):
     """Any annotation document builds a dataset or raises UserError, nothing else."""
     from datasets import ActivityNet, Kinetics
@@ -383,9 +411,9 @@ flag_names = ['--batch_size', '--sample_size', '--n_epochs', '--learning_rate',
 
 
 @settings(max_examples=400, deadline=None)
-@given(argv=st.lists(st.tuples(st.sampled_from(flag_names), st.one_of(
-    st.integers(-5, 300).map(str), st.floats(allow_nan=True, allow_infinity=True).map(str),
-    st.sampled_from(['', 'abc', 'resnet', 'densenet', 'val', '1e-3', '-0', 'nan']))),
+@given(argv=hst.lists(hst.tuples(hst.sampled_from(flag_names), hst.one_of(
+    hst.integers(-5, 300).map(str), hst.floats(allow_nan=True, allow_infinity=True).map(str),
+    hst.sampled_from(['', 'abc', 'resnet', 'densenet', 'val', '1e-3', '-0', 'nan']))),
     max_size=4))
 def test_fuzzed_flags_parse_or_fail_in_one_line(argv):
     import contextlib

@@ -1,4 +1,4 @@
-"""Transforms against direct PIL computations (SPEC section 6), to the pixel."""
+"""Transforms against direct PIL computations, to the pixel."""
 import random
 
 import numpy as np

@@ -184,3 +184,19 @@ def test_evaluation_bad_input(tmp_path):
     done = script('eval_ucf101.py', tmp_path / 'none.json', tmp_path / 'r.json')
     assert done.returncode != 0 and 'annotation file not found' in done.stderr
     assert 'Traceback' not in done.stderr
+
+
+def test_requirements_met_names_what_pip_must_install(tmp_path):
+    from importlib import metadata
+    from utils_scripts.requirements_met import unmet
+    numpy_version = metadata.version('numpy')
+    assert unmet([f'numpy=={numpy_version}', 'pillow', '# a comment', '']) == []
+    assert unmet(['numpy==0.0.1']) == [f'numpy==0.0.1 (installed: {numpy_version})']
+    assert unmet(['surely-not-installed-package']) == ['surely-not-installed-package']
+    assert unmet(['numpy>=1.0']) == ['numpy>=1.0']  # not read here: left to pip
+    requirements = tmp_path / 'requirements.txt'
+    requirements.write_text('numpy\nsurely-not-installed-package==1.0\n')
+    done = subprocess.run([sys.executable, 'utils_scripts/requirements_met.py',
+                           str(requirements)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stdout.strip() == 'to install: surely-not-installed-package==1.0'
