@@ -3,9 +3,10 @@ PIP ?= $(PYTHON) -m pip
 
 .PHONY: install test demo bench
 
-# Python packages from requirements.txt; Debian's ffmpeg when it is missing.
+# Python packages from requirements.txt and Debian's ffmpeg, each only when missing.
 install:
-	$(PIP) install -q -r requirements.txt
+	@$(PYTHON) utils_scripts/requirements_met.py requirements.txt || \
+	  $(PIP) install -q -r requirements.txt
 	@command -v ffmpeg >/dev/null 2>&1 || { \
 	  echo "installing ffmpeg (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
@@ -16,7 +17,7 @@ test: install
 # Generated videos of actions that differ only in motion, through the whole documented path:
 # frames, n_frames, annotation JSON, training, test, evaluation, fine-tuning, curves.
 demo: install
-	$(PIP) install -q matplotlib
+	@$(PYTHON) -c 'import matplotlib' 2>/dev/null || $(PIP) install -q matplotlib
 	$(PYTHON) utils_scripts/run_demo.py
 
 bench: install

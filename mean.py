@@ -1,4 +1,4 @@
-"""Per-channel pixel means and standard deviations of the reference (SPEC section 6)."""
+"""Per-channel pixel means and standard deviations of the reference (docs/data.md)."""
 
 MEANS = {
     'activitynet': (114.7748, 107.7354, 99.4750),

@@ -1,4 +1,4 @@
-"""Command-line options (SPEC section 2): the reference's flags, defaults and derived values."""
+"""Command-line options: the reference's flags, defaults and derived values."""
 import argparse
 import os
 

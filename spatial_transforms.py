@@ -1,4 +1,4 @@
-"""Spatial transforms of frames (SPEC section 6).
+"""Spatial transforms of frames (docs/data.md).
 
 Every transform works frame by frame on PIL images through `__call__`, as in the reference,
 and a clip's random parameters are drawn once by `randomize_parameters()`. The data loader
@@ -115,6 +115,8 @@ class Scale(FrameTransform):
 def corner_box(w, h, size, position):
     """The (left, top, right, bottom) box of a size x size crop at a named position."""
     if position == 'c':
+        # The reference's rounding, kept: Python's round (halves to even), not the
+        # w // 2 - s // 2 of the multi-scale centre crop.
         left, top = round((w - size) / 2), round((h - size) / 2)
         return left, top, left + size, top + size
     left = 0 if position in ('tl', 'bl') else w - size
@@ -175,6 +177,7 @@ class MultiScaleCornerCrop(FrameTransform):
     def box(self, w, h):
         s = int(min(w, h) * self.scale)
         if self.crop_position == 'c':
+            # The reference's rounding, kept: floor divisions, not CenterCrop's round().
             cx, cy, half = w // 2, h // 2, s // 2
             return cx - half, cy - half, cx + half, cy + half
         left = 0 if self.crop_position in ('tl', 'bl') else w - s

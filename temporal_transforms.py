@@ -1,4 +1,4 @@
-"""Temporal transforms: choose a clip's frame numbers from a video's (SPEC section 6).
+"""Temporal transforms: choose a clip's frame numbers from a video's (docs/data.md).
 
 Each takes a list of frame numbers and returns a new list; the input is never modified.
 """
@@ -48,5 +48,6 @@ class TemporalRandomCrop:
         self.size = size
 
     def __call__(self, frame_indices):
+        # The reference's bound, kept: the last possible start (len - size) is never drawn.
         begin = random.randint(0, max(0, len(frame_indices) - self.size - 1))
         return LoopPadding(self.size)(frame_indices[begin:begin + self.size])

@@ -22,6 +22,7 @@ import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets import Kinetics  # noqa: E402
+from datasets.names import kinetics_video_id  # noqa: E402
 
 N_CLASSES = 400
 
@@ -65,7 +66,7 @@ def list_of_dicts(video_root, annotation_path, subset, n_samples, duration):
         if n_frames <= 0:
             continue
         sample = {'video': video_path, 'segment': [1, n_frames], 'n_frames': n_frames,
-                  'video_id': key[:-14], 'label': class_to_idx[label]}
+                  'video_id': kinetics_video_id(key), 'label': class_to_idx[label]}
         if n_samples == 1:
             sample['frame_indices'] = list(range(1, n_frames + 1))
             dataset.append(sample)

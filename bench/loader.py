@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.names import FRAME_FILE_FFMPEG  # noqa: E402
 import spatial_transforms as st  # noqa: E402
 from datasets.videodataset import frame_path, transform_clip, video_loader  # noqa: E402
 from mean import get_mean  # noqa: E402
@@ -35,7 +36,7 @@ def write_frames(folder, n):
                     '[0][1]blend=all_mode=average,noise=alls=8:allf=t', '-frames:v', str(n),
                     '-pix_fmt', 'yuv420p', video], check=True)
     subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-i', video, '-vf',
-                    'scale=-1:240', os.path.join(folder, 'image_%05d.jpg')], check=True)
+                    'scale=-1:240', os.path.join(folder, FRAME_FILE_FFMPEG)], check=True)
     os.remove(video)
 
 

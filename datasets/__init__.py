@@ -1,9 +1,18 @@
-"""Video-frame datasets of the four layouts (SPEC section 4) and their factory."""
-from datasets.activitynet import ActivityNet
-from datasets.factory import get_test_set, get_training_set, get_validation_set
-from datasets.hmdb51 import HMDB51
-from datasets.kinetics import Kinetics
-from datasets.ucf101 import UCF101
+"""Video-frame datasets of the four layouts (docs/data.md) and their factory.
 
-__all__ = ['ActivityNet', 'HMDB51', 'Kinetics', 'UCF101', 'get_test_set', 'get_training_set',
-           'get_validation_set']
+The names below load on first use, so that `datasets.names` can be imported by the
+data-preparation programs without torch.
+"""
+import importlib
+
+_EXPORTS = {'ActivityNet': 'datasets.activitynet', 'HMDB51': 'datasets.hmdb51',
+            'Kinetics': 'datasets.kinetics', 'UCF101': 'datasets.ucf101',
+            'get_test_set': 'datasets.factory', 'get_training_set': 'datasets.factory',
+            'get_validation_set': 'datasets.factory'}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

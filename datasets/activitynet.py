@@ -8,16 +8,13 @@ missing on disk after its start, and dropped with fewer than sample_duration fra
 """
 import math
 import os
-import re
 
 import numpy as np
 
 from datasets.videodataset import (Video, VideoDataset, annotation_error,
                                    get_default_video_loader, read_number, subset_entries)
+from datasets.names import frame_numbers
 from utils import UserError
-
-FRAME_NAME = re.compile(r'image_(\d+)\.jpg$')
-
 
 def leaf_class_names(taxonomy, path):
     try:
@@ -30,7 +27,7 @@ def leaf_class_names(taxonomy, path):
 
 def missing_frames(video_dir):
     """Frame numbers missing on disk, from 1 to one past the last frame present."""
-    numbers = [int(m.group(1)) for m in map(FRAME_NAME.match, os.listdir(video_dir)) if m]
+    numbers = frame_numbers(video_dir)
     have = np.zeros(max(numbers, default=0) + 2, dtype=bool)
     have[numbers] = True
     return np.flatnonzero(~have[1:]) + 1

@@ -1,7 +1,7 @@
-"""The datasets and transform pipelines of training, validation and test (SPEC 5-6)."""
+"""The datasets and transform pipelines of training, validation and test (docs/data.md)."""
 import spatial_transforms as st
-import target_transforms as tt
-import temporal_transforms as tmp
+import target_transforms as tgt
+import temporal_transforms as tt
 from datasets.activitynet import ActivityNet
 from datasets.hmdb51 import HMDB51
 from datasets.kinetics import Kinetics
@@ -56,20 +56,20 @@ def training_transforms(opt):
     if not opt.no_hflip:
         steps.append(st.RandomHorizontalFlip())
     steps += [st.ToTensor(opt.norm_value), normalization(opt)]
-    return (st.Compose(steps), tmp.TemporalRandomCrop(opt.sample_duration), tt.ClassLabel())
+    return (st.Compose(steps), tt.TemporalRandomCrop(opt.sample_duration), tgt.ClassLabel())
 
 
 def validation_transforms(opt):
     spatial = st.Compose([st.Scale(opt.sample_size), st.CenterCrop(opt.sample_size),
                           st.ToTensor(opt.norm_value), normalization(opt)])
     # One clip per video is the centred one; several are spread windows, padded.
-    temporal = (tmp.TemporalCenterCrop(opt.sample_duration) if opt.n_val_samples == 1
-                else tmp.LoopPadding(opt.sample_duration))
-    return spatial, temporal, tt.ClassLabel()
+    temporal = (tt.TemporalCenterCrop(opt.sample_duration) if opt.n_val_samples == 1
+                else tt.LoopPadding(opt.sample_duration))
+    return spatial, temporal, tgt.ClassLabel()
 
 
 def test_transforms(opt):
     spatial = st.Compose([st.Scale(int(opt.sample_size / opt.scale_in_test)),
                           st.CornerCrop(opt.sample_size, opt.crop_position_in_test),
                           st.ToTensor(opt.norm_value), normalization(opt)])
-    return spatial, tmp.LoopPadding(opt.sample_duration), tt.VideoID()
+    return spatial, tt.LoopPadding(opt.sample_duration), tgt.VideoID()

@@ -8,6 +8,7 @@ import os
 
 from datasets.videodataset import (Video, VideoDataset, annotation_error, read_number,
                                    subset_entries)
+from datasets.names import kinetics_video_id
 from utils import UserError
 
 
@@ -54,4 +55,4 @@ class Kinetics(LabelledFolders):
     test_folder = 'test'
 
     def video_id(self, key):
-        return key[:-14]
+        return kinetics_video_id(key)

@@ -1,8 +1,7 @@
 """The dataset core: an index of clips over folders of JPEG frames, and clip loading.
 
 A layout (kinetics.py, ucf101.py, hmdb51.py, activitynet.py) only reads its annotation file
-into class names and per-video records; this module turns them into samples (SPEC sections
-4 and 5) and loads clips.
+into class names and per-video records; this module turns them into samples (docs/data.md) and loads clips.
 
 The index is a handful of numpy arrays, not a Python object per clip: a Kinetics-700 index
 costs megabytes, builds fast, and is shared by DataLoader workers without copy-on-write
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from datasets.names import frame_path
 from utils import UserError
 
 
@@ -82,8 +82,8 @@ def load_annotation(path):
     except UnicodeDecodeError as e:
         raise UserError(f'{path} is not a UTF-8 text file (byte {e.start})') from None
     if not isinstance(data, dict) or not isinstance(data.get('database'), dict):
-        raise UserError(f'{path} has no "database" object: is it an annotation file of '
-                        'SPEC section 4?')
+        raise UserError(f'{path} has no "database" object: is it an annotation file made '
+                        'by utils_scripts/*_json.py (or ActivityNet\'s)?')
     return data
 
 
@@ -102,10 +102,6 @@ def read_number(path, what):
     except ValueError:
         raise UserError(f'{path} should hold the {what}, found {text[:40]!r}: regenerate it '
                         'with utils_scripts/') from None
-
-
-def frame_path(video_dir, i):
-    return os.path.join(video_dir, f'image_{i:05d}.jpg')
 
 
 def pil_loader(path):

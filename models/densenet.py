@@ -7,7 +7,7 @@ PyTorch no longer allows dots in module names, so they are `norm1` ... here and
 import math
 
 import torch
-import torch.nn as nn
+from torch import nn
 import torch.nn.functional as F
 
 from models.resnet import init_weights
@@ -60,6 +60,7 @@ class DenseNet(nn.Module):
                                          Transition(n_features, n_features // 2))
                 n_features //= 2
         self.features.add_module('norm5', nn.BatchNorm3d(n_features))
+        # The reference's floor (the ResNets take the ceil), kept.
         self.pool_size = (math.ceil(sample_duration / 16), sample_size // 32, sample_size // 32)
         self.classifier = nn.Linear(n_features, num_classes)
         init_weights(self)

@@ -3,7 +3,7 @@
 The block adds the shortcut of its raw input and applies no ReLU after the sum; the network
 is otherwise the generic `ResNet`.
 """
-import torch.nn as nn
+from torch import nn
 
 from models.resnet import ResNet, conv1x1x1, conv3x3x3
 

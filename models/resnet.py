@@ -1,4 +1,4 @@
-"""3D ResNet: one network parameterised by its residual block (SPEC section 7).
+"""3D ResNet: one network parameterised by its residual block.
 
 The other ResNet families (pre-activation, wide, ResNeXt) reuse `ResNet` with their own
 block; only the blocks differ. Parameter names match the published checkpoints.
@@ -7,7 +7,7 @@ import math
 from functools import partial
 
 import torch
-import torch.nn as nn
+from torch import nn
 import torch.nn.functional as F
 
 
@@ -94,7 +94,7 @@ class ResNet(nn.Module):
         for i, (planes, n_blocks, stride) in enumerate(zip(stage_planes, layers, strides), 1):
             setattr(self, f'layer{i}', self._make_layer(block, planes, n_blocks, stride))
         last_duration = math.ceil(sample_duration / 16)
-        last_size = math.ceil(sample_size / 32)
+        last_size = math.ceil(sample_size / 32)  # the reference's ceil (DenseNet floors), kept
         self.avgpool = nn.AvgPool3d((last_duration, last_size, last_size), stride=1)
         self.fc = nn.Linear(stage_planes[-1] * block.expansion, num_classes)
         init_weights(self)

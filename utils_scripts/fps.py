@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from n_frames import FRAME_NAME  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.names import frame_numbers  # noqa: E402
 
 
 def duration(video):
@@ -43,7 +44,7 @@ def main(argv=None):
         if not seconds:
             failed.append(file_name)
             continue
-        n_frames = sum(1 for f in os.listdir(frames) if FRAME_NAME.match(f))
+        n_frames = len(frame_numbers(frames))
         with open(os.path.join(frames, 'fps'), 'w') as f:
             f.write(f'{round(n_frames / seconds, 2)}\n')
         written += 1

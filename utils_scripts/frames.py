@@ -15,9 +15,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from tqdm import tqdm
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.names import FRAME_FILE_FFMPEG, frame_path  # noqa: E402
+
 
 def is_done(folder):
-    return os.path.isfile(os.path.join(folder, 'image_00001.jpg'))
+    return os.path.isfile(frame_path(folder, 1))
 
 
 def extract(video, folder, height):
@@ -27,7 +30,7 @@ def extract(video, folder, height):
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
     # '%' is ffmpeg's pattern character in output names: escape it in the folder part.
-    pattern = os.path.join(partial.replace('%', '%%'), 'image_%05d.jpg')
+    pattern = os.path.join(partial.replace('%', '%%'), FRAME_FILE_FFMPEG)
     command = ['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
                '-vf', f'scale=-1:{height}', pattern]
     try:

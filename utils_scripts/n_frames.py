@@ -2,14 +2,14 @@
 DIR/<class>/<video>."""
 import argparse
 import os
-import re
+import sys
 
-FRAME_NAME = re.compile(r'image_(\d+)\.jpg$')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.names import frame_numbers  # noqa: E402
 
 
 def count_frames(video_dir):
-    numbers = [int(m.group(1)) for m in map(FRAME_NAME.match, os.listdir(video_dir)) if m]
-    return max(numbers, default=0)
+    return max(frame_numbers(video_dir), default=0)
 
 
 def write_n_frames(root):
