@@ -59,12 +59,8 @@ def build_parser():
     g.add_argument('--result_path', default='results', type=str,
                    help='output folder (created if missing)')
     g.add_argument('--dataset', default='kinetics', choices=DATASETS)
-    g.add_argument('--n_classes', default=400, type=positive_int,
-                   help='classes of the model as built (of the pretrained model when fine-tuning)')
     g.add_argument('--n_finetune_classes', default=400, type=positive_int,
                    help='classes of the new classifier when --pretrain_path is given')
-    g.add_argument('--sample_size', default=112, type=positive_int, help='clip height and width')
-    g.add_argument('--sample_duration', default=16, type=positive_int, help='frames per clip')
     g.add_argument('--initial_scale', default=1.0, type=positive_float,
                    help='first multi-scale crop scale')
     g.add_argument('--n_scales', default=5, type=positive_int, help='number of crop scales')
@@ -72,35 +68,15 @@ def build_parser():
                    help='ratio between consecutive crop scales')
     g.add_argument('--train_crop', default='corner', choices=('random', 'corner', 'center'),
                    help='spatial crop in training')
-    g.add_argument('--mean_dataset', default='activitynet', choices=('activitynet', 'kinetics'),
-                   help='dataset whose mean is subtracted')
-    g.add_argument('--no_mean_norm', action='store_true', help='do not subtract the mean')
-    g.add_argument('--std_norm', action='store_true', help='divide by the standard deviation')
-    g.add_argument('--norm_value', default=1, type=positive_int,
-                   help='pixel values are divided by this (1: 0-255, 255: 0-1)')
     g.add_argument('--no_hflip', action='store_true', help='no horizontal flipping in training')
     g.add_argument('--n_val_samples', default=3, type=positive_int,
                    help='clips per video in validation')
     g.add_argument('--test_subset', default='val', choices=('val', 'test'),
                    help='annotation subset of the test pass (validation or testing)')
-    g.add_argument('--scale_in_test', default=1.0, type=positive_float,
-                   help='spatial scale in test')
-    g.add_argument('--crop_position_in_test', default='c', choices=('c', 'tl', 'tr', 'bl', 'br'),
-                   help='crop position in test')
-    g.add_argument('--n_threads', default=4, type=non_negative_int,
-                   help='data-loading worker processes (0: load in the main process)')
+    add_clip_options(p.add_argument_group('clips'))
 
     g = p.add_argument_group('model')
-    g.add_argument('--model', default='resnet', choices=MODELS)
-    g.add_argument('--model_depth', default=18, type=int,
-                   help='resnet 10-200, preresnet 18-200, wideresnet 50, resnext 50/101/152, '
-                        'densenet 121/169/201/264')
-    g.add_argument('--conv1_t_size', default=7, type=positive_int,
-                   help='temporal kernel of the first convolution (resnet)')
-    g.add_argument('--resnet_shortcut', default='B', choices=('A', 'B'),
-                   help='A: parameter-free shortcut, B: 1x1x1 convolution')
-    g.add_argument('--wide_resnet_k', default=2, type=positive_int, help='width factor')
-    g.add_argument('--resnext_cardinality', default=32, type=positive_int, help='groups')
+    add_model_options(g)
     g.add_argument('--pretrain_path', default='', type=str,
                    help='pretrained checkpoint to fine-tune')
     g.add_argument('--ft_begin_index', default=0, type=int, choices=range(0, 6),
@@ -117,20 +93,11 @@ def build_parser():
     g.add_argument('--optimizer', default='sgd', choices=('sgd',))
     g.add_argument('--lr_patience', default=10, type=non_negative_int,
                    help='patience of the plateau scheduler')
-    g.add_argument('--batch_size', default=128, type=positive_int,
-                   help='clips per batch; with --distributed, per process')
 
-    g = p.add_argument_group('scale-out and speed')
-    g.add_argument('--distributed', action='store_true',
-                   help='one process per GPU under torchrun (DistributedDataParallel); '
-                        '--batch_size is then per process')
+    g = p.add_argument_group('devices and speed')
+    add_compute_options(g)
     g.add_argument('--sync_bn', action='store_true',
                    help='with --distributed, batch-norm statistics over all processes (CUDA)')
-    g.add_argument('--amp', action='store_true',
-                   help='mixed precision: bfloat16 where supported (CPU, recent GPUs), '
-                        'float16 with gradient scaling otherwise')
-    g.add_argument('--channels_last', action='store_true',
-                   help='channels-last 3-D memory format for model and inputs')
 
     g = p.add_argument_group('run control')
     g.add_argument('--n_epochs', default=200, type=positive_int, help='last epoch (inclusive)')
@@ -142,7 +109,6 @@ def build_parser():
     g.add_argument('--test', action='store_true', help='run the test pass')
     g.add_argument('--no_softmax_in_test', action='store_true',
                    help='average raw scores instead of softmax probabilities in test')
-    g.add_argument('--no_cuda', action='store_true', help='run on the CPU')
     g.add_argument('--checkpoint', default=10, type=positive_int,
                    help='save every this many epochs')
     g.add_argument('--manual_seed', default=1, type=int,
@@ -152,15 +118,75 @@ def build_parser():
     return p
 
 
-def parse_opts(argv=None):
-    """Parse `argv` (default: sys.argv) and add the derived options."""
-    parser = build_parser()
-    opt = parser.parse_args(argv)
+# -- option groups that inference.py shares ------------------------------------------------
+
+def add_clip_options(g):
+    """How clips are sized and normalised, and how the test pass crops them."""
+    g.add_argument('--sample_size', default=112, type=positive_int, help='clip height and width')
+    g.add_argument('--sample_duration', default=16, type=positive_int, help='frames per clip')
+    g.add_argument('--mean_dataset', default='activitynet', choices=('activitynet', 'kinetics'),
+                   help='dataset whose mean is subtracted')
+    g.add_argument('--no_mean_norm', action='store_true', help='do not subtract the mean')
+    g.add_argument('--std_norm', action='store_true', help='divide by the standard deviation')
+    g.add_argument('--norm_value', default=1, type=positive_int,
+                   help='pixel values are divided by this (1: 0-255, 255: 0-1)')
+    g.add_argument('--scale_in_test', default=1.0, type=positive_float,
+                   help='spatial scale in test')
+    g.add_argument('--crop_position_in_test', default='c', choices=('c', 'tl', 'tr', 'bl', 'br'),
+                   help='crop position in test')
+
+
+def add_model_options(g):
+    """The architecture: which network, how deep, its family's options, its classes."""
+    g.add_argument('--model', default='resnet', choices=MODELS)
+    g.add_argument('--model_depth', default=18, type=int,
+                   help='resnet 10-200, preresnet 18-200, wideresnet 50, resnext 50/101/152, '
+                        'densenet 121/169/201/264')
+    g.add_argument('--conv1_t_size', default=7, type=positive_int,
+                   help='temporal kernel of the first convolution (resnet)')
+    g.add_argument('--resnet_shortcut', default='B', choices=('A', 'B'),
+                   help='A: parameter-free shortcut, B: 1x1x1 convolution')
+    g.add_argument('--wide_resnet_k', default=2, type=positive_int, help='width factor')
+    g.add_argument('--resnext_cardinality', default=32, type=positive_int, help='groups')
+    g.add_argument('--n_classes', default=400, type=positive_int,
+                   help='classes of the model as built (of the pretrained model when fine-tuning)')
+
+
+def add_compute_options(g):
+    """Where and how fast: device, precision, processes, batches, loader workers."""
+    g.add_argument('--no_cuda', action='store_true', help='run on the CPU')
+    g.add_argument('--batch_size', default=128, type=positive_int,
+                   help='clips per batch; with --distributed, per process')
+    g.add_argument('--n_threads', default=4, type=non_negative_int,
+                   help='data-loading worker processes (0: load in the main process)')
+    g.add_argument('--distributed', action='store_true',
+                   help='one process per GPU under torchrun (DistributedDataParallel); '
+                        '--batch_size is then per process')
+    g.add_argument('--amp', action='store_true',
+                   help='mixed precision: bfloat16 where supported (CPU, recent GPUs), '
+                        'float16 with gradient scaling otherwise')
+    g.add_argument('--channels_last', action='store_true',
+                   help='channels-last 3-D memory format for model and inputs')
+
+
+def add_derived_options(parser, opt):
+    """Check the model's depth and add `arch`, `mean` and `std`, as both programs need."""
     # Imported here: the model table knows which depths exist.
     from models.factory import supported_depths
     if opt.model_depth not in supported_depths(opt.model):
         parser.error(f'argument --model_depth: {opt.model} has no depth {opt.model_depth} '
                      f'(choose from {", ".join(map(str, supported_depths(opt.model)))})')
+    opt.arch = f'{opt.model}-{opt.model_depth}'
+    opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
+    opt.std = get_std(opt.norm_value)
+    return opt
+
+
+def parse_opts(argv=None):
+    """Parse `argv` (default: sys.argv) and add the derived options."""
+    parser = build_parser()
+    opt = parser.parse_args(argv)
+    add_derived_options(parser, opt)
     if opt.root_path:
         for name in PATH_OPTIONS:
             value = getattr(opt, name)
@@ -173,7 +199,4 @@ def parse_opts(argv=None):
     if not all(0 < scale <= 1 for scale in opt.scales):
         parser.error(f'argument --initial_scale/--scale_step/--n_scales: the crop scales '
                      f'must lie in (0, 1], got {opt.scales[:3]}...')
-    opt.arch = f'{opt.model}-{opt.model_depth}'
-    opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
-    opt.std = get_std(opt.norm_value)
     return opt

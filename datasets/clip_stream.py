@@ -1,0 +1,123 @@
+"""Every clip of a list of videos (files or frame folders), in order, for inference.
+
+Each video gives windows of `duration` frames starting at frames 1, 1 + stride, ... while
+the start is below its number of frames (at least one window), the last loop-padded, as
+main.py's test pass takes them. A video is read once, in order, holding only the frames of
+the windows not yet complete, so memory does not depend on its length.
+
+The stream runs in DataLoader workers: each worker reads whole videos, and batches mix the
+clips of consecutive videos. A video that cannot be read yields one error item after the
+clips it gave, and the stream goes on with the next one.
+"""
+import os
+from typing import NamedTuple
+
+import torch
+from PIL import Image
+
+from datasets.names import frame_numbers, frame_path
+from datasets.video_files import VideoError, VideoFile, resampled
+from datasets.videodataset import pil_loader, read_number, transform_clip
+from temporal_transforms import LoopPadding
+from utils import UserError, one_line
+
+
+class Source(NamedTuple):
+    """One input video: its output name, its path, and whether it is a video file or a
+    folder of frames."""
+    name: str
+    path: str
+    is_frame_folder: bool
+
+
+class ClipItem(NamedTuple):
+    clip: torch.Tensor | None  # C x T x H x W; None for an error item
+    video: int  # index into the stream's sources
+    index: int  # of the clip in its video, from 0
+    n_clips: int  # of its video
+    first: int  # frame numbers (from 1) the window covers, before loop padding
+    last: int
+    fps: float  # of the frames the numbers count (0 if unknown: a frame folder)
+    error: str | None = None
+
+
+def window_starts(n_frames, stride):
+    """Frame numbers (from 1) where clips start: below n_frames, and at least frame 1."""
+    return range(1, max(n_frames, 2), stride)
+
+
+class ClipStream(torch.utils.data.IterableDataset):
+    """The clips of `sources` (a list of Source), prepared by `spatial_transform` as the test
+    pass prepares them. `videos`: the indices into `sources` this stream reads (a rank's
+    share); loader workers split them further."""
+
+    def __init__(self, sources, spatial_transform, duration, stride, fps=None, videos=None):
+        self.sources = sources
+        self.spatial_transform = spatial_transform
+        self.duration, self.stride, self.fps = duration, stride, fps
+        self.videos = list(range(len(sources)) if videos is None else videos)
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        mine = self.videos if worker is None else self.videos[worker.id::worker.num_workers]
+        for video in mine:
+            source = self.sources[video]
+            try:
+                reader = FrameFolder(source.path, self.fps) if source.is_frame_folder else \
+                    VideoFile(source.path, self.fps)
+                yield from self.clips(video, reader)
+            except (VideoError, UserError, OSError) as e:
+                yield ClipItem(None, video, -1, 0, 0, 0, 0.0, one_line(e))
+
+    def clips(self, video, reader):
+        starts = window_starts(reader.n_frames, self.stride)
+        windows = [(start, min(start + self.duration - 1, reader.n_frames)) for start in starts]
+        pad = LoopPadding(self.duration)
+        pending = 0  # the first window not yet given
+        held = {}  # frame number -> PIL image, for the windows still pending
+        for number, frame in reader.frames(last=windows[-1][1]):
+            if number < windows[pending][0]:
+                continue  # between windows (a stride longer than a clip)
+            held[number] = pil_loader(frame) if isinstance(frame, str) else Image.fromarray(frame)
+            while pending < len(windows) and windows[pending][1] == number:
+                first, last = windows[pending]
+                frames = [held[i] for i in pad(list(range(first, last + 1)))]
+                clip = transform_clip(self.spatial_transform, frames)
+                yield ClipItem(clip, video, pending, len(windows), first, last, reader.fps)
+                pending += 1
+                if pending < len(windows):
+                    for old in [i for i in held if i < windows[pending][0]]:
+                        del held[old]
+
+
+class FrameFolder:
+    """A folder of image_00001.jpg ...: as many frames as its n_frames file says (or, without
+    one, up to the largest frame number), resampled to `fps` if its `fps` file gives its own
+    rate. `frames()` yields their paths: only the frames a window needs are decoded."""
+
+    def __init__(self, path, fps=None):
+        self.path = path
+        n = read_number(os.path.join(path, 'n_frames'), 'number of frames')
+        n_source = int(n) if n is not None else max(frame_numbers(path), default=0)
+        if n_source < 1:
+            raise VideoError(f'{path}: the frame folder has no frames')
+        source_fps = read_number(os.path.join(path, 'fps'), 'frame rate') or 0.0
+        if fps and not source_fps > 0:
+            raise VideoError(f'{path}: the frame folder has no fps file, so --fps cannot '
+                             'resample it')
+        self.source_index = resampled(n_source, source_fps, fps)
+        self.fps = float(fps or source_fps)
+        self.n_frames = len(self.source_index)
+
+    def frames(self, last=None):
+        for k in range(min(last or self.n_frames, self.n_frames)):
+            yield k + 1, frame_path(self.path, int(self.source_index[k]) + 1)
+
+
+def collate(items):
+    """(clips as one N x C x T x H x W tensor or None, their ClipItems without tensors, the
+    error items)."""
+    good = [item for item in items if item.error is None]
+    errors = [item for item in items if item.error is not None]
+    clips = torch.stack([item.clip for item in good]) if good else None
+    return clips, [item._replace(clip=None) for item in good], errors

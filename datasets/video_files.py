@@ -1,0 +1,85 @@
+"""Frames straight from video files, decoded by torchcodec (PyTorch's wrapper of FFmpeg's
+decoders): read in order, a chunk at a time, so that memory does not grow with the video's
+length, and optionally resampled to another frame rate.
+
+Frames are numbered from 1, as the frame folders' `image_00001.jpg` are.
+"""
+import math
+import re
+
+import numpy as np
+
+from utils import one_line
+
+# What a folder search takes for a video file (a file named directly may have any extension).
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov', '.m4v', '.mpg', '.mpeg', '.flv',
+                    '.wmv', '.3gp', '.ts', '.ogv')
+CHUNK = 32  # frames decoded per call: large enough to amortise the call, small in memory
+
+
+class VideoError(Exception):
+    """A video that cannot be read; the message names the file and the reason."""
+
+
+def decoding_error(path, exc):
+    # torchcodec prefixes FFmpeg's message with its own source location: keep the message.
+    reason = re.sub(r'^\w+, \S+:\d+, ', '', one_line(exc))
+    return VideoError(f'{path}: cannot be decoded ({reason[:200]})')
+
+
+def resampled(n_source, source_fps, fps=None):
+    """The source frame (from 0) of each output frame when `n_source` frames at `source_fps`
+    are resampled to `fps` (all of them, in order, without `fps`): output frame k shows what
+    is on screen at time k / fps."""
+    if not fps:
+        return np.arange(n_source)
+    n = max(1, math.ceil(n_source * fps / source_fps - 1e-9))
+    return np.minimum(np.floor(np.arange(n) * (source_fps / fps) + 1e-9).astype(np.int64),
+                      n_source - 1)
+
+
+class VideoFile:
+    """A video file's frames, in order, at its own frame rate or resampled to `fps`.
+
+    `n_frames` and `fps` describe the frames `frames()` yields. Opening reads the container's
+    index (no decoding); a file that is not a readable video raises VideoError.
+    """
+
+    def __init__(self, path, fps=None):
+        from torchcodec.decoders import VideoDecoder  # only where videos are read
+        self.path = path
+        try:
+            # 'exact': the frame count comes from scanning the file, not from its header.
+            self.decoder = VideoDecoder(path, dimension_order='NHWC', num_ffmpeg_threads=1,
+                                        seek_mode='exact')
+            metadata = self.decoder.metadata
+        except Exception as e:  # FFmpeg's errors arrive as RuntimeError, ValueError, ...
+            raise decoding_error(path, e) from None
+        n_source = metadata.num_frames or 0
+        if n_source < 1:
+            raise VideoError(f'{path}: the video stream has no frames')
+        self.source_fps = float(metadata.average_fps or 0)
+        if fps and not self.source_fps > 0:
+            raise VideoError(f'{path}: its frame rate is unknown, so --fps cannot resample it')
+        self.source_index = resampled(n_source, self.source_fps, fps)
+        self.fps = float(fps or self.source_fps)
+        self.n_frames = len(self.source_index)
+
+    def frames(self, last=None):
+        """Yield (frame number, H x W x 3 uint8 numpy array) for frames 1 ... `last` (all by
+        default), in order; a frame that resampling repeats is yielded once per number."""
+        last = self.n_frames if last is None else min(last, self.n_frames)
+        wanted = self.source_index[:last]
+        stop = int(wanted[-1]) + 1
+        k = 0  # the next output frame, from 0
+        for begin in range(0, stop, CHUNK):
+            try:
+                batch = self.decoder.get_frames_in_range(begin, min(begin + CHUNK, stop))
+            except Exception as e:
+                raise decoding_error(self.path, e) from None
+            data = batch.data.numpy()
+            while k < last and wanted[k] < begin + len(data):
+                yield k + 1, data[wanted[k] - begin]
+                k += 1
+        if k < last:
+            raise VideoError(f'{self.path}: ends after {k} of its {self.n_frames} frames')
