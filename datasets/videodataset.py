@@ -1,7 +1,8 @@
 """The dataset core: an index of clips over folders of JPEG frames, and clip loading.
 
 A layout (kinetics.py, ucf101.py, hmdb51.py, activitynet.py) only reads its annotation file
-into class names and per-video records; this module turns them into samples (docs/data.md) and loads clips.
+into class names and per-video records; this module turns them into samples
+(docs/data.md) and loads clips.
 
 The index is a handful of numpy arrays, not a Python object per clip: a Kinetics-700 index
 costs megabytes, builds fast, and is shared by DataLoader workers without copy-on-write

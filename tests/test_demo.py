@@ -112,7 +112,7 @@ def test_the_demo_path_end_to_end_in_miniature(tmp_path):
         import matplotlib  # noqa: F401
     except ImportError:
         run.remove('utils_scripts/plot_curves.py')
-    assert steps == (prepare + run) * 2
+    assert steps == (prepare + run) * 2 + ['inference.py']
     assert '--pretrain_path' in done.stdout and '--ft_begin_index 4' in done.stdout
     assert done.stdout.count('top-1 video accuracy:') >= 2
     assert 'Six actions, trained from scratch, on held-out videos: top-1 video accuracy:' \
@@ -121,6 +121,11 @@ def test_the_demo_path_end_to_end_in_miniature(tmp_path):
         assert (out / part / 'results' / 'save_1.pth').exists()
         results = (out / part / 'test_results' / 'val.json').read_text()
         assert results.count('"label"') >= n_videos
+    # inference.py on one raw held-out .mp4 of each new action, each verdict printed
+    verdicts = done.stdout.split('Raw held-out videos, classified by inference.py:')[1]
+    verdicts = [line for line in verdicts.splitlines() if line.startswith('  ')]
+    assert len(verdicts) == 4 and all(('(right)' in v) != ('(wrong, it is' in v)
+                                      for v in verdicts)
 
 
 def test_the_demo_never_overwrites_a_folder_it_did_not_make(tmp_path):

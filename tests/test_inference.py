@@ -237,3 +237,28 @@ print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         peaks[n_frames] = peak_kb
     # All 3000 decoded frames would take 170 MB; the bound leaves room for allocator noise.
     assert peaks[3000] - peaks[300] < 30 * 1024, peaks
+
+
+def test_two_processes_write_what_one_process_writes(tmp_path, videos):
+    import socket
+    model = save_model(tmp_path / 'model.pth')
+    flags = [videos / 'in' / 'sub', videos / 'in' / 'h264.mp4', videos / 'in' / 'frames',
+             '--resume_path', model, *MODEL]
+    assert inference(*flags, '--output', tmp_path / 'one')[0] == 0
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+                           '2', '--master_addr', '127.0.0.1', '--master_port', str(port),
+                           'inference.py', '--distributed', *map(str, flags), '--output',
+                           str(tmp_path / 'two')], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = [json.loads((tmp_path / d / 'results.json').read_text()) for d in ('one', 'two')]
+    assert sorted(one['results']) == sorted(two['results']) == ['frames', 'h264', 'mpeg4',
+                                                                'vp9']
+    for name in one['results']:
+        assert [c['segment'] for c in one['clips'][name]] == \
+            [c['segment'] for c in two['clips'][name]]
+        assert [t['score'] for t in one['results'][name]] == pytest.approx(
+            [t['score'] for t in two['results'][name]], abs=1e-5)

@@ -3,11 +3,15 @@
 Generates videos of six actions that differ only in motion, extracts their frames, writes
 n_frames and the annotation JSON, trains a 3D ResNet-10 with validation, tests it on
 held-out videos and prints the video-level accuracy; then fine-tunes that model on four new
-actions and evaluates again. Each command is printed before it runs.
+actions, evaluates again, and classifies raw held-out .mp4 files with inference.py. Each
+command is printed before it runs.
 
     python utils_scripts/run_demo.py [--out demo_data] [--epochs N] [--per_class N] ...
 """
 import argparse
+import csv
+import glob
+import json
 import os
 import shlex
 import shutil
@@ -17,11 +21,12 @@ import time
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(SCRIPTS)
+# The model and its clips (main.py and inference.py), then how main.py trains it.
 MODEL = ['--model', 'resnet', '--model_depth', '10', '--resnet_shortcut', 'A',
-         '--sample_size', '64', '--sample_duration', '16', '--train_crop', 'center',
-         '--n_scales', '1', '--batch_size', '12', '--n_threads', '2', '--amp',
-         '--n_val_samples', '1', '--learning_rate', '0.01', '--lr_patience', '2',
-         '--norm_value', '255', '--std_norm']
+         '--sample_size', '64', '--sample_duration', '16', '--norm_value', '255', '--std_norm',
+         '--batch_size', '12', '--n_threads', '2']
+TRAINING = ['--train_crop', 'center', '--n_scales', '1', '--amp', '--n_val_samples', '1',
+            '--learning_rate', '0.01', '--lr_patience', '2']
 
 
 def run(*command, capture=False):
@@ -56,7 +61,8 @@ def prepare(out, classes, per_class, held_out):
 def train_test_evaluate(out, n_classes, epochs, train_flags=()):
     """Train (with validation), test on held-out videos, plot, evaluate; returns the
     evaluation's accuracy line. `n_classes`: the classes of the trained model."""
-    data = ['--root_path', out, '--video_path', 'jpg', '--dataset', 'kinetics', *MODEL]
+    data = ['--root_path', out, '--video_path', 'jpg', '--dataset', 'kinetics', *MODEL,
+            *TRAINING]
     run(sys.executable, 'main.py', *data, '--annotation_path', 'demo.json', '--result_path',
         'results', '--n_epochs', str(epochs), '--checkpoint', str(epochs), *train_flags)
     run(sys.executable, 'main.py', *data, '--annotation_path', 'demo_test.json',
@@ -70,6 +76,34 @@ def train_test_evaluate(out, n_classes, epochs, train_flags=()):
     line = script('eval_kinetics.py', f'{out}/demo_test.json', f'{out}/test_results/val.json',
                   capture=True)
     return line.strip()
+
+
+def classify_raw_videos(out, checkpoint, n_classes):
+    """inference.py on one held-out .mp4 per class, straight from the files; prints each
+    video's true and predicted action."""
+    with open(f'{out}/test.csv') as f:
+        rows = list(csv.DictReader(f))
+    firsts = {}
+    for row in rows:
+        firsts.setdefault(row['label'], row)
+    videos = sorted(glob.glob(f'{out}/videos/{glob.escape(row["label"])}/'
+                              f'{glob.escape(row["youtube_id"])}_*.mp4')[0]
+                    for row in firsts.values())
+    list_file = f'{out}/raw_videos.txt'
+    with open(list_file, 'w') as f:
+        f.write(''.join(os.path.abspath(v) + '\n' for v in videos))
+    run(sys.executable, 'inference.py', list_file, '--output', f'{out}/inference',
+        '--resume_path', checkpoint, '--annotation_path', f'{out}/demo.json',
+        '--n_classes', str(n_classes), *MODEL, '--top_k', '1')
+    with open(f'{out}/inference/results.json') as f:
+        results = json.load(f)['results']
+    print('\nRaw held-out videos, classified by inference.py:')
+    for video in videos:
+        name = os.path.splitext(os.path.basename(video))[0]
+        true = os.path.basename(os.path.dirname(video))
+        predicted = results[name][0]['label']
+        verdict = 'right' if predicted == true else f'wrong, it is {true}'
+        print(f'  {name}: {predicted}  ({verdict})')
 
 
 MARKER = '.made_by_run_demo'
@@ -110,6 +144,8 @@ def main(argv=None):
     second = train_test_evaluate(ft_dir, 4, args.finetune_epochs,
                                  ['--n_classes', '6', '--pretrain_path', pretrained,
                                   '--n_finetune_classes', '4', '--ft_begin_index', '4'])
+    finetuned = os.path.abspath(f'{ft_dir}/results/save_{args.finetune_epochs}.pth')
+    classify_raw_videos(ft_dir, finetuned, 4)
     minutes = (time.time() - start) / 60
     print(f'\nSix actions, trained from scratch, on held-out videos: {first}')
     print(f'Four new actions, fine-tuned from it (layer4 and fc): {second}')
