@@ -18,7 +18,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 import result_folder
 from datasets import get_test_set, get_training_set, get_validation_set
+from damage import TooMuchDamage
 from datasets.factory import test_transforms, training_transforms, validation_transforms
+from datasets.videodataset import collate_skipping_damaged
 from distributed import (ShardSampler, check_replicas, evaluation_model, leave_process_group,
                          wrap_model)
 from models.checkpoint import (restore_training_state, resume, save_checkpoint,
@@ -26,11 +28,10 @@ from models.checkpoint import (restore_training_state, resume, save_checkpoint,
 from models.factory import create_model
 from models.precision import keep_float32_where_bfloat16_fails
 from opts import parse_opts
-from result_folder import RunLogs
 from runtime import Runtime
 from test import test
 from train import LossNotFinite, SkippedSteps, train_epoch
-from utils import STOP, Interrupted, UserError, one_line
+from utils import STOP, Interrupted, RunStopped, UserError, one_line
 from validation import val_epoch
 
 
@@ -43,6 +44,12 @@ def main(argv=None):
             raise
         print(f'error: {one_line(e)}', file=sys.stderr)
         sys.exit(2)
+    except RunStopped as e:
+        if opt.debug:
+            raise
+        if e.show:
+            print(f'error: {one_line(e)}', file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:  # a second SIGINT/SIGTERM
         print('stopped at once', file=sys.stderr)
         sys.exit(130)
@@ -80,19 +87,20 @@ def train_and_test(opt, runtime):
     training = None if opt.no_train else prepare_training(opt, model, parameters, checkpoint,
                                                           n_outputs, runtime)
     val_loader = None if opt.no_val else make_loader(
-        checked(get_validation_set(opt, *validation_transforms(opt)), n_outputs), opt, runtime)
-    test_set = checked(get_test_set(opt, *test_transforms(opt)), n_outputs) if opt.test \
-        else None
+        ready(get_validation_set(opt, *validation_transforms(opt)), n_outputs), opt, runtime)
+    test_set = ready(get_test_set(opt, *test_transforms(opt)), n_outputs) if opt.test else None
 
-    logs = result_folder.start(opt, runtime) if runtime.is_main else RunLogs()
+    logs = result_folder.start(opt, runtime) if runtime.is_main else \
+        result_folder.other_rank_logs(opt)
     criterion = nn.CrossEntropyLoss().to(runtime.device)
     STOP.install()
     try:
         finished = fit(opt, model, criterion, training, val_loader, logs, runtime)
         if finished and test_set is not None:
+            logs.damage.start('-', 'test', len(test_set))
             test(make_loader(test_set, opt, runtime), evaluation_model(model),
                  test_set.class_names, os.path.join(opt.result_path, f'{opt.test_subset}.json'),
-                 runtime, softmax=not opt.no_softmax_in_test)
+                 runtime, softmax=not opt.no_softmax_in_test, damage=logs.damage)
     except (Interrupted, RuntimeError) as e:
         if not stopped_by_request(e):
             raise
@@ -107,7 +115,7 @@ def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
     from the checkpoint when resuming."""
     if runtime.amp_dtype == torch.bfloat16 and not runtime.uses_cuda:
         keep_float32_where_needed(model, opt, runtime)
-    train_set = checked(get_training_set(opt, *training_transforms(opt)), n_outputs)
+    train_set = ready(get_training_set(opt, *training_transforms(opt)), n_outputs)
     sampler = DistributedSampler(train_set, runtime.world_size, runtime.rank, shuffle=True,
                                  seed=opt.manual_seed) if runtime.distributed else None
     optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
@@ -128,26 +136,37 @@ def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
 
 def fit(opt, model, criterion, training, val_loader, logs, runtime):
     """Epochs begin_epoch ... n_epochs of training and validation. Returns False when a stop
-    request ended them; a training run then writes interrupted.pth, which resumes at the
-    start of the interrupted epoch (a batch cut short does not count)."""
+    request ended them. A training run that stops early (a stop request, more damaged clips
+    than --max_bad_clips allows, any failure that leaves the weights as the last step made
+    them: out of memory, a full disk, a loader worker killed) writes interrupted.pth, which
+    resumes at the start of the interrupted epoch (a batch cut short does not count)."""
     last_saved = opt.resume_path or None
     epoch = opt.begin_epoch
     try:
         for epoch in range(opt.begin_epoch, opt.n_epochs + 1):
             last_saved = run_epoch(epoch, opt, model, criterion, training, val_loader, logs,
                                    runtime) or last_saved
-    except (Interrupted, RuntimeError) as e:
-        if not stopped_by_request(e) or training is None:
-            raise
-        if runtime.is_main:
-            path = os.path.join(opt.result_path, 'interrupted.pth')
-            save_checkpoint(state_of(training, epoch, opt, model), path)
-            print(f'stopped during epoch {epoch}: wrote {path}; continue with --resume_path '
-                  f'{path}', file=sys.stderr)
-        return False
     except LossNotFinite as e:
         raise UserError(f'{e}; ' + (f'the last good checkpoint is {last_saved}' if last_saved
                                     else 'no checkpoint was written')) from None
+    except (Interrupted, TooMuchDamage, RuntimeError, OSError, MemoryError) as e:
+        requested = stopped_by_request(e)
+        if requested and training is None:
+            raise
+        path = os.path.join(opt.result_path, 'interrupted.pth')
+        if training is not None and runtime.is_main:
+            save_checkpoint(state_of(training, epoch, opt, model), path)
+        resume_line = f'wrote {path}; continue with --resume_path {path}'
+        if requested:
+            if runtime.is_main:
+                print(f'stopped during epoch {epoch}: {resume_line}', file=sys.stderr)
+            return False
+        if opt.debug:
+            raise
+        reason = str(e) if isinstance(e, TooMuchDamage) else f'{type(e).__name__}: {one_line(e)}'
+        raise RunStopped(f'stopped during epoch {epoch}: {reason}' +
+                         (f'; {resume_line}' if training is not None else ''),
+                         show=runtime.is_main) from None
     return True
 
 
@@ -161,11 +180,11 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
     if training:
         _, n_batches = train_epoch(epoch, training.loader, model, criterion,
                                    training.optimizer, runtime, logs.train, logs.train_batch,
-                                   training.scaler, training.skipped)
+                                   training.scaler, training.skipped, logs.damage)
         check_replicas(evaluation_model(model), n_batches, epoch, runtime)
     if val_loader:
         val_loss = val_epoch(epoch, val_loader, evaluation_model(model), criterion, runtime,
-                             logs.val)
+                             logs.val, logs.damage)
     if not training:
         return None
     if val_loader:
@@ -227,16 +246,19 @@ def make_loader(dataset, opt, runtime, shuffle=False, sampler=None):
     drop_last = shuffle and n % opt.batch_size == 1
     return DataLoader(dataset, batch_size=opt.batch_size, shuffle=shuffle and sampler is None,
                       sampler=sampler, num_workers=opt.n_threads, pin_memory=runtime.uses_cuda,
-                      worker_init_fn=seed_worker, drop_last=drop_last)
+                      worker_init_fn=seed_worker, drop_last=drop_last,
+                      collate_fn=collate_skipping_damaged)
 
 
-def checked(dataset, n_outputs):
-    """The dataset, once its classes are known to fit the model's outputs."""
+def ready(dataset, n_outputs):
+    """The dataset as a run uses it: its classes checked against the model's outputs, and a
+    clip with a damaged frame left out of its batch (and reported) instead of raising."""
     n_classes = len(dataset.class_names)
     if n_outputs < n_classes:
         raise UserError(f'{dataset.annotation_path} has {n_classes} classes but the model '
                         f'outputs {n_outputs}: set --n_classes (or --n_finetune_classes when '
                         f'fine-tuning) to {n_classes}')
+    dataset.skip_damaged = True
     return dataset
 
 

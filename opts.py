@@ -111,6 +111,10 @@ def build_parser():
                    help='average raw scores instead of softmax probabilities in test')
     g.add_argument('--checkpoint', default=10, type=positive_int,
                    help='save every this many epochs')
+    g.add_argument('--max_bad_clips', default=0.01, type=non_negative_float,
+                   help='damaged clips (missing or corrupt frames) an epoch may leave out '
+                        'before the run stops, resumably: a count if 1 or more, a fraction '
+                        'of the epoch\'s clips if less, none if 0')
     g.add_argument('--manual_seed', default=1, type=int,
                    help='seed of torch, random, numpy and the loader workers')
     g.add_argument('--debug', action='store_true',

@@ -7,17 +7,20 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from damage import DamageReport
 from utils import Logger, UserError, write_text_atomically
 
 # What a training run writes: moved aside together before a new run.
 RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log',
-             'opts.json', 'val.json', 'test.json')
+             'opts.json', 'val.json', 'test.json', 'bad_frames.log')
 
 
 @dataclass
 class RunLogs:
     """The run's tab-separated logs; None where the run does not write one (a pass that
-    does not run, or a rank other than 0)."""
+    does not run, or a rank other than 0). Every rank reports its damaged clips to
+    bad_frames.log itself."""
+    damage: DamageReport
     train: Logger | None = None
     train_batch: Logger | None = None
     val: Logger | None = None
@@ -44,7 +47,7 @@ def start(opt, runtime):
     if not opt.no_train and not opt.resume_path:
         move_earlier_run_aside(result_path)
     write_options(opt, runtime)
-    logs = RunLogs()
+    logs = other_rank_logs(opt)
     if not opt.no_train:
         logs.train = Logger(os.path.join(result_path, 'train.log'), ['epoch', 'loss', 'acc', 'lr'])
         logs.train_batch = Logger(os.path.join(result_path, 'train_batch.log'),
@@ -52,6 +55,11 @@ def start(opt, runtime):
     if not opt.no_val:
         logs.val = Logger(os.path.join(result_path, 'val.log'), ['epoch', 'loss', 'acc'])
     return logs
+
+
+def other_rank_logs(opt):
+    """The logs of a rank other than 0: only its damaged clips."""
+    return RunLogs(DamageReport(opt.result_path, opt.max_bad_clips))
 
 
 def move_earlier_run_aside(result_path):

@@ -1,5 +1,6 @@
 """The test pass: clip scores averaged per video, top classes written as JSON."""
 import json
+import sys
 import time
 
 import torch
@@ -10,28 +11,33 @@ from utils import STOP, AverageMeter, Progress, write_text_atomically
 
 
 @torch.no_grad()
-def video_scores(data_loader, model, runtime, softmax=True):
-    """{video_id: (sum of clip scores, number of clips)}, in the order videos appear."""
+def video_scores(data_loader, model, runtime, softmax=True, damage=None):
+    """({video_id: (sum of clip scores, number of clips)}, in the order videos appear;
+    {video_id: video folder} of the videos with damaged clips, which were left out)."""
     model.eval()
-    scores = {}
+    scores, damaged_videos = {}, {}
     batch_time, data_time = AverageMeter(), AverageMeter()
     progress = Progress('test', len(data_loader), 'test', enabled=runtime.is_main)
     end = time.perf_counter()
-    for i, (inputs, video_ids) in enumerate(data_loader, 1):
+    for i, (inputs, video_ids, damaged) in enumerate(data_loader, 1):
         data_time.update(time.perf_counter() - end)
-        with runtime.autocast():
-            outputs = model(runtime.to_device(inputs)).float()
-        if softmax:
-            outputs = F.softmax(outputs, dim=1)
-        for video_id, output in zip(video_ids, outputs.cpu()):
-            total, count = scores.get(video_id, (0, 0))
-            scores[video_id] = (total + output, count + 1)
+        if damage is not None:
+            damage.record(damaged)
+        damaged_videos.update((clip.video_id, clip.video_dir) for clip in damaged)
+        if inputs is not None:
+            with runtime.autocast():
+                outputs = model(runtime.to_device(inputs)).float()
+            if softmax:
+                outputs = F.softmax(outputs, dim=1)
+            for video_id, output in zip(video_ids, outputs.cpu()):
+                total, count = scores.get(video_id, (0, 0))
+                scores[video_id] = (total + output, count + 1)
         batch_time.update(time.perf_counter() - end)
         progress.update(i, batch_time, data_time)
         STOP.check()
         end = time.perf_counter()
     progress.close()
-    return scores
+    return scores, damaged_videos
 
 
 def top_classes(scores, class_names):
@@ -56,13 +62,22 @@ def merge(parts):
     return merged
 
 
-def test(data_loader, model, class_names, path, runtime, softmax=True):
+def test(data_loader, model, class_names, path, runtime, softmax=True, damage=None):
     """Write the top classes of each video to the JSON file `path` (rank 0 gathers the
-    other ranks' scores). `softmax`: average probabilities, not raw scores."""
-    parts = gather_to_main(video_scores(data_loader, model, runtime, softmax), runtime)
+    other ranks' scores). `softmax`: average probabilities, not raw scores. A video whose
+    clips are all damaged is left out, and named on the console and in `damage`'s log."""
+    parts = gather_to_main(video_scores(data_loader, model, runtime, softmax, damage), runtime)
     if not runtime.is_main:
         return None
-    scores = merge(parts)
+    scores = merge(part for part, _ in parts)
     write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)}))
     print(f'wrote the top classes of {len(scores)} videos to {path}')
+    unread = {video_id: folder for _, damaged in parts for video_id, folder in damaged.items()
+              if video_id not in scores}
+    if unread:
+        for folder in unread.values():
+            if damage is not None:
+                damage.log(folder, '', f'no readable clip: left out of {path}')
+        print(f'{len(unread)} videos had no readable clip and are not in {path}: '
+              f'{", ".join(sorted(unread.values()))}', file=sys.stderr, flush=True)
     return path

@@ -1,9 +1,11 @@
 """One training epoch."""
 import math
+import sys
 import time
 
 import torch
 
+from damage import DamageReport
 from distributed import all_reduce_sum
 from utils import STOP, AverageMeter, Interrupted, Progress, UserError, correct_predictions
 
@@ -27,17 +29,25 @@ class SkippedSteps:
 
 
 def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_logger=None,
-                batch_logger=None, scaler=None, skipped=None):
-    """Train one epoch; returns (mean loss, batches). Loggers may be None (ranks > 0)."""
+                batch_logger=None, scaler=None, skipped=None, damage=None):
+    """Train one epoch; returns (mean loss, batches). Loggers may be None (ranks > 0).
+
+    Batches are (clips, targets, damaged clips left out), as collate_skipping_damaged makes
+    them; `damage` reports and counts the damaged ones (TooMuchDamage past its bound)."""
     skipped = skipped or SkippedSteps()
+    damage = damage or DamageReport(None, float('inf'))
+    damage.start(epoch, 'train', len(data_loader.dataset))
     model.train()
     batch_time, data_time = AverageMeter(), AverageMeter()
     losses, accuracies = AverageMeter(), AverageMeter()
     progress = Progress(epoch, len(data_loader), 'train', enabled=runtime.is_main)
     lr = optimizer.param_groups[0]['lr']
     end = time.perf_counter()
-    for i, (inputs, targets) in enumerate(data_loader, 1):
+    for i, (inputs, targets, damaged) in enumerate(data_loader, 1):
         data_time.update(time.perf_counter() - end)
+        if not usable(inputs, damaged, damage, data_loader.batch_size, runtime):
+            end = time.perf_counter()
+            continue
         inputs = runtime.to_device(inputs)
         targets = targets.to(runtime.device, non_blocking=True)
         with runtime.autocast():
@@ -87,9 +97,23 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
             raise Interrupted
         end = time.perf_counter()
     progress.close()
+    if runtime.is_main and damage.epoch_note():
+        print(damage.epoch_note(), file=sys.stderr, flush=True)
     if epoch_logger:
         epoch_logger.log({'epoch': epoch, 'loss': losses.avg, 'acc': accuracies.avg, 'lr': lr})
     return losses.avg, len(data_loader)
+
+
+def usable(inputs, damaged, damage, batch_size, runtime):
+    """Report the damaged clips left out of a batch and say whether what is left is trained
+    on. Every rank trains on its batch or none does (DistributedDataParallel's backward
+    waits for all ranks); a batch left with one clip of several is skipped too (batch norm
+    cannot train on one clip where a feature map is 1x1x1, and it would teach little)."""
+    damage.record(damaged)
+    too_small = inputs is None or inputs.size(0) < min(2, batch_size)
+    n_unusable, n_damaged = all_reduce_sum([float(too_small), float(len(damaged))], runtime)
+    damage.add(n_damaged)
+    return n_unusable == 0
 
 
 def gradient_norm(model, loss):

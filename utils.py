@@ -10,6 +10,15 @@ class UserError(Exception):
     """A mistake in the user's input: main prints its one-line message and exits 2."""
 
 
+class RunStopped(Exception):
+    """The run stopped before its end for the reason its message gives (damaged data past
+    the bound, a failure); main prints it (when `show`, on rank 0) and exits 1."""
+
+    def __init__(self, message, show=True):
+        super().__init__(message)
+        self.show = show
+
+
 class Interrupted(Exception):
     """Raised between batches after SIGINT/SIGTERM asked the run to stop."""
 

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from datasets.names import frame_path
-from utils import UserError
+from utils import UserError, one_line
 
 
 class StringTable:
@@ -105,18 +105,28 @@ def read_number(path, what):
                         'with utils_scripts/') from None
 
 
+class DamagedFrame(UserError):
+    """A frame that is missing or cannot be decoded: `reason` is 'missing' or 'corrupt
+    (what the decoder said)'."""
+
+    def __init__(self, path, kind, detail=''):
+        self.path, self.reason = path, f'{kind} ({detail})' if detail else kind
+        super().__init__(f'{kind} frame {path}' + (f' ({detail})' if detail else '') +
+                         ': extract the frames of this video again (utils_scripts/'
+                         'video_jpg*.py, then n_frames*.py) or drop it from the annotation file')
+
+
 def pil_loader(path):
     """Decode one frame to RGB, naming the file when it is missing or damaged."""
     try:
         img = Image.open(path)
         img.load()
     except FileNotFoundError:
-        raise UserError(f'missing frame {path}: extract the frames of this video again '
-                        '(utils_scripts/video_jpg*.py, then n_frames*.py) or drop it from '
-                        'the annotation file') from None
+        raise DamagedFrame(path, 'missing') from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise UserError(f'corrupt frame {path} ({e}): extract the frames of this video again '
-                        'or drop it from the annotation file') from None
+        # PIL's messages repeat the path: the line names it once.
+        raise DamagedFrame(path, 'corrupt', one_line(e, 200).replace(f" '{path}'", '')
+                           .replace(path, os.path.basename(path))) from None
     return img if img.mode == 'RGB' else img.convert('RGB')
 
 
@@ -157,6 +167,9 @@ class VideoDataset(torch.utils.data.Dataset):
     stop_offset = 1
     # Drop clips (and spans) with fewer than sample_duration frames on disk.
     drop_short = False
+    # main.py sets it: a clip with a damaged frame then comes back as a DamagedClip (which
+    # collate_skipping_damaged leaves out of its batch) instead of raising DamagedFrame.
+    skip_damaged = False
 
     def __init__(self, root_path, annotation_path, subset, n_samples_for_each_video=1,
                  spatial_transform=None, temporal_transform=None, target_transform=None,
@@ -274,10 +287,34 @@ class VideoDataset(torch.utils.data.Dataset):
         frame_indices = record['frame_indices']
         if self.temporal_transform is not None:
             frame_indices = self.temporal_transform(frame_indices)
-        frames = self.loader(record['video'], frame_indices)
+        try:
+            frames = self.loader(record['video'], frame_indices)
+        except DamagedFrame as e:
+            if not self.skip_damaged:
+                raise
+            return DamagedClip(record['video'], record['video_id'], e.path, e.reason)
         clip = transform_clip(self.spatial_transform, frames)
         target = record if self.target_transform is None else self.target_transform(record)
         return clip, target
+
+
+class DamagedClip(NamedTuple):
+    """A clip left out because one of its frames is missing or cannot be decoded."""
+    video_dir: str
+    video_id: str
+    frame: str
+    reason: str
+
+
+def collate_skipping_damaged(items):
+    """(clips, targets, damaged clips) of a batch: the damaged ones are left out; clips and
+    targets are None when none is left."""
+    good = [item for item in items if not isinstance(item, DamagedClip)]
+    damaged = [item for item in items if isinstance(item, DamagedClip)]
+    if not good:
+        return None, None, damaged
+    clips, targets = torch.utils.data.default_collate(good)
+    return clips, targets, damaged
 
 
 def transform_clip(spatial_transform, frames):
