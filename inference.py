@@ -33,7 +33,7 @@ from main import seed_worker
 from models.checkpoint import head_name, load_model_file
 from models.factory import build_model
 from runtime import Runtime
-from utils import UserError, one_line, write_text_atomically
+from utils import UserError, one_line, write_atomically, write_text_atomically
 
 LIST_EXTENSIONS = ('.txt', '.lst', '.list')
 PARTS = '.parts'  # OUT/.parts/NAME.json: what was found for one video (the resumable unit)
@@ -273,14 +273,11 @@ def write_part(output, source, part, settings):
 
 
 def save_features(output, source, rows):
-    """OUT/NAME.npy, written under a temporary name and renamed."""
+    """OUT/NAME.npy, written atomically."""
     file = source.name + '.npy'
     path = os.path.join(output, file)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'wb') as f:
-        np.save(f, rows)
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: np.save(f, rows), 'features')
     return file
 
 

@@ -5,10 +5,21 @@
         --model resnet --model_depth 34 --n_classes 400 --batch_size 128 --n_threads 4 \
         --checkpoint 5
 """
-import os
-import random
 import signal
 import sys
+
+
+def stopped_while_starting(signum, frame):
+    print('stopped', file=sys.stderr)
+    sys.exit(128 + signum)
+
+
+if __name__ == '__main__':  # Ctrl-C while the modules below load: one line, no traceback
+    signal.signal(signal.SIGINT, stopped_while_starting)
+
+import os
+import random
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,8 +34,8 @@ from datasets.factory import test_transforms, training_transforms, validation_tr
 from datasets.videodataset import collate_skipping_damaged
 from distributed import (ShardSampler, check_replicas, evaluation_model, leave_process_group,
                          wrap_model)
-from models.checkpoint import (restore_training_state, resume, save_checkpoint,
-                               training_state, unwrap)
+from models.checkpoint import (override_hyperparameters, restore_training_state, resume,
+                               save_checkpoint, training_state, unwrap)
 from models.factory import create_model
 from models.precision import keep_float32_where_bfloat16_fails
 from opts import parse_opts
@@ -39,6 +50,8 @@ def main(argv=None):
     opt = parse_opts(argv)
     try:
         run(opt)
+        if STOP.signum is not None:  # stopped cleanly on a signal: say so, as shells expect
+            sys.exit(128 + STOP.signum)
     except UserError as e:
         if opt.debug:
             raise
@@ -58,7 +71,9 @@ def main(argv=None):
 def run(opt):
     runtime = Runtime.from_options(opt)
     try:
-        train_and_test(opt, runtime)
+        # Rank 0 alone writes to the result folder: it holds it for the run.
+        with result_folder.held(opt.result_path) if runtime.is_main else nullcontext():
+            train_and_test(opt, runtime)
     finally:
         leave_process_group()
 
@@ -77,11 +92,11 @@ class Training:
 def train_and_test(opt, runtime):
     """What a run does, in order. Everything a mistake in the input can break (options,
     checkpoints, annotation files, folders) is checked before the result folder is touched."""
-    if runtime.is_main:
-        result_folder.check_writable(opt.result_path)
     seed_everything(opt.manual_seed)
     model, parameters = create_model(opt)
     checkpoint = resume(opt, model) if opt.resume_path else None
+    if runtime.is_main:
+        say_what_will_not_happen(opt)
     model = wrap_model(model, runtime, opt.sync_bn)
     n_outputs = opt.n_finetune_classes if opt.pretrain_path else opt.n_classes
     training = None if opt.no_train else prepare_training(opt, model, parameters, checkpoint,
@@ -110,6 +125,18 @@ def train_and_test(opt, runtime):
         STOP.uninstall()
 
 
+def say_what_will_not_happen(opt):
+    """Options that leave nothing to do, said rather than silently done."""
+    if opt.ft_begin_index and not opt.pretrain_path:
+        print(f'note: --ft_begin_index {opt.ft_begin_index} does nothing without '
+              '--pretrain_path: every layer trains', file=sys.stderr)
+    if not opt.no_train and opt.begin_epoch > opt.n_epochs:
+        since = f'{opt.resume_path} continues at epoch {opt.begin_epoch}' if opt.resume_path \
+            else f'--begin_epoch is {opt.begin_epoch}'
+        print(f'note: nothing to train: {since} and --n_epochs is {opt.n_epochs}; raise '
+              '--n_epochs to train further', file=sys.stderr)
+
+
 def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
     """The training set, its loader, the optimiser, scheduler and gradient scaler, restored
     from the checkpoint when resuming."""
@@ -130,8 +157,24 @@ def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
         # Distributed runs seed each epoch from the seed instead of restoring random states.
         restore_training_state(checkpoint, opt.resume_path, optimizer, scheduler, scaler,
                                restore_rng=not runtime.distributed)
-    return Training(make_loader(train_set, opt, runtime, shuffle=True, sampler=sampler),
-                    sampler, optimizer, scheduler, scaler)
+        given = {key: getattr(opt, flag) for flag, key in HYPERPARAMETERS.items()
+                 if flag in opt.explicit}
+        changed = override_hyperparameters(optimizer, given)
+        if changed and runtime.is_main:
+            print('resuming with ' + ', '.join(
+                f'--{flag} {changed[key][1]:g} (the checkpoint had {changed[key][0]:g})'
+                for flag, key in HYPERPARAMETERS.items() if key in changed))
+    loader = make_loader(train_set, opt, runtime, shuffle=True, sampler=sampler)
+    if len(loader) == 0:
+        raise UserError(f'{opt.annotation_path} gives {len(train_set)} training clips, not one '
+                        f'batch of --batch_size {opt.batch_size}' +
+                        (f' per process ({runtime.world_size})' if runtime.distributed else '')
+                        + ' (a last batch of one clip is left out): lower --batch_size')
+    return Training(loader, sampler, optimizer, scheduler, scaler)
+
+
+# Options that, given on the command line, win over the optimizer state of a checkpoint.
+HYPERPARAMETERS = {'learning_rate': 'lr', 'momentum': 'momentum', 'weight_decay': 'weight_decay'}
 
 
 def fit(opt, model, criterion, training, val_loader, logs, runtime):
@@ -147,8 +190,12 @@ def fit(opt, model, criterion, training, val_loader, logs, runtime):
             last_saved = run_epoch(epoch, opt, model, criterion, training, val_loader, logs,
                                    runtime) or last_saved
     except LossNotFinite as e:
-        raise UserError(f'{e}; ' + (f'the last good checkpoint is {last_saved}' if last_saved
-                                    else 'no checkpoint was written')) from None
+        if training is None:  # evaluating a checkpoint
+            raise UserError(f'{e}: the model of {opt.resume_path or "this run"} gives non-finite'
+                            ' outputs') from None
+        raise UserError(f'{e}: try a lower --learning_rate; ' +
+                        (f'the last good checkpoint is {last_saved}' if last_saved
+                         else 'no checkpoint was written')) from None
     except (Interrupted, TooMuchDamage, RuntimeError, OSError, MemoryError) as e:
         requested = stopped_by_request(e)
         if requested and training is None:

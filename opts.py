@@ -1,5 +1,6 @@
 """Command-line options: the reference's flags, defaults and derived values."""
 import argparse
+import copy
 import os
 
 from mean import get_mean, get_std
@@ -186,10 +187,20 @@ def add_derived_options(parser, opt):
     return opt
 
 
+def explicit_options(parser, argv):
+    """The names of the options `argv` gives (not left at their defaults)."""
+    shadow = copy.deepcopy(parser)
+    for action in shadow._actions:
+        action.default = argparse.SUPPRESS
+    return sorted(vars(shadow.parse_args(argv)))
+
+
 def parse_opts(argv=None):
     """Parse `argv` (default: sys.argv) and add the derived options."""
     parser = build_parser()
     opt = parser.parse_args(argv)
+    # When resuming, these win over the checkpoint's (say, a lower learning rate).
+    opt.explicit = explicit_options(parser, argv)
     add_derived_options(parser, opt)
     if opt.root_path:
         for name in PATH_OPTIONS:

@@ -1,5 +1,7 @@
-"""The result folder's life: checked writable before a run, an earlier training run moved
-aside when a new one starts, the options written, the logs opened."""
+"""The result folder's life: checked writable and locked before a run, an earlier training
+run moved aside when a new one starts, the options written, the logs opened."""
+import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -8,11 +10,11 @@ import time
 from dataclasses import dataclass
 
 from damage import DamageReport
-from utils import Logger, UserError, write_text_atomically
+from utils import Logger, UserError, temporary_pattern, write_text_atomically
 
 # What a training run writes: moved aside together before a new run.
 RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log',
-             'opts.json', 'val.json', 'test.json', 'bad_frames.log')
+             'opts.json', 'opts_no_train.json', 'val.json', 'test.json', 'bad_frames.log')
 
 
 @dataclass
@@ -37,14 +39,37 @@ def check_writable(result_path):
                         f'{e.strerror or e}') from None
 
 
+@contextlib.contextmanager
+def held(result_path):
+    """The result folder, created if needed, checked writable and held for the run: a second
+    run into the same folder would move the first one's files away or mix its logs. The
+    folder itself is locked, so nothing is written to it; on a file system without locks
+    (some cluster mounts) runs are not kept apart."""
+    check_writable(result_path)
+    fd = os.open(result_path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f'--result_path {result_path} is in use by a run still going: '
+                            'wait for it to end or choose another folder') from None
+        except OSError:  # no locks on this file system
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def start(opt, runtime):
     """Prepare the result folder once the run is known to start, and open its logs: clear
-    temporary files of interrupted saves, move an earlier run aside before a new training
-    run (its checkpoints would be overwritten and its logs mixed), write opts.json."""
+    the temporary files of interrupted saves, move an earlier run aside before a new
+    training run (its checkpoints would be overwritten and its logs mixed), write the
+    options."""
     result_path = opt.result_path
-    for stale in glob.glob(os.path.join(result_path, '.*.tmp')):
-        os.remove(stale)
-    if not opt.no_train and not opt.resume_path:
+    for pattern in RUN_FILES:
+        for stale in glob.glob(os.path.join(result_path, temporary_pattern(pattern))):
+            os.remove(stale)
+    if not opt.no_train and not resumes_own_run(opt):
         move_earlier_run_aside(result_path)
     write_options(opt, runtime)
     logs = other_rank_logs(opt)
@@ -60,6 +85,13 @@ def start(opt, runtime):
 def other_rank_logs(opt):
     """The logs of a rank other than 0: only its damaged clips."""
     return RunLogs(DamageReport(opt.result_path, opt.max_bad_clips))
+
+
+def resumes_own_run(opt):
+    """True when --resume_path is a checkpoint of the run in --result_path (a checkpoint of
+    another folder starts a new run here, which moves this folder's run aside)."""
+    return bool(opt.resume_path) and os.path.samefile(os.path.dirname(
+        os.path.abspath(opt.resume_path)), opt.result_path)
 
 
 def move_earlier_run_aside(result_path):
@@ -78,7 +110,9 @@ def move_earlier_run_aside(result_path):
 
 def write_options(opt, runtime):
     """All options, derived ones included, and the device and precision the run uses, in
-    result_path/opts.json."""
+    result_path/opts.json; a run that does not train writes opts_no_train.json instead, and
+    leaves the training run's opts.json as it is."""
     options = dict(vars(opt), device=str(runtime.device), amp_dtype=runtime.precision)
-    write_text_atomically(os.path.join(opt.result_path, 'opts.json'),
+    name = 'opts_no_train.json' if opt.no_train else 'opts.json'
+    write_text_atomically(os.path.join(opt.result_path, name),
                           json.dumps(options, indent=2, sort_keys=True))

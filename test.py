@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from distributed import gather_to_main
-from utils import STOP, AverageMeter, Progress, write_text_atomically
+from utils import STOP, AverageMeter, Progress, UserError, write_text_atomically
 
 
 @torch.no_grad()
@@ -70,7 +70,13 @@ def test(data_loader, model, class_names, path, runtime, softmax=True, damage=No
     if not runtime.is_main:
         return None
     scores = merge(part for part, _ in parts)
-    write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)}))
+    diverged = sorted(video_id for video_id, (total, _) in scores.items()
+                      if not torch.isfinite(total).all())
+    if diverged:
+        raise UserError(f'the test scores of {len(diverged)} videos (e.g. {diverged[0]}) are not '
+                        f'finite: the model has diverged; {path} was not written')
+    write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)},
+                                           allow_nan=False))
     print(f'wrote the top classes of {len(scores)} videos to {path}')
     unread = {video_id: folder for _, damaged in parts for video_id, folder in damaged.items()
               if video_id not in scores}

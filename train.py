@@ -68,7 +68,7 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
             [loss_value * n, correct, n, grad_norm, float(STOP.requested)], runtime)
         if not math.isfinite(loss_sum):
             raise LossNotFinite(f'the loss became {loss_sum / count} at epoch {epoch}, batch '
-                                f'{i}: try a lower --learning_rate')
+                                f'{i}')
         if scaler is not None:  # it skips steps with overflowed (scaled) gradients itself
             scaler.step(optimizer)
             scaler.update()
@@ -79,8 +79,7 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
             skipped.in_a_row += 1
             if skipped.in_a_row == MAX_SKIPPED_STEPS:
                 raise LossNotFinite(f'the gradients became {grad_norm} in {MAX_SKIPPED_STEPS} '
-                                    f'batches in a row, the last at epoch {epoch}, batch {i}: '
-                                    f'try a lower --learning_rate')
+                                    f'batches in a row, the last at epoch {epoch}, batch {i}')
             if runtime.is_main:
                 progress.write(f'epoch {epoch}, batch {i}: the gradients are not finite (the '
                                f'loss is {loss_sum / count:.4f}); this step is skipped')

@@ -4,6 +4,7 @@ import csv
 import os
 import signal
 import sys
+import tempfile
 
 
 class UserError(Exception):
@@ -30,10 +31,12 @@ class StopRequest:
 
     def __init__(self):
         self.requested = False
+        self.signum = None  # the signal that asked, kept after uninstall() for the exit status
         self.previous = {}
 
     def install(self):
         self.requested = False
+        self.signum = None
         self.previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
 
     def uninstall(self):
@@ -45,6 +48,7 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signum = signum
         print(f'\n{signal.Signals(signum).name}: stopping after this batch '
               '(send it again to stop at once)', file=sys.stderr, flush=True)
 
@@ -113,14 +117,45 @@ def correct_predictions(outputs, targets):
     return (outputs.argmax(1) == targets).sum()
 
 
+# Files are created with the permissions the user's umask gives, as open() gives them.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def temporary_pattern(name):
+    """The names write_atomically gives its temporary files for `name` (a glob pattern)."""
+    return f'.{name}.*.tmp'
+
+
+def write_atomically(path, write, what='file'):
+    """Replace `path` by what `write(binary file)` writes, so that readers (and a crash at
+    any moment) see the old file or the new one, never a part: a temporary file in the same
+    folder, flushed to disk, then renamed. A failed write (a full disk) removes the temporary
+    file and raises a UserError; the old file stays."""
+    fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp',
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private (0600)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        # torch.save reports a full disk as a RuntimeError ("unexpected pos ...").
+        if isinstance(e, (OSError, RuntimeError)):
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else one_line(e, 200)
+            raise UserError(f'could not write {what} {path}: {reason} (is the disk full?); '
+                            'the previous file is intact') from None
+        raise
+
+
 def write_text_atomically(path, text):
-    """Replace `path` with `text` so that readers never see a half-written file."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: f.write(text.encode('utf-8')))
 
 
 class Progress:

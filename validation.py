@@ -1,4 +1,5 @@
 """One validation pass, without gradients; across ranks, the sums are combined at the end."""
+import math
 import sys
 import time
 
@@ -6,6 +7,7 @@ import torch
 
 from damage import DamageReport
 from distributed import all_reduce_sum
+from train import LossNotFinite
 from utils import STOP, AverageMeter, Progress, correct_predictions
 
 
@@ -50,6 +52,8 @@ def val_epoch(epoch, data_loader, model, criterion, runtime, logger=None, damage
     if runtime.is_main and damage.epoch_note():
         print(damage.epoch_note(), file=sys.stderr, flush=True)
     mean_loss, mean_acc = loss_sum / max(count, 1), correct / max(count, 1)
+    if not math.isfinite(mean_loss):  # never logged: a diverged model is no result
+        raise LossNotFinite(f'the validation loss became {mean_loss} at epoch {epoch}')
     if logger:
         logger.log({'epoch': epoch, 'loss': mean_loss, 'acc': mean_acc})
     return mean_loss

@@ -11,8 +11,8 @@ FRAME_FILE_FFMPEG = 'image_%05d.jpg'
 FRAME_FILE_RE = re.compile(r'image_(\d+)\.jpg$')
 
 # Kinetics keys end in `_%06d_%06d`, the start and end second of the clip in its YouTube
-# video; the video id is the key without it.
-KINETICS_TIME_SUFFIX_LENGTH = len('_000000_000000')
+# video; the video id is the key without it (a key without one is the id itself).
+KINETICS_TIME_SUFFIX = re.compile(r'_\d{6}_\d{6}$')
 
 
 def frame_path(video_dir, i):
@@ -25,4 +25,4 @@ def frame_numbers(video_dir):
 
 
 def kinetics_video_id(key):
-    return key[:-KINETICS_TIME_SUFFIX_LENGTH]
+    return KINETICS_TIME_SUFFIX.sub('', key)

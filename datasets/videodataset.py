@@ -14,6 +14,7 @@ growth (reading a numpy array does not touch Python reference counts).
             [start, start + length). Arrays `sample_*`.
 """
 import json
+import math
 import os
 from typing import NamedTuple
 
@@ -88,21 +89,33 @@ def load_annotation(path):
     return data
 
 
+# Bounds of the numbers read from n_frames and fps files: ten million frames is 92 hours at
+# 30 fps (more is a damaged file, and would make an index of gigabytes).
+LIMITS = {'number of frames': 10_000_000, 'frame rate': 10_000}
+
+
 def read_number(path, what):
-    """The number in a small text file (`n_frames`, `fps`); None if the file is absent."""
+    """The number in a small text file (`n_frames`, `fps`), at most LIMITS[what]; None if
+    the file is absent."""
     try:  # os-level calls: this runs once per video of a Kinetics-size index
         fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
         return None
     try:
         text = os.read(fd, 64).decode('utf-8', 'replace').strip()
+    except IsADirectoryError:
+        raise UserError(f'{path} is a folder, not a file holding the {what}: remove it and '
+                        'regenerate it with utils_scripts/') from None
     finally:
         os.close(fd)
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise UserError(f'{path} should hold the {what}, found {text[:40]!r}: regenerate it '
-                        'with utils_scripts/') from None
+        value = math.nan
+    if not abs(value) <= LIMITS[what]:  # also NaN
+        raise UserError(f'{path} should hold the {what} (at most {LIMITS[what]}), found '
+                        f'{text[:40]!r}: regenerate it with utils_scripts/')
+    return value
 
 
 class DamagedFrame(UserError):
@@ -187,6 +200,10 @@ class VideoDataset(torch.utils.data.Dataset):
                             '--root_path)')
         data = load_annotation(annotation_path)
         self.class_names, records = self.read(data, subset)
+        if not records:
+            raise UserError(f'{annotation_path} has no videos in its {subset} subset' + (
+                ': UCF-101 and HMDB-51 have none (their test lists are the validation subset);'
+                ' use --test_subset val' if subset == 'testing' else ''))
         self._build(records, n_samples_for_each_video)
 
     # -- index -------------------------------------------------------------------------

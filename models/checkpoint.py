@@ -9,12 +9,11 @@ import os
 import pickle
 import random
 import re
-import tempfile
 
 import numpy as np
 import torch
 
-from utils import UserError, one_line
+from utils import UserError, one_line, write_atomically
 
 _DENSE_DOTTED = re.compile(r'\.(norm|relu|conv)\.(\d)\.')
 TRUST_HINT = ('if you trust its origin, convert it once with '
@@ -26,6 +25,8 @@ def load_checkpoint(path):
 
     A bare state dict is accepted and returned as {'state_dict': ...}.
     """
+    if os.path.isdir(path):
+        raise UserError(f'{path} is a folder: give the checkpoint file in it (e.g. save_N.pth)')
     if not os.path.isfile(path):
         raise UserError(f'checkpoint not found: {path}')
     try:
@@ -43,7 +44,32 @@ def load_checkpoint(path):
         checkpoint = {'state_dict': checkpoint}
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         raise UserError(f'{path} is not a model checkpoint: it has no state_dict')
+    check_fields(checkpoint, path)
     return checkpoint
+
+
+# What a checkpoint's fields may hold (a damaged or foreign file fails here, in one line,
+# not deep in a resumed run).
+FIELD_TYPES = {'epoch': int, 'arch': str, 'optimizer': dict, 'scheduler': dict, 'scaler': dict,
+               'rng': dict}
+MAX_EPOCH = 1_000_000
+
+
+def check_fields(checkpoint, path):
+    for key, value in checkpoint['state_dict'].items():
+        if not isinstance(value, torch.Tensor):
+            raise UserError(f'{path}: state_dict entry {key!r} is a {type(value).__name__}, '
+                            'not a tensor: the file is damaged or not a model checkpoint')
+    for key, kind in FIELD_TYPES.items():
+        value = checkpoint.get(key)
+        if value is not None and not isinstance(value, kind) or kind is int and \
+                isinstance(value, bool):
+            raise UserError(f'{path}: its {key!r} is a {type(value).__name__}, not a '
+                            f'{kind.__name__}: the file is damaged or not a checkpoint of this '
+                            'program')
+    if not 1 <= checkpoint.get('epoch', 1) <= MAX_EPOCH:
+        raise UserError(f'{path}: its epoch {checkpoint["epoch"]} is out of range (1 to '
+                        f'{MAX_EPOCH}): the file is damaged')
 
 
 def normalise_keys(state_dict):
@@ -71,9 +97,12 @@ def load_weights(model, state_dict, path, classifier='fc'):
     missing = sorted(set(expected) - given)
     unexpected = sorted(given - set(expected))
     if missing or unexpected:
+        shortcut = any('downsample' in key for key in missing + unexpected)
         raise UserError(f'{path} does not fit this model (missing {len(missing)} keys, e.g. '
                         f'{missing[:2]}; unexpected {len(unexpected)}, e.g. {unexpected[:2]}): '
-                        'check --model, --model_depth and the family options')
+                        + ('set --resnet_shortcut to the one it was trained with (A has no '
+                           'downsample weights, B has)' if shortcut else
+                           'check --model, --model_depth and the family options'))
     head = f'{classifier}.weight'
     if state_dict[head].shape[0] != expected[head].shape[0]:
         raise ClassCountError(path, state_dict[head].shape[0], expected[head].shape[0])
@@ -82,6 +111,10 @@ def load_weights(model, state_dict, path, classifier='fc'):
             raise UserError(f'{path}: {key} has shape {tuple(state_dict[key].shape)} but this '
                             f'model expects {tuple(value.shape)}: check --model, --model_depth, '
                             '--resnet_shortcut, --wide_resnet_k and --resnext_cardinality')
+    for key in expected:
+        if state_dict[key].is_floating_point() and not torch.isfinite(state_dict[key]).all():
+            raise UserError(f'{path}: {key} holds NaN or infinite values: it was saved from a '
+                            'diverged run and cannot be used; take an earlier checkpoint')
     model.load_state_dict(state_dict, strict=False)
 
 
@@ -155,6 +188,21 @@ def restore_training_state(checkpoint, path, optimizer, scheduler, scaler, resto
         set_random_states(checkpoint['rng'])
 
 
+def override_hyperparameters(optimizer, values):
+    """Set the optimizer's hyperparameters `values` ({'lr': ..., 'momentum': ...}) in every
+    parameter group (the learning rate only where it is not 0: frozen groups stay frozen);
+    returns {name: (old, new)} for those that change."""
+    changed = {}
+    for name, value in values.items():
+        for group in optimizer.param_groups:
+            if name == 'lr' and group['lr'] == 0:
+                continue
+            if group[name] != value:
+                changed.setdefault(name, (group[name], value))
+                group[name] = value
+    return changed
+
+
 def random_states():
     """Python's, numpy's, torch's and CUDA's random states, in types a weights-only load
     accepts (numpy's key array as a tensor)."""
@@ -180,21 +228,4 @@ def save_checkpoint(state, path):
     """Write `state` to `path` atomically: a temporary file in the same folder, flushed to
     disk, then renamed, so that a crash at any instant leaves either the old file or the new
     one, never a damaged one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
-                               dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise UserError(f'could not write checkpoint {path}: {e.strerror or e}; '
-                            'the earlier checkpoints are intact') from None
-        raise
+    write_atomically(path, lambda f: torch.save(state, f), 'checkpoint')

@@ -1,6 +1,7 @@
 """Dataset layouts and sampling (docs/data.md), clip contents, and bad data."""
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -238,7 +239,11 @@ def test_malformed_annotation_names_file_and_place(tmp_path, content, message):
 
 
 def test_no_usable_video(tmp_path):
-    video_path, annotation_path = labelled_layout(str(tmp_path), ['a'], [('a', 'training', 5)])
+    video_path, annotation_path = labelled_layout(str(tmp_path), ['a'], [('a', 'training', 5),
+                                                                         ('a', 'validation', 5)])
+    with pytest.raises(UserError, match='has no videos in its testing subset.*--test_subset val'):
+        Kinetics(video_path, annotation_path, 'testing')
+    shutil.rmtree(os.path.join(video_path, 'a', 'v001'))
     with pytest.raises(UserError, match='no usable video'):
         Kinetics(video_path, annotation_path, 'validation')
 
