@@ -16,6 +16,9 @@ from datasets.videodataset import (Video, VideoDataset, annotation_error,
 from datasets.names import frame_numbers
 from utils import UserError
 
+MAX_SECONDS = 1_000_000  # 11 days: a longer segment is a damaged annotation
+
+
 def leaf_class_names(taxonomy, path):
     try:
         parents = {node['parentId'] for node in taxonomy}
@@ -62,6 +65,10 @@ class ActivityNet(VideoDataset):
                 except (TypeError, KeyError, ValueError):
                     raise annotation_error(path, key, 'has an annotation without "label" and '
                                                       'a two-number "segment"') from None
+                if not 0 <= start <= end <= MAX_SECONDS:
+                    raise annotation_error(path, key, f'has the segment {[start, end]}: it '
+                                                      f'must run forwards within 0 to '
+                                                      f'{MAX_SECONDS} seconds')
                 if label not in class_to_idx:
                     raise annotation_error(path, key, f'has label {label!r}, which is not a '
                                                       'leaf of "taxonomy"')

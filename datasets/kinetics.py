@@ -32,6 +32,9 @@ class LabelledFolders(VideoDataset):
                 continue
             annotations = value.get('annotations')
             label = annotations.get('label') if isinstance(annotations, dict) else None
+            if label is not None and not isinstance(label, str):
+                raise annotation_error(path, key, f'has the label {label!r}: labels are class '
+                                                  'names (strings) from "labels"')
             if not isinstance(label, str):
                 raise annotation_error(path, key, 'has no "annotations": {"label": ...}')
             if label not in class_to_idx:

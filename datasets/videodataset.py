@@ -81,6 +81,8 @@ def load_annotation(path):
     except json.JSONDecodeError as e:
         raise UserError(f'{path} is not valid JSON: {e.msg} at line {e.lineno} column '
                         f'{e.colno}') from None
+    except (ValueError, RecursionError) as e:  # a number of 5000 digits, deep nesting
+        raise UserError(f'{path} is not an annotation file: {one_line(e, 120)}') from None
     except UnicodeDecodeError as e:
         raise UserError(f'{path} is not a UTF-8 text file (byte {e.start})') from None
     if not isinstance(data, dict) or not isinstance(data.get('database'), dict):

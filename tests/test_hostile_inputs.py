@@ -264,3 +264,33 @@ def test_messages_point_the_right_way(tmp_path, capsys, flags):
                         '--no_val', '--test', '--test_subset', 'test')
     assert_one_line_error(code, err, 'has no videos in its testing subset',
                           '--test_subset val')
+
+
+@pytest.mark.parametrize('document,expect', [
+    ('{"labels": ["a"], "database": {"x": ' + '1' * 100001 + '}}', 'is not an annotation file'),
+    ('[' * 100000 + ']' * 100000, 'is not an annotation file'),
+    ('{"labels": ["a"], "database": {"v000": {"subset": "training", "annotations": '
+     '{"label": 5}}}}', 'has the label 5: labels are class names'),
+])
+def test_hostile_annotation_files_are_one_line(tmp_path, capsys, document, expect):
+    video_path, _ = ucf_like(tmp_path / 'data')
+    path = tmp_path / 'hostile.json'
+    path.write_text(document)
+    code, err = run_cli(capsys, *data_flags(video_path, path, 'ucf101'), *TINY,
+                        '--result_path', tmp_path / 'r', '--n_epochs', 1)
+    assert_one_line_error(code, err, str(path), expect)
+
+
+@pytest.mark.parametrize('segment', [['nan', 3], [0, 1e300], [5, 2]])
+def test_activitynet_segments_out_of_bounds_are_one_line(tmp_path, segment):
+    from datasets import ActivityNet
+    from tests.datagen import activitynet_layout
+    from utils import UserError
+    video_path, annotation_path = activitynet_layout(
+        str(tmp_path), [('training', 30, 10.0, [('run', 0.0, 2.0)])])
+    data = json.loads(open(annotation_path).read())
+    data['database']['a000']['annotations'][0]['segment'] = segment
+    with open(annotation_path, 'w') as f:
+        json.dump(data, f)
+    with pytest.raises(UserError, match="'a000' has .*segment"):
+        ActivityNet(video_path, annotation_path, 'training', 1, sample_duration=4)
