@@ -34,9 +34,10 @@ from datasets.factory import test_transforms, training_transforms, validation_tr
 from datasets.videodataset import collate_skipping_damaged
 from distributed import (ShardSampler, check_replicas, evaluation_model, leave_process_group,
                          wrap_model)
-from models.checkpoint import (override_hyperparameters, restore_training_state, resume,
-                               save_checkpoint, training_state, unwrap)
-from models.factory import create_model
+from models.checkpoint import (override_hyperparameters, random_states,
+                               restore_training_state, resume, save_checkpoint, training_state,
+                               unwrap)
+from models.factory import check_input_fits, create_model
 from models.precision import keep_float32_where_bfloat16_fails
 from opts import parse_opts
 from runtime import Runtime
@@ -86,6 +87,8 @@ class Training:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
     scaler: torch.amp.GradScaler | None  # float16 only
+    trained: int = 0  # the last epoch whose training pass is complete
+    rng_after_training: dict | None = None  # random states as that pass left them
     skipped: SkippedSteps = field(default_factory=SkippedSteps)
 
 
@@ -93,6 +96,7 @@ def train_and_test(opt, runtime):
     """What a run does, in order. Everything a mistake in the input can break (options,
     checkpoints, annotation files, folders) is checked before the result folder is touched."""
     seed_everything(opt.manual_seed)
+    check_input_fits(opt, None if opt.no_train else opt.batch_size)
     model, parameters = create_model(opt)
     checkpoint = resume(opt, model) if opt.resume_path else None
     if runtime.is_main:
@@ -170,7 +174,10 @@ def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
                         f'batch of --batch_size {opt.batch_size}' +
                         (f' per process ({runtime.world_size})' if runtime.distributed else '')
                         + ' (a last batch of one clip is left out): lower --batch_size')
-    return Training(loader, sampler, optimizer, scheduler, scaler)
+    # A checkpoint written during an epoch's validation has that epoch's training done.
+    trained = opt.begin_epoch if checkpoint and checkpoint.get('trained') == opt.begin_epoch \
+        else opt.begin_epoch - 1
+    return Training(loader, sampler, optimizer, scheduler, scaler, trained)
 
 
 # Options that, given on the command line, win over the optimizer state of a checkpoint.
@@ -224,11 +231,12 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
         seed_everything(opt.manual_seed + 1000 * epoch + runtime.rank)
         if training:
             training.sampler.set_epoch(epoch)
-    if training:
+    if training and training.trained < epoch:  # (a run stopped in validation resumes there)
         _, n_batches = train_epoch(epoch, training.loader, model, criterion,
                                    training.optimizer, runtime, logs.train, logs.train_batch,
                                    training.scaler, training.skipped, logs.damage)
         check_replicas(evaluation_model(model), n_batches, epoch, runtime)
+        training.trained, training.rng_after_training = epoch, random_states()
     if val_loader:
         val_loss = val_epoch(epoch, val_loader, evaluation_model(model), criterion, runtime,
                              logs.val, logs.damage)
@@ -244,8 +252,10 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
 
 
 def state_of(training, next_epoch, opt, model):
+    # Stopped during validation: resume with the random states validation started with.
+    rng = training.rng_after_training if training.trained == next_epoch else None
     return training_state(next_epoch, opt.arch, model, training.optimizer, training.scheduler,
-                          training.scaler)
+                          training.scaler, training.trained, rng)
 
 
 def stopped_by_request(error):

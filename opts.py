@@ -181,6 +181,10 @@ def add_derived_options(parser, opt):
     if opt.model_depth not in supported_depths(opt.model):
         parser.error(f'argument --model_depth: {opt.model} has no depth {opt.model_depth} '
                      f'(choose from {", ".join(map(str, supported_depths(opt.model)))})')
+    if int(opt.sample_size / opt.scale_in_test) < opt.sample_size:
+        parser.error(f'argument --scale_in_test: {opt.scale_in_test:g} scales frames to '
+                     f'{int(opt.sample_size / opt.scale_in_test)} pixels, smaller than the '
+                     f'--sample_size {opt.sample_size} crop (use at most 1)')
     opt.arch = f'{opt.model}-{opt.model_depth}'
     opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
     opt.std = get_std(opt.norm_value)
@@ -207,11 +211,28 @@ def parse_opts(argv=None):
             value = getattr(opt, name)
             if value:
                 setattr(opt, name, os.path.join(opt.root_path, value))
-    try:
-        opt.scales = [opt.initial_scale * opt.scale_step ** i for i in range(opt.n_scales)]
-    except OverflowError:
-        opt.scales = [float('inf')]
-    if not all(0 < scale <= 1 for scale in opt.scales):
-        parser.error(f'argument --initial_scale/--scale_step/--n_scales: the crop scales '
-                     f'must lie in (0, 1], got {opt.scales[:3]}...')
+    opt.scales = crop_scales(parser, opt.initial_scale, opt.scale_step, opt.n_scales)
+    if not -2 ** 62 <= opt.manual_seed < 2 ** 62:  # distributed runs add to it
+        parser.error(f'argument --manual_seed: {opt.manual_seed} is out of range (|seed| < 2^62)')
     return opt
+
+
+MIN_SCALE, MAX_SCALES = 0.01, 100
+
+
+def crop_scales(parser, initial, step, n):
+    """initial * step ** i for i below n; each must lie in [MIN_SCALE, 1] (a smaller crop
+    would be a few pixels of the frame)."""
+    if n > MAX_SCALES:
+        parser.error(f'argument --n_scales: at most {MAX_SCALES}, got {n}')
+    scales = []
+    for i in range(n):
+        try:
+            scale = initial * step ** i
+        except OverflowError:
+            scale = float('inf')
+        if not MIN_SCALE <= scale <= 1:
+            parser.error(f'argument --initial_scale/--scale_step/--n_scales: crop scale {i + 1} '
+                         f'of {n} is {scale:g}, outside [{MIN_SCALE:g}, 1]')
+        scales.append(scale)
+    return scales

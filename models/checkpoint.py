@@ -50,8 +50,8 @@ def load_checkpoint(path):
 
 # What a checkpoint's fields may hold (a damaged or foreign file fails here, in one line,
 # not deep in a resumed run).
-FIELD_TYPES = {'epoch': int, 'arch': str, 'optimizer': dict, 'scheduler': dict, 'scaler': dict,
-               'rng': dict}
+FIELD_TYPES = {'epoch': int, 'trained': int, 'arch': str, 'optimizer': dict, 'scheduler': dict,
+               'scaler': dict, 'rng': dict}
 MAX_EPOCH = 1_000_000
 
 
@@ -156,17 +156,21 @@ def resume(opt, model):
 
 # -- the training state ------------------------------------------------------------------
 
-def training_state(next_epoch, arch, model, optimizer, scheduler, scaler=None):
+def training_state(next_epoch, arch, model, optimizer, scheduler, scaler=None, trained=None,
+                   rng=None):
     """What save_N.pth holds: the reference's keys (epoch, arch, state_dict, optimizer)
-    plus what resuming exactly needs."""
+    plus what resuming exactly needs; `trained`: the last epoch whose training pass is
+    complete (next_epoch when a run stopped during that epoch's validation); `rng`: the
+    random states to resume with (default: the current ones)."""
     return {
         'epoch': next_epoch,
+        'trained': next_epoch - 1 if trained is None else trained,
         'arch': arch,
         'state_dict': model.state_dict(),
         'optimizer': optimizer.state_dict(),
         'scheduler': scheduler.state_dict(),
         'scaler': scaler.state_dict() if scaler is not None else {},
-        'rng': random_states(),
+        'rng': rng or random_states(),
     }
 
 

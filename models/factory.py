@@ -6,7 +6,7 @@ from distributed import wrap_model
 from models import densenet, pre_act_resnet, resnet, resnext, wide_resnet
 from models.checkpoint import head_name, load_model_file
 from runtime import Runtime
-from utils import UserError
+from utils import UserError, one_line
 
 # name -> (module with DEPTHS and build(), builder keyword arguments taken from the options)
 FAMILIES = {
@@ -48,6 +48,25 @@ def build_model(opt, n_classes):
     return family.build(opt.model_depth, sample_size=opt.sample_size,
                         sample_duration=opt.sample_duration, num_classes=n_classes,
                         **options(opt))
+
+
+def check_input_fits(opt, batch_size=None):
+    """Run the network the options build once on the meta device (shapes only: no memory,
+    no arithmetic) with the run's clips, training in batches of `batch_size` if given, so
+    that sizes the network cannot take fail now, in one line, not hours into a run."""
+    with torch.device('meta'):
+        model = build_model(opt, opt.n_classes)
+        clips = torch.empty(batch_size or 1, 3, opt.sample_duration, opt.sample_size,
+                            opt.sample_size)
+    model.train(batch_size is not None)
+    try:
+        with torch.no_grad():
+            model(clips)
+    except (RuntimeError, ValueError) as e:
+        batches = f' in training batches of --batch_size {batch_size}' if batch_size else ''
+        raise UserError(f'{opt.arch} cannot take clips of --sample_duration '
+                        f'{opt.sample_duration} frames of --sample_size {opt.sample_size} '
+                        f'pixels{batches}: {one_line(e, 160)}') from None
 
 
 def load_pretrained(model, opt):

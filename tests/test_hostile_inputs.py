@@ -294,3 +294,35 @@ def test_activitynet_segments_out_of_bounds_are_one_line(tmp_path, segment):
         json.dump(data, f)
     with pytest.raises(UserError, match="'a000' has .*segment"):
         ActivityNet(video_path, annotation_path, 'training', 1, sample_duration=4)
+
+
+@pytest.mark.parametrize('extra,expect', [
+    (['--batch_size', 1], 'Expected more than 1 value per channel'),
+    (['--model', 'densenet', '--model_depth', 121, '--sample_duration', 24, '--sample_size',
+      112], 'densenet-121 cannot take clips of --sample_duration 24'),
+    (['--model', 'densenet', '--model_depth', 121, '--sample_duration', 16, '--sample_size',
+      63], '--sample_size 63 pixels'),
+])
+def test_options_the_network_cannot_take_fail_before_anything_starts(tmp_path, capsys, flags,
+                                                                     extra, expect):
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *flags, '--result_path', result, '--n_epochs', 1, *extra)
+    assert_one_line_error(code, err, expect)
+    assert not result.exists() or not os.listdir(result)
+
+
+@pytest.mark.parametrize('argv,expect', [
+    (['--scale_in_test', 100], '--scale_in_test: 100 scales frames to 1 pixels'),
+    (['--manual_seed', 2 ** 70], '--manual_seed'),
+    (['--scale_step', 0.1], 'crop scale 4 of 5 is 0.001'),
+    (['--n_scales', 10 ** 9], '--n_scales: at most 100'),
+])
+def test_option_values_out_of_range_are_one_line(argv, expect):
+    import contextlib
+    import io
+    from opts import parse_opts
+    stderr = io.StringIO()
+    with pytest.raises(SystemExit) as stop, contextlib.redirect_stderr(stderr):
+        parse_opts([str(a) for a in argv])
+    assert stop.value.code == 2
+    assert len(stderr.getvalue().strip().splitlines()) == 1 and expect in stderr.getvalue()

@@ -422,3 +422,30 @@ def test_fuzzed_flags_parse_or_fail_in_one_line(argv):
         return
     assert opt.batch_size >= 1 and opt.sample_size >= 1 and opt.learning_rate > 0
     assert opt.model_depth in __import__('models.factory').factory.supported_depths(opt.model)
+
+
+def test_a_run_stopped_during_validation_resumes_at_that_validation(tmp_path, capsys,
+                                                                     monkeypatch):
+    video_path, annotation_path = ucf_like(tmp_path)
+    flags = [*data_flags(video_path, annotation_path, 'ucf101'), *TINY, '--checkpoint', 5]
+
+    def signal_once(loss):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    # 9 training clips in batches of 4: 2 batches; call 3 is epoch 1's first validation batch.
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({3}, signal_once))
+    straight, split = tmp_path / 'straight', tmp_path / 'split'
+    code, err = run_cli(capsys, *flags, '--result_path', split, '--n_epochs', 2)
+    assert code == 128 + signal.SIGTERM and 'stopped during epoch 1' in err
+    checkpoint = load_checkpoint(str(split / 'interrupted.pth'))
+    assert (checkpoint['epoch'], checkpoint['trained']) == (1, 1)
+    monkeypatch.undo()
+    assert run_cli(capsys, *flags, '--result_path', split, '--n_epochs', 2, '--resume_path',
+                   split / 'interrupted.pth')[0] == 0
+    assert run_cli(capsys, *flags, '--result_path', straight, '--n_epochs', 2)[0] == 0
+    for log in ('train.log', 'train_batch.log', 'val.log'):
+        a, b = read_log(straight / log), read_log(split / log)
+        assert [r[:2] for r in a] == [r[:2] for r in b], log  # epoch 1 trained once
+        assert [float(x) for r in a[1:] for x in r] == pytest.approx(
+            [float(x) for r in b[1:] for x in r], abs=1e-5), log
