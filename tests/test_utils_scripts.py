@@ -180,6 +180,33 @@ def test_kinetics_evaluation_drops_time_suffix(tmp_path):
         'top-1 video accuracy: 0.500 (2/4)'
 
 
+def test_activitynet_evaluation_counts_any_segment_label(tmp_path):
+    annotation = {'taxonomy': [], 'database': {
+        'a1': {'subset': 'validation', 'annotations': [{'label': 'run', 'segment': [0, 2]},
+                                                        {'label': 'jump', 'segment': [3, 4]}]},
+        'a2': {'subset': 'validation', 'annotations': [{'label': 'swim', 'segment': [1, 5]}]},
+        'a3': {'subset': 'training', 'annotations': [{'label': 'run', 'segment': [0, 1]}]}}}
+    results = {'results': {'a1': [{'label': 'jump', 'score': 0.8}],
+                           'a2': [{'label': 'run', 'score': 0.6}, {'label': 'swim',
+                                                                    'score': 0.4}]}}
+    (tmp_path / 'anet.json').write_text(json.dumps(annotation))
+    (tmp_path / 'anet_res.json').write_text(json.dumps(results))
+    assert script('eval_activitynet.py', tmp_path / 'anet.json', tmp_path / 'anet_res.json') \
+        .stdout.strip() == 'top-1 video accuracy: 0.500 (1/2)'
+    assert script('eval_activitynet.py', tmp_path / 'anet.json', tmp_path / 'anet_res.json',
+                  '--top_k', 2).stdout.strip() == 'top-2 video accuracy: 1.000 (2/2)'
+    # An evaluation script of the other layout refuses, in one line, instead of 0.000.
+    done = script('eval_ucf101.py', tmp_path / 'anet.json', tmp_path / 'anet_res.json')
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert 'holds no labels of the Kinetics / UCF-101 / HMDB-51 layout' in done.stderr
+    ann, res = write_eval_files(tmp_path)
+    done = script('eval_activitynet.py', ann, res)
+    assert done.returncode == 1 and 'holds no labels of the ActivityNet layout' in done.stderr
+    # A result of another dataset: no video in common.
+    done = script('eval_ucf101.py', ann, tmp_path / 'anet_res.json')
+    assert done.returncode == 1 and 'is it a result of another dataset' in done.stderr
+
+
 def test_evaluation_bad_input(tmp_path):
     done = script('eval_ucf101.py', tmp_path / 'none.json', tmp_path / 'r.json')
     assert done.returncode != 0 and 'annotation file not found' in done.stderr

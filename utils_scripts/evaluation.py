@@ -1,6 +1,7 @@
 """Video-level top-k accuracy of a result JSON (main.py --test) against an annotation JSON.
 
-Shared by eval_ucf101.py, eval_hmdb51.py and eval_kinetics.py; importable:
+Shared by eval_ucf101.py, eval_hmdb51.py, eval_kinetics.py and eval_activitynet.py;
+importable:
 
     from utils_scripts.evaluation import evaluate
     accuracy, correct, total = evaluate('ucf101_01.json', 'results/val.json')
@@ -25,24 +26,48 @@ def load_json(path, what):
     return data
 
 
-def label_of(value):
+def labels_of(value, layout):
+    """The ground-truth labels of an annotation entry: one ({"label": ...}) in the Kinetics,
+    UCF-101 and HMDB-51 layout, those of its segments ([{"label": ...}, ...]) in
+    ActivityNet's; an empty set if the entry is not of that layout."""
     annotations = value.get('annotations')
-    return annotations.get('label') if isinstance(annotations, dict) else None
+    if layout == 'activitynet':
+        return {a['label'] for a in annotations if isinstance(a, dict) and 'label' in a} \
+            if isinstance(annotations, list) else set()
+    label = annotations.get('label') if isinstance(annotations, dict) else None
+    return {label} if isinstance(label, str) else set()
+
+
+LAYOUT_NAMES = {'labelled': 'Kinetics / UCF-101 / HMDB-51', 'activitynet': 'ActivityNet'}
 
 
 def evaluate(annotation_path, result_path, subset='validation', top_k=1,
-             video_id=lambda key: key):
-    """(accuracy, correct, total) over the annotated videos of `subset`."""
+             video_id=lambda key: key, layout='labelled'):
+    """(accuracy, correct, total) over the annotated videos of `subset`: a video is right
+    when one of its labels is among its top_k predictions."""
     database = load_json(annotation_path, 'annotation file').get('database', {})
     results = load_json(result_path, 'result file').get('results', {})
-    truth = {video_id(key): label_of(value) for key, value in database.items()
-             if isinstance(value, dict) and value.get('subset') == subset}
-    correct = sum(1 for vid, label in truth.items()
-                  if label in [p['label'] for p in results.get(vid, [])[:top_k]])
+    if not isinstance(database, dict) or not isinstance(results, dict):
+        raise ValueError(f'{annotation_path} needs a "database" object and {result_path} a '
+                         '"results" object')
+    entries = {video_id(key): value for key, value in database.items()
+               if isinstance(value, dict) and value.get('subset') == subset}
+    truth = {vid: labels_of(value, layout) for vid, value in entries.items()}
+    truth = {vid: labels for vid, labels in truth.items() if labels}
+    if entries and not truth:
+        raise ValueError(f'{annotation_path} holds no labels of the {LAYOUT_NAMES[layout]} '
+                         f'layout in subset {subset!r}: is it an annotation file of another '
+                         'dataset (eval_activitynet.py reads ActivityNet\'s)?')
+    if results and truth and not set(results) & set(truth):
+        raise ValueError(f'none of the {len(results)} videos of {result_path} is in subset '
+                         f'{subset!r} of {annotation_path}: is it a result of another dataset?')
+    correct = sum(1 for vid, labels in truth.items()
+                  if labels & {p.get('label') for p in results.get(vid, [])[:top_k]
+                               if isinstance(p, dict)})
     return (correct / len(truth) if truth else 0.0), correct, len(truth)
 
 
-def main(video_id=lambda key: key, argv=None):
+def main(video_id=lambda key: key, argv=None, layout='labelled'):
     parser = argparse.ArgumentParser(description='Video-level top-k accuracy.')
     parser.add_argument('annotation_path')
     parser.add_argument('result_path')
@@ -51,7 +76,7 @@ def main(video_id=lambda key: key, argv=None):
     args = parser.parse_args(argv)
     try:
         accuracy, correct, total = evaluate(args.annotation_path, args.result_path,
-                                            args.subset, args.top_k, video_id)
+                                            args.subset, args.top_k, video_id, layout)
     except ValueError as e:
         sys.exit(f'error: {e}')
     if total == 0:

@@ -1,0 +1,13 @@
+"""Video-level accuracy on ActivityNet (untrimmed classification): a video is right when one
+of its annotated segments' labels is among its top-k predictions.
+
+    python utils_scripts/eval_activitynet.py ANNOTATION_JSON RESULT_JSON [--subset validation] [--top_k 1]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from evaluation import main  # noqa: E402
+
+if __name__ == '__main__':
+    main(layout='activitynet')
