@@ -269,6 +269,9 @@ class VideoDataset(torch.utils.data.Dataset):
             else:
                 step = np.full(len(video), d, dtype=np.int64)
             counts = np.maximum(0, ceil_div(end - self.stop_offset - begin, step))
+            # A one-frame video has no start below its frame count: it still gets one
+            # (loop-padded) clip rather than vanishing from the results.
+            counts = np.maximum(counts, end > begin)
             span = np.repeat(np.arange(len(video)), counts)
             k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             start = begin[span] + k * step[span]

@@ -15,12 +15,13 @@ from utils import UserError
 
 
 def reference_windows(n_frames, n_samples, duration):
-    """The sampling rules for kinetics/ucf101/hmdb51, written as the reference's loop."""
+    """The sampling rules for kinetics/ucf101/hmdb51, written as the reference's loop (but
+    for a one-frame video, which gets one clip here and none in the reference)."""
     if n_samples == 1:
         return [(1, n_frames)]
     step = max(1, math.ceil((n_frames - 1 - duration) / (n_samples - 1))) if n_samples > 1 \
         else duration
-    return [(j, min(n_frames + 1, j + duration) - j) for j in range(1, n_frames, step)]
+    return [(j, min(n_frames + 1, j + duration) - j) for j in range(1, max(n_frames, 2), step)]
 
 
 def samples(dataset):
@@ -262,3 +263,13 @@ def test_index_is_compact(ucf):
     assert not any(isinstance(v, list) and len(v) == len(dataset) for v in
                    vars(dataset).values())
     assert dataset.index_nbytes < 100 * len(dataset) + 2000
+
+
+def test_a_one_frame_video_still_gets_a_test_clip(tmp_path):
+    video_path, annotation_path = labelled_layout(
+        str(tmp_path), ['a'], [('a', 'validation', 1), ('a', 'validation', 17)])
+    dataset = Kinetics(video_path, annotation_path, 'validation', 0, sample_duration=8)
+    windows = [(dataset.target_record(i)['video_id'], dataset.target_record(i)
+                ['frame_indices']) for i in range(len(dataset))]
+    # 17 frames: windows at 1 and 9 (starts below 17), as the reference; 1 frame: one clip.
+    assert windows == [('v000', [1]), ('v001', list(range(1, 9))), ('v001', list(range(9, 17)))]
