@@ -22,16 +22,16 @@ class Runtime:
     channels_last: bool = False
 
     @classmethod
-    def from_options(cls, opt, announce=True):
+    def from_options(cls, opt):
         """The runtime the options ask for. Under --distributed this joins the process group
         that torchrun describes; without CUDA (and without --no_cuda) it says once that it
         runs on the CPU."""
         wants_cuda = not opt.no_cuda
         use_cuda = wants_cuda and torch.cuda.is_available()
-        if wants_cuda and not use_cuda and announce:
+        if wants_cuda and not use_cuda:
             print('CUDA is not available: running on the CPU (pass --no_cuda to say so)')
         rank, world_size, local_rank = 0, 1, 0
-        distributed = getattr(opt, 'distributed', False)
+        distributed = opt.distributed
         if distributed:
             rank, world_size, local_rank = join_process_group(use_cuda)
         if not use_cuda:
@@ -40,8 +40,8 @@ class Runtime:
             device = torch.device('cuda', local_rank) if distributed else torch.device('cuda')
         return cls(device=device, rank=rank, world_size=world_size, local_rank=local_rank,
                    distributed=distributed,
-                   amp_dtype=amp_dtype(device) if getattr(opt, 'amp', False) else None,
-                   channels_last=getattr(opt, 'channels_last', False))
+                   amp_dtype=amp_dtype(device) if opt.amp else None,
+                   channels_last=opt.channels_last)
 
     @property
     def is_main(self):
