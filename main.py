@@ -209,7 +209,8 @@ def fit(opt, model, criterion, training, val_loader, logs, runtime):
             raise
         path = os.path.join(opt.result_path, 'interrupted.pth')
         if training is not None and runtime.is_main:
-            save_checkpoint(state_of(training, epoch, opt, model), path)
+            with STOP.deferred():  # a second Ctrl-C does not cut this save short
+                save_checkpoint(state_of(training, epoch, opt, model), path)
         resume_line = f'wrote {path}; continue with --resume_path {path}'
         if requested:
             if runtime.is_main:

@@ -1,5 +1,6 @@
 """Small shared pieces: the user-facing error, stop requests, running meters, TSV logs,
 progress lines, accuracy, atomic text files."""
+import contextlib
 import csv
 import os
 import signal
@@ -33,6 +34,7 @@ class StopRequest:
         self.requested = False
         self.signum = None  # the signal that asked, kept after uninstall() for the exit status
         self.previous = {}
+        self.deferring = self.deferred_stop = False
 
     def install(self):
         self.requested = False
@@ -45,6 +47,9 @@ class StopRequest:
         self.previous = {}
 
     def handle(self, signum, frame):
+        if self.requested and self.deferring:
+            self.deferred_stop = True
+            return
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
@@ -56,6 +61,18 @@ class StopRequest:
         """Call between batches."""
         if self.requested:
             raise Interrupted
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """A block that a second signal does not cut short (the save of interrupted.pth):
+        the stop at once it asks for comes when the block ends."""
+        self.deferring, self.deferred_stop = True, False
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.deferred_stop:
+            raise KeyboardInterrupt
 
 
 STOP = StopRequest()

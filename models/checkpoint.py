@@ -67,7 +67,7 @@ def check_fields(checkpoint, path):
             raise UserError(f'{path}: its {key!r} is a {type(value).__name__}, not a '
                             f'{kind.__name__}: the file is damaged or not a checkpoint of this '
                             'program')
-    if not 1 <= checkpoint.get('epoch', 1) <= MAX_EPOCH:
+    if checkpoint.get('epoch') is not None and not 1 <= checkpoint['epoch'] <= MAX_EPOCH:
         raise UserError(f'{path}: its epoch {checkpoint["epoch"]} is out of range (1 to '
                         f'{MAX_EPOCH}): the file is damaged')
 
@@ -149,8 +149,8 @@ def resume(opt, model):
     flag = '--n_finetune_classes' if opt.pretrain_path else '--n_classes'
     checkpoint = load_model_file(model, opt.resume_path, opt.arch,
                                  lambda saved: f'set {flag} {saved}')
-    if 'epoch' in checkpoint:
-        opt.begin_epoch = int(checkpoint['epoch'])
+    if checkpoint.get('epoch') is not None:
+        opt.begin_epoch = checkpoint['epoch']
     return checkpoint
 
 

@@ -449,3 +449,70 @@ def test_a_run_stopped_during_validation_resumes_at_that_validation(tmp_path, ca
         assert [r[:2] for r in a] == [r[:2] for r in b], log  # epoch 1 trained once
         assert [float(x) for r in a[1:] for x in r] == pytest.approx(
             [float(x) for r in b[1:] for x in r], abs=1e-5), log
+
+
+def test_a_second_signal_during_the_save_of_interrupted_pth_leaves_it_whole(tmp_path, capsys,
+                                                                            monkeypatch):
+    def first_signal(loss):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    real_save = checkpoint_module.torch.save
+
+    def save_with_a_second_signal(obj, f):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-save
+        real_save(obj, f)
+
+    video_path, annotation_path = ucf_like(tmp_path)
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({2}, first_signal))
+    monkeypatch.setattr(checkpoint_module.torch, 'save', save_with_a_second_signal)
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 3, '--no_val', '--checkpoint', 5)
+    assert code == 130 and 'Traceback' not in err
+    assert err.strip().endswith('stopped at once')
+    assert load_checkpoint(str(result / 'interrupted.pth'))['epoch'] == 1
+    assert [p for p in os.listdir(result) if p.endswith('.tmp')] == []
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=hst.one_of(hst.text(max_size=70), hst.floats().map(repr),
+                       hst.integers(-10 ** 30, 10 ** 30).map(str)))
+def test_fuzzed_n_frames_contents_read_or_fail_cleanly(tmp_path_factory, text):
+    import math
+    from datasets.videodataset import LIMITS, read_number
+    path = tmp_path_factory.getbasetemp() / 'n_frames'
+    path.write_text(text)
+    try:
+        value = read_number(str(path), 'number of frames')
+    except UserError as e:
+        assert str(path) in str(e)
+        return
+    assert math.isfinite(value) and abs(value) <= LIMITS['number of frames']
+
+
+checkpoint_values = hst.recursive(
+    hst.none() | hst.booleans() | hst.integers(-2 ** 70, 2 ** 70) | hst.floats() |
+    hst.text(max_size=5) | hst.builds(lambda n: torch.zeros(n), hst.integers(0, 3)),
+    lambda children: hst.lists(children, max_size=3) | hst.dictionaries(
+        hst.sampled_from(['epoch', 'arch', 'state_dict', 'optimizer', 'rng', 'fc.weight']),
+        children, max_size=4),
+    max_leaves=8)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=hst.dictionaries(hst.sampled_from(
+    ['epoch', 'arch', 'state_dict', 'optimizer', 'scheduler', 'scaler', 'rng', 'trained']),
+    checkpoint_values, max_size=6))
+def test_fuzzed_checkpoint_contents_load_or_fail_cleanly(tmp_path_factory, content):
+    path = tmp_path_factory.getbasetemp() / 'fuzzed.pth'
+    torch.save(content, path)
+    try:
+        checkpoint = load_checkpoint(str(path))
+    except UserError:
+        return
+    assert isinstance(checkpoint['state_dict'], dict)
+    assert all(isinstance(v, torch.Tensor) for v in checkpoint['state_dict'].values())
+    assert checkpoint.get('epoch') is None or 1 <= checkpoint['epoch'] <= 10 ** 6
