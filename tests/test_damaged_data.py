@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import torch
-from PIL import Image
 
 import main as main_module
 from models.checkpoint import load_checkpoint
