@@ -32,6 +32,7 @@ from distributed import evaluation_model, gather_to_main, leave_process_group, w
 from main import seed_worker
 from models.checkpoint import head_name, load_model_file
 from models.factory import build_model
+from result_folder import check_writable
 from runtime import Runtime
 from utils import UserError, one_line, write_atomically, write_text_atomically
 
@@ -105,7 +106,7 @@ def run(opt):
     runtime = Runtime.from_options(opt)
     try:
         model = load_model(opt, runtime)
-        make_output_folder(opt.output)
+        check_writable(opt.output, '--output')
         settings = output_settings(opt)
         todo = [i for i, source in enumerate(sources)
                 if opt.overwrite or read_part(opt.output, source, settings) is None]
@@ -228,13 +229,6 @@ def load_model(opt, runtime):
     if opt.mode == 'feature':
         setattr(model, head_name(model), nn.Identity())
     return evaluation_model(wrap_model(model, runtime)).eval()
-
-
-def make_output_folder(path):
-    try:
-        os.makedirs(os.path.join(path, PARTS), exist_ok=True)
-    except OSError as e:
-        raise UserError(f'cannot write to --output {path}: {e.strerror or e}') from None
 
 
 def output_settings(opt):

@@ -28,15 +28,14 @@ class RunLogs:
     val: Logger | None = None
 
 
-def check_writable(result_path):
-    """Create the result folder if needed and make sure it can be written."""
+def check_writable(result_path, flag='--result_path'):
+    """Create the output folder `flag` names if needed and make sure it can be written."""
     try:
         os.makedirs(result_path, exist_ok=True)
         probe = tempfile.TemporaryFile(dir=result_path)
         probe.close()
     except OSError as e:
-        raise UserError(f'cannot write to --result_path {result_path}: '
-                        f'{e.strerror or e}') from None
+        raise UserError(f'cannot write to {flag} {result_path}: {e.strerror or e}') from None
 
 
 @contextlib.contextmanager
