@@ -177,10 +177,11 @@ def write_text_atomically(path, text):
 
 class Progress:
     """Per-batch console output: a tqdm bar on a terminal, otherwise the reference's lines
-    `Epoch: [e][i/N]  Time cur (avg)  Data cur (avg)  Loss cur (avg)  Acc cur (avg)`."""
+    `Epoch: [e][i/N]  Time cur (avg)  Data cur (avg)  Loss cur (avg)  Acc cur (avg)`, led by
+    the pass they belong to (`train`, `val`, `test`) so that interleaved passes read apart."""
 
     def __init__(self, epoch, n_batches, title, enabled=True):
-        self.epoch, self.n_batches, self.enabled = epoch, n_batches, enabled
+        self.epoch, self.n_batches, self.title, self.enabled = epoch, n_batches, title, enabled
         self.bar = None
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
@@ -196,7 +197,8 @@ class Progress:
                                      refresh=False)
             self.bar.update(1)
             return
-        line = (f'Epoch: [{self.epoch}][{i}/{self.n_batches}]\t'
+        where = (f'Epoch: [{self.epoch}]' if self.epoch != self.title else '')
+        line = (f'{self.title} {where}[{i}/{self.n_batches}]\t'
                 f'Time {batch_time.val:.3f} ({batch_time.avg:.3f})\t'
                 f'Data {data_time.val:.3f} ({data_time.avg:.3f})')
         if losses is not None:

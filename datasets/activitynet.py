@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
-from datasets.videodataset import (Video, VideoDataset, annotation_error,
+from datasets.videodataset import (DamagedFolder, Video, VideoDataset, annotation_error,
                                    get_default_video_loader, read_number, subset_entries)
-from datasets.names import frame_numbers
+from datasets.names import FRAME_FILE, frame_numbers
 from utils import UserError
 
 MAX_SECONDS = 1_000_000  # 11 days: a longer segment is a damaged annotation
@@ -28,10 +28,20 @@ def leaf_class_names(taxonomy, path):
                         'and nodeName') from None
 
 
+# A folder with more frame numbers missing than this beyond the frames it holds is damaged
+# (a stray image_99999999.jpg): listing its holes would take memory out of all proportion.
+MAX_EXTRA_HOLES = 1000
+
+
 def missing_frames(video_dir):
     """Frame numbers missing on disk, from 1 to one past the last frame present."""
     numbers = frame_numbers(video_dir)
-    have = np.zeros(max(numbers, default=0) + 2, dtype=bool)
+    last = max(numbers, default=0)
+    if last - len(numbers) > len(numbers) + MAX_EXTRA_HOLES:
+        raise DamagedFolder(video_dir, f'its frame numbers run to {FRAME_FILE.format(last)} '
+                                       f'but it holds {len(numbers)} frames: remove the stray '
+                                       'frames or extract the video again')
+    have = np.zeros(last + 2, dtype=bool)
     have[numbers] = True
     return np.flatnonzero(~have[1:]) + 1
 
@@ -43,11 +53,11 @@ class ActivityNet(VideoDataset):
     def __init__(self, root_path, annotation_path, subset, is_untrimmed_setting=False,
                  n_samples_for_each_video=1, spatial_transform=None, temporal_transform=None,
                  target_transform=None, sample_duration=16,
-                 get_loader=get_default_video_loader):
+                 get_loader=get_default_video_loader, purpose=None):
         self.untrimmed = is_untrimmed_setting
         super().__init__(root_path, annotation_path, subset, n_samples_for_each_video,
                          spatial_transform, temporal_transform, target_transform,
-                         sample_duration, get_loader)
+                         sample_duration, get_loader, purpose)
 
     def read(self, data, subset):
         path = self.annotation_path

@@ -12,28 +12,28 @@ LAYOUTS = {'kinetics': Kinetics, 'activitynet': ActivityNet, 'ucf101': UCF101,
 TEST_SUBSETS = {'val': 'validation', 'test': 'testing'}
 
 
-def make_dataset(opt, subset, n_samples, transforms, untrimmed=False):
+def make_dataset(opt, subset, purpose, n_samples, transforms, untrimmed=False):
     spatial, temporal, target = transforms
     kwargs = dict(n_samples_for_each_video=n_samples, spatial_transform=spatial,
                   temporal_transform=temporal, target_transform=target,
-                  sample_duration=opt.sample_duration)
+                  sample_duration=opt.sample_duration, purpose=purpose)
     if opt.dataset == 'activitynet':
         kwargs['is_untrimmed_setting'] = untrimmed
     return LAYOUTS[opt.dataset](opt.video_path, opt.annotation_path, subset, **kwargs)
 
 
 def get_training_set(opt, spatial_transform, temporal_transform, target_transform):
-    return make_dataset(opt, 'training', 1,
+    return make_dataset(opt, 'training', 'training', 1,
                         (spatial_transform, temporal_transform, target_transform))
 
 
 def get_validation_set(opt, spatial_transform, temporal_transform, target_transform):
-    return make_dataset(opt, 'validation', opt.n_val_samples,
+    return make_dataset(opt, 'validation', 'validation', opt.n_val_samples,
                         (spatial_transform, temporal_transform, target_transform))
 
 
 def get_test_set(opt, spatial_transform, temporal_transform, target_transform):
-    return make_dataset(opt, TEST_SUBSETS[opt.test_subset], 0,
+    return make_dataset(opt, TEST_SUBSETS[opt.test_subset], 'test', 0,
                         (spatial_transform, temporal_transform, target_transform),
                         untrimmed=True)
 

@@ -8,7 +8,9 @@ import re
 # Frame i (from 1) of a video, in its frame folder; the same as ffmpeg's output pattern.
 FRAME_FILE = 'image_{:05d}.jpg'
 FRAME_FILE_FFMPEG = 'image_%05d.jpg'
-FRAME_FILE_RE = re.compile(r'image_(\d+)\.jpg$')
+# ASCII digits only, at most nine: a longer run is no frame of ours (and int() refuses
+# 4301 digits).
+FRAME_FILE_RE = re.compile(r'image_([0-9]{1,9})\.jpg$')
 
 # Kinetics keys end in `_%06d_%06d`, the start and end second of the clip in its YouTube
 # video; the video id is the key without it (a key without one is the id itself).

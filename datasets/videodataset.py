@@ -16,6 +16,7 @@ growth (reading a numpy array does not touch Python reference counts).
 import json
 import math
 import os
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -120,6 +121,14 @@ def read_number(path, what):
     return value
 
 
+class DamagedFolder(Exception):
+    """A frame folder that cannot be indexed: the video is skipped and named."""
+
+    def __init__(self, video_dir, reason):
+        self.video_dir, self.reason = video_dir, reason
+        super().__init__(f'{video_dir}: {reason}')
+
+
 class DamagedFrame(UserError):
     """A frame that is missing or cannot be decoded: `reason` is 'missing' or 'corrupt
     (what the decoder said)'."""
@@ -188,8 +197,11 @@ class VideoDataset(torch.utils.data.Dataset):
 
     def __init__(self, root_path, annotation_path, subset, n_samples_for_each_video=1,
                  spatial_transform=None, temporal_transform=None, target_transform=None,
-                 sample_duration=16, get_loader=get_default_video_loader):
+                 sample_duration=16, get_loader=get_default_video_loader, purpose=None):
         self.root_path = root_path
+        # What the set is built for (training, validation, test): the test pass may read the
+        # validation subset, and messages name both.
+        self.purpose = purpose
         self.annotation_path = annotation_path
         self.subset = subset
         self.sample_duration = sample_duration
@@ -215,9 +227,14 @@ class VideoDataset(torch.utils.data.Dataset):
         spans = []  # (video, label, begin, end)
         holes = []  # video << 32 | missing frame number, ascending
         self.n_missing = self.n_empty = 0
+        self.damaged_folders = []
         root = os.path.join(self.root_path, '')
         for record in records:
-            found = self.spans(record, f'{root}{record.folder}')
+            try:
+                found = self.spans(record, f'{root}{record.folder}')
+            except DamagedFolder as e:
+                self.damaged_folders.append(e)
+                continue
             if found is None:
                 self.n_missing += 1
             elif not found[0]:
@@ -229,9 +246,14 @@ class VideoDataset(torch.utils.data.Dataset):
                 folders.append(record.folder)
                 video_ids.append(record.video_id)
         if self.n_missing or self.n_empty:
-            print(f'{self.annotation_path} ({self.subset}): skipped {self.n_missing} of '
+            print(f'{self.annotation_path} ({self.described}): skipped {self.n_missing} of '
                   f'{len(records)} videos with no frame folder under {self.root_path}'
                   + (f' and {self.n_empty} with no frames' if self.n_empty else ''))
+        for e in self.damaged_folders[:5]:
+            print(f'skipped {e}', file=sys.stderr)
+        if len(self.damaged_folders) > 5:
+            print(f'skipped {len(self.damaged_folders) - 5} more damaged frame folders',
+                  file=sys.stderr)
         self.folders = StringTable(folders)
         self.video_ids = StringTable(video_ids)
         columns = np.array(spans, dtype=np.int32).reshape(-1, 4).T
@@ -239,7 +261,7 @@ class VideoDataset(torch.utils.data.Dataset):
             np.ascontiguousarray(c) for c in columns)
         self._make_samples(n_samples, np.array(holes, dtype=np.int64))
         if len(self) == 0:
-            raise UserError(f'no usable video in {self.annotation_path} (subset {self.subset}) '
+            raise UserError(f'no usable video in {self.annotation_path} ({self.described}) '
                             f'under {self.root_path}: check --video_path, --annotation_path, '
                             'the frame folders and their n_frames files')
 
@@ -280,6 +302,13 @@ class VideoDataset(torch.utils.data.Dataset):
         self.sample_span = span[keep].astype(np.int32)
         self.sample_start = start[keep].astype(np.int32)
         self.sample_length = length[keep].astype(np.int32)
+
+    @property
+    def described(self):
+        """'validation subset, for the test pass' or, when they agree, 'validation subset'."""
+        if self.purpose is None or self.purpose == self.subset:
+            return f'{self.subset} subset'
+        return f'{self.subset} subset, for the {self.purpose} pass'
 
     @property
     def index_nbytes(self):

@@ -13,7 +13,7 @@ import torch
 
 from models.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import (ROOT, TINY, assert_one_line_error, data_flags, read_log, run_cli,
-                            ucf_like)
+                            run_main, ucf_like)
 from tests.datagen import labelled_layout
 
 
@@ -326,3 +326,46 @@ def test_option_values_out_of_range_are_one_line(argv, expect):
         parse_opts([str(a) for a in argv])
     assert stop.value.code == 2
     assert len(stderr.getvalue().strip().splitlines()) == 1 and expect in stderr.getvalue()
+
+
+def test_a_stray_frame_far_past_the_last_skips_its_video_with_bounded_memory(tmp_path, capsys):
+    import shutil
+    import tracemalloc
+    from datasets import ActivityNet
+    from tests.datagen import activitynet_layout
+    video_path, annotation_path = activitynet_layout(
+        str(tmp_path), [('validation', 30, 10.0, [('run', 0.0, 2.0)]),
+                        ('validation', 30, 10.0, [('jump', 0.0, 2.0)])])
+    stray = os.path.join(video_path, 'v_a001', 'image_99999999.jpg')
+    shutil.copy(os.path.join(video_path, 'v_a001', 'image_00001.jpg'), stray)
+    tracemalloc.start()
+    for untrimmed in (False, True):
+        dataset = ActivityNet(video_path, annotation_path, 'validation', untrimmed,
+                              0, sample_duration=4, purpose='test')
+        assert {dataset.video_ids[v] for v in dataset.span_video} == {'a000'}
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20e6  # the dense hole list of that folder alone would be 800 MB
+    err = capsys.readouterr().err
+    assert 'v_a001' in err and 'image_99999999.jpg' in err and 'holds 31 frames' in err
+
+
+def test_the_skipped_videos_line_names_the_pass_it_builds_for(tmp_path, capsys, make_opt):
+    from datasets import get_test_set
+    from datasets.factory import test_transforms
+    video_path, annotation_path = ucf_like(tmp_path)
+    os.rename(os.path.join(video_path, 'a', 'v009'), os.path.join(video_path, 'a', 'gone'))
+    opt = make_opt(*data_flags(video_path, annotation_path, 'ucf101'), '--test_subset', 'val')
+    get_test_set(opt, *test_transforms(opt))
+    out = capsys.readouterr().out
+    assert '(validation subset, for the test pass): skipped 1 of' in out
+
+
+def test_progress_lines_name_their_pass(tmp_path, capsys, flags):
+    run_main(*flags, '--result_path', tmp_path / 'r', '--n_epochs', 1, '--test')
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if '\tTime ' in line]
+    assert {line.split(' ', 1)[0] for line in lines} == {'train', 'val', 'test'}
+    assert any(line.startswith('train Epoch: [1][1/') for line in lines)
+    assert any(line.startswith('test [1/') for line in lines)
+

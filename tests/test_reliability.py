@@ -492,6 +492,34 @@ def test_fuzzed_n_frames_contents_read_or_fail_cleanly(tmp_path_factory, text):
     assert math.isfinite(value) and abs(value) <= LIMITS['number of frames']
 
 
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=hst.lists(hst.one_of(
+    hst.integers(0, 10 ** 12).map(lambda n: f'image_{n:05d}.jpg'),
+    hst.text(hst.characters(blacklist_characters='/\x00'), min_size=1, max_size=30),
+    hst.from_regex(r'image_[0-9\u0660-\u0669]{1,12}\.jpg', fullmatch=True)), max_size=8))
+def test_any_file_names_in_a_frame_folder_index_or_skip_the_video(tmp_path_factory, names):
+    from datasets.activitynet import missing_frames
+    from datasets.videodataset import DamagedFolder
+    folder = tmp_path_factory.mktemp('frames')
+    written = set()
+    for name in names:
+        try:
+            (folder / name).write_bytes(b'')
+            written.add(name)
+        except (OSError, ValueError):  # a name this file system refuses
+            pass
+    try:
+        holes = missing_frames(str(folder))
+    except DamagedFolder as e:
+        assert str(folder) in str(e)
+        return
+    present = {int(n[6:-4]) for n in written if n.startswith('image_') and n.endswith('.jpg')
+               and n[6:-4].isascii() and n[6:-4].isdigit() and len(n[6:-4]) <= 9}
+    last = max(present, default=0)
+    assert holes[-1] == last + 1
+    assert set(holes.tolist()) == set(range(1, last + 2)) - present
+
 checkpoint_values = hst.recursive(
     hst.none() | hst.booleans() | hst.integers(-2 ** 70, 2 ** 70) | hst.floats() |
     hst.text(max_size=5) | hst.builds(lambda n: torch.zeros(n), hst.integers(0, 3)),
