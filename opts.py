@@ -70,6 +70,11 @@ def build_parser():
     g.add_argument('--train_crop', default='corner', choices=('random', 'corner', 'center'),
                    help='spatial crop in training')
     g.add_argument('--no_hflip', action='store_true', help='no horizontal flipping in training')
+    g.add_argument('--fast_training_clips', action='store_true',
+                   help='decode training frames with torchcodec and resize each clip with '
+                        "PyTorch's uint8 kernel: about twice the clips/s of the default PIL "
+                        'path (identical to the reference); 1 grey level off it in under 1%% '
+                        'of values, 2 in about 1 of 500,000. Validation and test stay exact')
     g.add_argument('--n_val_samples', default=3, type=positive_int,
                    help='clips per video in validation')
     g.add_argument('--test_subset', default='val', choices=('val', 'test'),

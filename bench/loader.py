@@ -1,43 +1,41 @@
-"""Clip loading speed: the training pipeline frame by frame (PIL + per-frame tensors, as the
-reference did) against the clip path used by the datasets, on 427x240 JPEG frames made by
-ffmpeg as the Kinetics preparation makes them (needs ffmpeg).
+"""Clip loading speed of the training pipeline, one process, one thread, on 427x240 JPEG
+frames made by ffmpeg as the Kinetics preparation makes them (real-looking generated
+footage; needs ffmpeg):
 
-    python bench/loader.py [--frames 64] [--clips 200]
+    frame by frame   the reference: PIL decode, crop, resize, flip, then a tensor and
+                     normalisation per frame
+    PIL clip path    the default of training, validation and test: PIL per frame, tensors
+                     per clip; identical to frame by frame
+    fast path        --fast_training_clips: torchcodec decodes, one uint8 resize of the
+                     clip (PyTorch's kernel); up to 2 grey levels off
+    float resize     the fast path resizing in float instead (within 1 grey level; not
+                     used: slower than PIL on the CPU)
 
-Prints clips per second of each and their ratio; both produce identical tensors (checked).
+    python bench/loader.py [--frames 64] [--clips 200] [--rounds 3] [--epoch_videos 256]
+
+Prints clips per second of each and their ratio to frame by frame; then clips/s of a
+main.py training epoch (ResNet-10, --sample_size 16, batch 8, one loader process) over
+--epoch_videos videos (links to the same frames) with and without --fast_training_clips.
 """
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.names import FRAME_FILE_FFMPEG  # noqa: E402
 import spatial_transforms as st  # noqa: E402
-from datasets.videodataset import frame_path, transform_clip, video_loader  # noqa: E402
+from datasets.videodataset import (frame_path, tensor_video_loader, transform_clip,  # noqa
+                                   video_loader)
+from tests.datagen import write_footage_frames  # noqa: E402
+from bench.train_speed import timed_epoch  # noqa: E402
 from mean import get_mean  # noqa: E402
 from temporal_transforms import TemporalRandomCrop  # noqa: E402
-
-
-def write_frames(folder, n):
-    """Frames as utils_scripts/video_jpg_kinetics.py makes them (ffmpeg, scale=-1:240,
-    default JPEG quality), from a moving, textured, noisy 640x360 test video."""
-    video = os.path.join(folder, 'source.mp4')
-    sources = ('testsrc2=size=640x360:rate=30',
-               'life=size=640x360:rate=30:mold=10:ratio=0.5:life_color=#e0c080')
-    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', sources[0],
-                    '-f', 'lavfi', '-i', sources[1], '-filter_complex',
-                    '[0][1]blend=all_mode=average,noise=alls=8:allf=t', '-frames:v', str(n),
-                    '-pix_fmt', 'yuv420p', video], check=True)
-    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-i', video, '-vf',
-                    'scale=-1:240', os.path.join(folder, FRAME_FILE_FFMPEG)], check=True)
-    os.remove(video)
 
 
 def reference_loader(video_dir, frame_indices):
@@ -80,10 +78,32 @@ def clip_path(spatial, video_dir, frame_indices):
     return transform_clip(spatial, video_loader(video_dir, frame_indices))
 
 
+def fast_path(spatial, video_dir, frame_indices):
+    return transform_clip(spatial, tensor_video_loader(video_dir, frame_indices))
+
+
+def float_resize(frames, box, size):
+    """crop_and_resize in float, rounded once: within 1 grey level of PIL's two roundings."""
+    left, top, right, bottom = box
+    crops = torch.stack([f[:, top:bottom, left:right] for f in frames]).float()
+    return F.interpolate(crops, size=(size, size), mode='bilinear', antialias=True,
+                         align_corners=False).round_().clamp_(0, 255)
+
+
+def float_path(spatial, video_dir, frame_indices):
+    original = st.crop_and_resize
+    st.crop_and_resize = float_resize
+    try:
+        return fast_path(spatial, video_dir, frame_indices)
+    finally:
+        st.crop_and_resize = original
+
+
 def training_pipeline():
     scales = [0.84089641525 ** i for i in range(5)]
     return st.Compose([st.MultiScaleCornerCrop(scales, 112), st.RandomHorizontalFlip(),
-                       st.ToTensor(1), st.Normalize(get_mean(1, 'activitynet'), [1, 1, 1])])
+                       st.ToTensor(1), st.Normalize(get_mean(1, 'activitynet'), [1, 1, 1])],
+                      tensor_frames=True)
 
 
 def measure(fn, spatial, video_dir, n_frames, clips, seed):
@@ -107,42 +127,88 @@ def per_frame_ms(fn, n_frames, repeats=3):
     return best
 
 
+def largest_difference(fn, spatial, video_dir, n_frames):
+    """Largest difference from frame by frame over every scale, position and flip."""
+    crop, flip = spatial.transforms[:2]
+    frames = list(range(1, 17))
+    worst = 0.0
+    saved = crop.randomize_parameters, flip.randomize_parameters
+    crop.randomize_parameters = flip.randomize_parameters = lambda: None
+    try:
+        for crop.scale in crop.scales:
+            for crop.crop_position in crop.crop_positions:
+                for flip.p in (0.2, 0.8):
+                    a = frame_by_frame(spatial, video_dir, frames)
+                    worst = max(worst, (fn(spatial, video_dir, frames) - a).abs().max().item())
+    finally:
+        crop.randomize_parameters, flip.randomize_parameters = saved
+    return worst
+
+
+def epoch_rates(frames_dir, n_videos):
+    """Clips/s of a main.py training epoch, default and --fast_training_clips."""
+    import contextlib
+    import io
+    import json
+    with tempfile.TemporaryDirectory() as root:
+        database = {}
+        for i in range(n_videos):
+            folder = os.path.join(root, 'jpg', f'c{i % 4}')
+            os.makedirs(folder, exist_ok=True)
+            os.symlink(frames_dir, os.path.join(folder, f'v{i:04d}'))
+            database[f'v{i:04d}'] = {'subset': 'training', 'annotations': {'label': f'c{i % 4}'}}
+        annotation = os.path.join(root, 'annotation.json')
+        with open(annotation, 'w') as f:
+            json.dump({'labels': [f'c{i}' for i in range(4)], 'database': database}, f)
+        argv = ['--video_path', os.path.join(root, 'jpg'), '--annotation_path', annotation,
+                '--dataset', 'ucf101', '--n_classes', '4', '--model_depth', '10', '--no_cuda',
+                '--batch_size', '8', '--n_threads', '1', '--n_epochs', '2', '--no_val',
+                '--sample_size', '16', '--sample_duration', '16']
+        rates = {}
+        for name, flags in (('default', []), ('--fast_training_clips', ['--fast_training_clips'])):
+            with contextlib.redirect_stdout(io.StringIO()):
+                rates[name] = timed_epoch(argv + flags, n_videos)
+        return rates
+
+
+WAYS = {'frame by frame': frame_by_frame, 'PIL clip path': clip_path,
+        'fast path': fast_path, 'float resize': float_path}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--frames', type=int, default=64)
     parser.add_argument('--clips', type=int, default=200)
     parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--epoch_videos', type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as video_dir:
-        write_frames(video_dir, args.frames)
+        write_footage_frames(video_dir, args.frames)
         spatial = training_pipeline()
-        for seed in range(5):  # same draws, same tensors
-            random.seed(seed)
-            frames = TemporalRandomCrop(16)(list(range(1, args.frames + 1)))
-            random.seed(seed)
-            a = frame_by_frame(spatial, video_dir, frames)
-            random.seed(seed)
-            b = clip_path(spatial, video_dir, frames)
-            assert torch.equal(a, b), 'clip path differs from frame by frame'
+        differences = {name: largest_difference(fn, spatial, video_dir, args.frames)
+                       for name, fn in WAYS.items()}
         decode_ms = per_frame_ms(lambda i: Image.open(frame_path(video_dir, i)).load(),
                                  args.frames)
+        torchcodec_ms = per_frame_ms(lambda i: tensor_video_loader(video_dir, [i]), args.frames)
         frame = video_loader(video_dir, [1])[0]
         crop = spatial.transforms[0]
         crop_ms = per_frame_ms(lambda i: (crop.randomize_parameters(), crop(frame)),
                                args.frames * 4)
-        best = {'frame by frame': 0.0, 'clip path': 0.0}
+        best = dict.fromkeys(WAYS, 0.0)
         for r in range(args.rounds):  # interleaved rounds, best of each
-            best['frame by frame'] = max(best['frame by frame'], measure(
-                frame_by_frame, spatial, video_dir, args.frames, args.clips, r))
-            best['clip path'] = max(best['clip path'], measure(
-                clip_path, spatial, video_dir, args.frames, args.clips, r))
-    print(f'{frame.size[0]}x{frame.size[1]} JPEG decode: {decode_ms:.3f} ms/frame; '
-          f'PIL crop + resize: {crop_ms:.3f} ms/frame; both are needed for PIL-identical '
-          f'pixels: floor {1000 / (16 * (decode_ms + crop_ms)):.1f} clips/s')
+            for name, fn in WAYS.items():
+                best[name] = max(best[name], measure(fn, spatial, video_dir, args.frames,
+                                                     args.clips, r))
+        epochs = epoch_rates(video_dir, args.epoch_videos) if args.epoch_videos else {}
+    print(f'{frame.size[0]}x{frame.size[1]} JPEG decode: PIL {decode_ms:.3f} ms/frame, '
+          f'torchcodec {torchcodec_ms:.3f} ms/frame; PIL crop + resize: {crop_ms:.3f} ms/frame')
+    print(f'{"":15s} {"clips/s":>7s}  {"ms/clip":>7s}  ratio  largest difference (grey levels)')
     for name, rate in best.items():
-        print(f'{name:15s} {rate:7.1f} clips/s  ({1000 / rate:.2f} ms/clip)')
-    print(f'ratio clip path / frame by frame: {best["clip path"] / best["frame by frame"]:.2f}x')
+        print(f'{name:15s} {rate:7.1f}  {1000 / rate:7.2f}  {rate / best["frame by frame"]:4.2f}x'
+              f'  {differences[name]:.0f}')
+    for name, rate in epochs.items():
+        print(f'main.py epoch, {name}: {rate:.1f} clips/s ({rate / epochs["default"]:.2f}x)')
 
 
 if __name__ == '__main__':

@@ -68,6 +68,15 @@ def step_speed(flags, batch, steps, check_gradients=False):
 
 def epoch_speed(flags, data, clips):
     video_path, annotation_path = data
+    return timed_epoch(['--video_path', video_path, '--annotation_path', annotation_path,
+                        '--dataset', 'ucf101', '--n_classes', '4', '--model_depth', '18',
+                        '--no_cuda', '--batch_size', '4', '--n_threads', '1',
+                        '--n_epochs', '2', '--no_val', '--learning_rate', '0.01', *flags], clips)
+
+
+def timed_epoch(argv, clips):
+    """Clips/s of the last training epoch of main.py run with `argv` (and a result folder
+    of its own)."""
     durations = []
     original = main_module.train_epoch
 
@@ -80,11 +89,7 @@ def epoch_speed(flags, data, clips):
     main_module.train_epoch = timed
     try:
         with tempfile.TemporaryDirectory() as result:
-            main_module.main(['--video_path', video_path, '--annotation_path', annotation_path,
-                              '--dataset', 'ucf101', '--n_classes', '4', '--model_depth', '18',
-                              '--no_cuda', '--batch_size', '4', '--n_threads', '1',
-                              '--n_epochs', '2', '--no_val', '--learning_rate', '0.01',
-                              '--result_path', result, *flags])
+            main_module.main([*argv, '--result_path', result])
     finally:
         main_module.train_epoch = original
     return clips / durations[-1]

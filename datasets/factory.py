@@ -56,7 +56,8 @@ def training_transforms(opt):
     if not opt.no_hflip:
         steps.append(st.RandomHorizontalFlip())
     steps += [st.ToTensor(opt.norm_value), normalization(opt)]
-    return (st.Compose(steps), tt.TemporalRandomCrop(opt.sample_duration), tgt.ClassLabel())
+    spatial = st.Compose(steps, tensor_frames=opt.fast_training_clips)
+    return (spatial, tt.TemporalRandomCrop(opt.sample_duration), tgt.ClassLabel())
 
 
 def validation_transforms(opt):

@@ -169,6 +169,45 @@ def get_default_video_loader():
     return video_loader
 
 
+def jpeg_decoder():
+    """torchcodec's JPEG decoder (libjpeg-turbo, as PIL's: the same pixels), or None where
+    torchcodec cannot be loaded; imported on first use, in the process that decodes."""
+    global _decode_jpeg
+    if _decode_jpeg is None:
+        try:
+            from torchcodec.decoders import decode_jpeg
+        except (ImportError, OSError, RuntimeError):  # missing, or FFmpeg libraries missing
+            decode_jpeg = False
+        _decode_jpeg = decode_jpeg
+    return _decode_jpeg or None
+
+
+_decode_jpeg = None
+
+
+def tensor_video_loader(video_dir, frame_indices):
+    """The frames of a clip as C x H x W uint8 tensors, each frame decoded once. A frame the
+    JPEG decoder refuses goes to PIL, which reads what it can (other formats under a .jpg
+    name) and names the damage as video_loader does."""
+    decode_jpeg = jpeg_decoder()
+    unique = list(dict.fromkeys(frame_indices))
+    paths = [frame_path(video_dir, i) for i in unique]
+    try:
+        decoded = decode_jpeg(paths)  # one call for the clip: less Python per frame
+    except (RuntimeError, OSError, ValueError):
+        decoded = [decode_one_frame(decode_jpeg, path) for path in paths]
+    by_number = dict(zip(unique, decoded))
+    return [by_number[i] for i in frame_indices]
+
+
+def decode_one_frame(decode_jpeg, path):
+    try:
+        return decode_jpeg(path)
+    except (RuntimeError, OSError, ValueError):
+        frame = np.asarray(pil_loader(path))
+        return torch.from_numpy(frame.copy()).permute(2, 0, 1)
+
+
 def ceil_div(a, b):
     return -(-a // b)
 
@@ -333,13 +372,20 @@ class VideoDataset(torch.utils.data.Dataset):
                 'segment': [int(self.span_begin[s]), int(self.span_end[s]) - self.stop_offset],
                 'frame_indices': list(range(start, start + int(self.sample_length[index])))}
 
+    def decodes_to_tensors(self):
+        """Whether clips take the decoded-tensor path (training transforms; the default
+        loader; torchcodec present) rather than PIL frames."""
+        return (self.loader is video_loader and jpeg_decoder() is not None and
+                getattr(self.spatial_transform, 'takes_tensor_frames', False))
+
     def __getitem__(self, index):
         record = self.target_record(index)
         frame_indices = record['frame_indices']
         if self.temporal_transform is not None:
             frame_indices = self.temporal_transform(frame_indices)
+        loader = tensor_video_loader if self.decodes_to_tensors() else self.loader
         try:
-            frames = self.loader(record['video'], frame_indices)
+            frames = loader(record['video'], frame_indices)
         except DamagedFrame as e:
             if not self.skip_damaged:
                 raise
@@ -369,12 +415,15 @@ def collate_skipping_damaged(items):
 
 
 def transform_clip(spatial_transform, frames):
-    """Frames -> C x T x H x W tensor through the spatial transform."""
+    """Frames (PIL images, or uint8 tensors for a transform that takes them) -> C x T x H x W
+    tensor through the spatial transform."""
     if spatial_transform is None:
         from spatial_transforms import ToTensor
         spatial_transform = ToTensor(1)
     if hasattr(spatial_transform, 'randomize_parameters'):
         spatial_transform.randomize_parameters()
+    if isinstance(frames[0], torch.Tensor):  # decoded uint8 frames (tensor_video_loader)
+        return spatial_transform.apply_tensor_frames(frames)
     if hasattr(spatial_transform, 'apply_clip'):
         clip = spatial_transform.apply_clip(frames)
         if isinstance(clip, torch.Tensor):

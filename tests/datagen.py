@@ -5,8 +5,11 @@ a test can read back which frames a clip holds.
 """
 import json
 import os
+import subprocess
 
 from PIL import Image
+
+from datasets.names import FRAME_FILE_FFMPEG
 
 
 def write_video(folder, n_frames, video_number=0, size=(64, 48), n_frames_file=True):
@@ -61,3 +64,23 @@ def activitynet_layout(root, videos, size=(64, 48)):
     with open(annotation_path, 'w') as f:
         json.dump({'taxonomy': taxonomy, 'database': database}, f)
     return video_path, annotation_path
+
+
+def write_footage_frames(folder, n_frames, height=240):
+    """Real-looking frames, as utils_scripts/video_jpg_kinetics.py makes them (ffmpeg,
+    scale=-1:HEIGHT, default JPEG quality), of a moving, textured, noisy 640x360 video (a
+    test pattern blended with a cellular automaton, plus grain); writes `n_frames`. Needs
+    ffmpeg."""
+    os.makedirs(folder, exist_ok=True)
+    video = os.path.join(folder, 'source.mp4')
+    sources = ('testsrc2=size=640x360:rate=30',
+               'life=size=640x360:rate=30:mold=10:ratio=0.5:life_color=#e0c080')
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                    sources[0], '-f', 'lavfi', '-i', sources[1], '-filter_complex',
+                    '[0][1]blend=all_mode=average,noise=alls=8:allf=t', '-frames:v',
+                    str(n_frames), '-pix_fmt', 'yuv420p', video], check=True)
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-i', video, '-vf',
+                    f'scale=-1:{height}', os.path.join(folder, FRAME_FILE_FFMPEG)], check=True)
+    os.remove(video)
+    with open(os.path.join(folder, 'n_frames'), 'w') as f:
+        f.write(str(n_frames))

@@ -49,8 +49,9 @@ def train(capsys, data, result, *extra):
                    '--result_path', result, '--checkpoint', 1, *extra)
 
 
+@pytest.mark.parametrize('path', [[], ['--fast_training_clips']])
 def test_damaged_frames_of_every_kind_are_left_out_and_logged(tmp_path, capsys, data,
-                                                               monkeypatch):
+                                                               monkeypatch, path):
     video_path, _ = data
     keys = {'truncated': ('a', 'v000'), 'zero_bytes': ('a', 'v001'),
             'not_a_jpeg': ('b', 'v003'), 'missing': ('c', 'v006')}
@@ -67,7 +68,7 @@ def test_damaged_frames_of_every_kind_are_left_out_and_logged(tmp_path, capsys, 
     monkeypatch.setattr(main_module, 'get_training_set', build_then_lose_a_folder)
     result = tmp_path / 'r'
     code, err = train(capsys, data, result, '--n_epochs', 2, '--max_bad_clips', 5,
-                      '--batch_size', 3)  # 9 clips: no last batch dropped
+                      '--batch_size', 3, *path)  # 9 clips: no last batch dropped
     assert code == 0, err
     rows = bad_rows(result)
     # 5 of 9 training clips damaged in each epoch, each logged.
@@ -159,12 +160,13 @@ def test_the_test_pass_scores_videos_from_their_readable_clips(tmp_path, capsys,
                for r in bad_rows(result))
 
 
-def test_loader_workers_report_the_same(tmp_path, capsys, data):
+@pytest.mark.parametrize('path', [[], ['--fast_training_clips']])
+def test_loader_workers_report_the_same(tmp_path, capsys, data, path):
     video_path, _ = data
     DAMAGE['truncated'](frame(video_path, 'a', 'v000'))
     result = tmp_path / 'r'
     code, err = train(capsys, data, result, '--n_epochs', 1, '--no_val', '--n_threads', 2,
-                      '--max_bad_clips', 1)
+                      '--max_bad_clips', 1, *path)
     assert code == 0, err
     assert [r[:3] for r in bad_rows(result)] == [['1', 'train', str(video_path / 'a' /
                                                                      'v000')]]

@@ -192,3 +192,102 @@ def test_temporal_transforms_never_modify_their_input(transform):
     frames = [1, 2, 3]
     transform(frames)
     assert frames == [1, 2, 3]
+
+
+# -- --fast_training_clips: the decoded-tensor path of training clips ----------------------------------------
+
+@pytest.fixture(scope='module')
+def footage(tmp_path_factory):
+    """A UCF-101-layout set of one 240-pixel-high video of real-looking frames."""
+    import json
+    import shutil
+    from tests.datagen import write_footage_frames
+    if shutil.which('ffmpeg') is None:
+        pytest.skip('needs ffmpeg')
+    root = tmp_path_factory.mktemp('footage')
+    write_footage_frames(str(root / 'jpg' / 'a' / 'v000'), 20)
+    annotation = root / 'annotation.json'
+    annotation.write_text(json.dumps({'labels': ['a'], 'database': {
+        'v000': {'subset': 'training', 'annotations': {'label': 'a'}}}}))
+    return ['--video_path', str(root / 'jpg'), '--annotation_path', str(annotation),
+            '--dataset', 'ucf101', '--n_classes', 1, '--sample_size', 112,
+            '--sample_duration', 16]
+
+
+def training_sets(make_opt, footage, *flags):
+    """(--fast_training_clips, default PIL path) training sets, as main.py builds them."""
+    from datasets import get_training_set
+    sets = []
+    for fast in (['--fast_training_clips'], []):
+        opt = make_opt(*footage, *flags, *fast)
+        sets.append(get_training_set(opt, *training_transforms(opt)))
+    assert sets[0].decodes_to_tensors() and not sets[1].decodes_to_tensors()
+    return sets
+
+
+def grey_levels_apart(a, b):
+    """(largest difference, fraction of values that differ, fraction more than 1 apart) of
+    two clips normalised alike (mean subtracted, std 1), in grey levels."""
+    assert a.shape == b.shape == (3, 16, 112, 112) and a.dtype == b.dtype == torch.float32
+    difference = (a - b).abs()
+    return (difference.max().item(), (difference > 0).float().mean().item(),
+            (difference > 1).float().mean().item())
+
+
+def fixed_draw(dataset, **parameters):
+    """Pin the crop and flip of a dataset's pipeline to `parameters`."""
+    for step in dataset.spatial_transform.transforms:
+        step.randomize_parameters = lambda: None
+        for name, value in parameters.items():
+            if hasattr(step, name):
+                setattr(step, name, value)
+
+
+@pytest.mark.parametrize('crop', ['corner', 'random'])
+def test_fast_training_clips_are_within_two_grey_levels_of_pil_for_every_draw(make_opt,
+                                                                             footage, crop):
+    fast, exact = training_sets(make_opt, footage, '--train_crop', crop)
+    scales = fast.spatial_transform.transforms[0].scales
+    places = ([{'crop_position': p} for p in st.CROP_POSITIONS] if crop == 'corner' else
+              [{'tl_x': x, 'tl_y': y} for x, y in [(0, 0), (1, 1), (0.37, 0.81), (0.5, 0.5)]])
+    worst, differing, over_one = 0, [], []
+    for scale in scales:
+        for place in places:
+            for flip in (0.2, 0.8):  # p < 0.5 flips
+                for dataset in (fast, exact):
+                    fixed_draw(dataset, scale=scale, p=flip, **place)
+                random.seed(0)
+                a = fast[0][0]
+                random.seed(0)
+                b = exact[0][0]
+                largest, fraction, fraction_over_one = grey_levels_apart(a, b)
+                worst = max(worst, largest)
+                differing.append(fraction)
+                over_one.append(fraction_over_one)
+    assert worst <= 2.0
+    assert sum(differing) / len(differing) < 0.02
+    assert sum(over_one) / len(over_one) < 1e-4
+
+
+def test_training_clips_follow_the_reference_draws(make_opt, footage):
+    """The same seed draws the same frames, crop and flip on both paths, and leaves the
+    random state alike."""
+    fast, exact = training_sets(make_opt, footage, '--train_crop', 'random')
+    for seed in range(6):
+        random.seed(seed)
+        a = fast[0][0]
+        after_fast = random.getstate()
+        random.seed(seed)
+        b = exact[0][0]
+        assert random.getstate() == after_fast
+        assert grey_levels_apart(a, b)[0] <= 2.0
+
+
+def test_validation_and_test_clips_stay_exact(make_opt):
+    opt = make_opt()
+    for pipeline in (validation_transforms, make_test_transforms, training_transforms):
+        assert not pipeline(opt)[0].takes_tensor_frames
+    opt = make_opt('--fast_training_clips')
+    assert training_transforms(opt)[0].takes_tensor_frames
+    for pipeline in (validation_transforms, make_test_transforms):
+        assert not pipeline(opt)[0].takes_tensor_frames
