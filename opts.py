@@ -70,6 +70,10 @@ def build_parser():
     g.add_argument('--train_crop', default='corner', choices=('random', 'corner', 'center'),
                    help='spatial crop in training')
     g.add_argument('--no_hflip', action='store_true', help='no horizontal flipping in training')
+    g.add_argument('--input_format', default='auto', choices=('auto', 'frames', 'videos'),
+                   help='what --video_path holds: frame folders (the reference\'s layout) or '
+                        'video files in the same layout (<label>/<key>.mp4, v_<key>.mp4, any '
+                        'extension the decoder reads); auto: found by looking')
     g.add_argument('--fast_training_clips', action='store_true',
                    help='decode training frames with torchcodec and resize each clip with '
                         "PyTorch's uint8 kernel: about twice the clips/s of the default PIL "

@@ -53,11 +53,11 @@ class ActivityNet(VideoDataset):
     def __init__(self, root_path, annotation_path, subset, is_untrimmed_setting=False,
                  n_samples_for_each_video=1, spatial_transform=None, temporal_transform=None,
                  target_transform=None, sample_duration=16,
-                 get_loader=get_default_video_loader, purpose=None):
+                 get_loader=get_default_video_loader, purpose=None, input_format='auto'):
         self.untrimmed = is_untrimmed_setting
         super().__init__(root_path, annotation_path, subset, n_samples_for_each_video,
                          spatial_transform, temporal_transform, target_transform,
-                         sample_duration, get_loader, purpose)
+                         sample_duration, get_loader, purpose, input_format)
 
     def read(self, data, subset):
         path = self.annotation_path
@@ -91,12 +91,23 @@ class ActivityNet(VideoDataset):
         if not os.path.isdir(video_dir):
             return None
         holes = missing_frames(video_dir).tolist()
-        last = holes[-1] - 1
         if self.untrimmed:
-            return ([(record.label, 1, last)] if last > 0 else []), holes
+            return self.untrimmed_spans(record, holes[-1] - 1), holes
         fps = read_number(os.path.join(video_dir, 'fps'), 'frame rate')
         if fps is None:
             raise UserError(f'{video_dir} has no fps file: write it with utils_scripts/fps.py')
-        spans = [(label, max(1, math.ceil(start * fps)), math.ceil(end * fps))
-                 for label, start, end in record.segments]
-        return spans, holes
+        return self.segment_spans(record, fps), holes
+
+    def spans_of_video(self, record, n_frames, fps):
+        """The spans and holes of a video file of `n_frames` frames at `fps`."""
+        if self.untrimmed:
+            return self.untrimmed_spans(record, n_frames), [n_frames + 1]
+        return self.segment_spans(record, fps), [n_frames + 1]
+
+    def untrimmed_spans(self, record, last):
+        # Frames 1 to the last one, end exclusive at `last` as in the reference's windows.
+        return [(record.label, 1, last)] if last > 0 else []
+
+    def segment_spans(self, record, fps):
+        return [(label, max(1, math.ceil(start * fps)), math.ceil(end * fps))
+                for label, start, end in record.segments]

@@ -100,11 +100,11 @@ class FrameFolder:
         n = read_number(os.path.join(path, 'n_frames'), 'number of frames')
         n_source = int(n) if n is not None else max(frame_numbers(path), default=0)
         if n_source < 1:
-            raise VideoError(f'{path}: the frame folder has no frames')
+            raise VideoError(path, 'the frame folder has no frames')
         source_fps = read_number(os.path.join(path, 'fps'), 'frame rate') or 0.0
         if fps and not source_fps > 0:
-            raise VideoError(f'{path}: the frame folder has no fps file, so --fps cannot '
-                             'resample it')
+            raise VideoError(path, 'the frame folder has no fps file, so --fps cannot '
+                                   'resample it')
         self.source_index = resampled(n_source, source_fps, fps)
         self.fps = float(fps or source_fps)
         self.n_frames = len(self.source_index)

@@ -16,7 +16,8 @@ def make_dataset(opt, subset, purpose, n_samples, transforms, untrimmed=False):
     spatial, temporal, target = transforms
     kwargs = dict(n_samples_for_each_video=n_samples, spatial_transform=spatial,
                   temporal_transform=temporal, target_transform=target,
-                  sample_duration=opt.sample_duration, purpose=purpose)
+                  sample_duration=opt.sample_duration, purpose=purpose,
+                  input_format=opt.input_format)
     if opt.dataset == 'activitynet':
         kwargs['is_untrimmed_setting'] = untrimmed
     return LAYOUTS[opt.dataset](opt.video_path, opt.annotation_path, subset, **kwargs)

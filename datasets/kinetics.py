@@ -50,7 +50,11 @@ class LabelledFolders(VideoDataset):
                 return None
             raise UserError(f'{video_dir} has no n_frames file: write it with '
                             'utils_scripts/n_frames_kinetics.py or n_frames_ucf101_hmdb51.py')
-        n = int(n_frames)
+        return self.spans_of_video(record, int(n_frames), None)
+
+    def spans_of_video(self, record, n_frames, fps):
+        """The spans and holes of a video of `n_frames` frames with none missing."""
+        n = n_frames
         return ([(record.label, 1, n + 1)], [n + 1]) if n > 0 else ([], [])
 
 

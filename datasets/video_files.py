@@ -18,13 +18,18 @@ CHUNK = 32  # frames decoded per call: large enough to amortise the call, small 
 
 
 class VideoError(Exception):
-    """A video that cannot be read; the message names the file and the reason."""
+    """A video that cannot be read; the message names the file and the reason, which
+    `reason` holds alone."""
+
+    def __init__(self, path, reason):
+        super().__init__(f'{path}: {reason}')
+        self.path, self.reason = path, reason
 
 
 def decoding_error(path, exc):
     # torchcodec prefixes FFmpeg's message with its own source location: keep the message.
     reason = re.sub(r'^\w+, \S+:\d+, ', '', one_line(exc))
-    return VideoError(f'{path}: cannot be decoded ({reason[:200]})')
+    return VideoError(path, f'cannot be decoded ({reason[:200]})')
 
 
 def resampled(n_source, source_fps, fps=None):
@@ -57,10 +62,10 @@ class VideoFile:
             raise decoding_error(path, e) from None
         n_source = metadata.num_frames or 0
         if n_source < 1:
-            raise VideoError(f'{path}: the video stream has no frames')
+            raise VideoError(path, 'the video stream has no frames')
         self.source_fps = float(metadata.average_fps or 0)
         if fps and not self.source_fps > 0:
-            raise VideoError(f'{path}: its frame rate is unknown, so --fps cannot resample it')
+            raise VideoError(path, 'its frame rate is unknown, so --fps cannot resample it')
         self.source_index = resampled(n_source, self.source_fps, fps)
         self.fps = float(fps or self.source_fps)
         self.n_frames = len(self.source_index)
@@ -82,4 +87,4 @@ class VideoFile:
                 yield k + 1, data[wanted[k] - begin]
                 k += 1
         if k < last:
-            raise VideoError(f'{self.path}: ends after {k} of its {self.n_frames} frames')
+            raise VideoError(self.path, f'ends after {k} of its {self.n_frames} frames')

@@ -24,6 +24,8 @@ import torch
 from PIL import Image
 
 from datasets.names import frame_path
+from datasets.video_files import decoding_error
+from datasets.video_index import find_video_files, holds_videos, index_videos
 from utils import UserError, one_line
 
 
@@ -169,6 +171,37 @@ def get_default_video_loader():
     return video_loader
 
 
+def video_file_loader(path, frame_indices):
+    """The frames of a clip from a video file, as C x H x W uint8 tensors (views of the
+    decoder's H x W x C frames, as tensor_video_loader gives them). torchcodec seeks to the
+    key frame before the first and decodes forward; the file stays open in this process for
+    the next clip of the same video (the test pass's windows come in order)."""
+    global _open_video
+    unique = sorted(set(frame_indices))
+    try:
+        if _open_video[0] != path:
+            from torchcodec.decoders import VideoDecoder
+            _open_video = (None, None)
+            _open_video = (path, VideoDecoder(path, dimension_order='NHWC',
+                                              num_ffmpeg_threads=1, seek_mode='approximate'))
+        batch = _open_video[1].get_frames_at([i - 1 for i in unique]).data
+    except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
+        _open_video = (None, None)
+        raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
+                           decoding_error(path, e).reason) from None
+    by_number = {i: frame.permute(2, 0, 1) for i, frame in zip(unique, batch)}
+    return [by_number[i] for i in frame_indices]
+
+
+_open_video = (None, None)
+
+
+def video_file_pil_loader(path, frame_indices):
+    """video_file_loader's frames as PIL images, for the PIL transforms."""
+    return [Image.fromarray(frame.permute(1, 2, 0).numpy())
+            for frame in video_file_loader(path, frame_indices)]
+
+
 def jpeg_decoder():
     """torchcodec's JPEG decoder (libjpeg-turbo, as PIL's: the same pixels), or None where
     torchcodec cannot be loaded; imported on first use, in the process that decodes."""
@@ -236,7 +269,8 @@ class VideoDataset(torch.utils.data.Dataset):
 
     def __init__(self, root_path, annotation_path, subset, n_samples_for_each_video=1,
                  spatial_transform=None, temporal_transform=None, target_transform=None,
-                 sample_duration=16, get_loader=get_default_video_loader, purpose=None):
+                 sample_duration=16, get_loader=get_default_video_loader, purpose=None,
+                 input_format='auto'):
         self.root_path = root_path
         # What the set is built for (training, validation, test): the test pass may read the
         # validation subset, and messages name both.
@@ -257,7 +291,22 @@ class VideoDataset(torch.utils.data.Dataset):
             raise UserError(f'{annotation_path} has no videos in its {subset} subset' + (
                 ': UCF-101 and HMDB-51 have none (their test lists are the validation subset);'
                 ' use --test_subset val' if subset == 'testing' else ''))
+        self.video_counts = self._video_counts(records, input_format)
         self._build(records, n_samples_for_each_video)
+        self.video_counts = None  # a dict per video: not to be copied into loader workers
+
+    def _video_counts(self, records, input_format):
+        """{record folder: (video file, n_frames, fps, error)} when the video folder holds
+        video files (found by looking, or `input_format` 'videos'); None for frame folders."""
+        names = [record.folder for record in records]
+        if input_format == 'auto':
+            input_format = 'videos' if holds_videos(self.root_path, names) else 'frames'
+        self.input_format = input_format
+        if input_format == 'frames':
+            return None
+        files = find_video_files(self.root_path, names)
+        counts = index_videos(files, self.root_path, self.annotation_path)
+        return {name: (files[name],) + counts[name] for name in files}
 
     # -- index -------------------------------------------------------------------------
 
@@ -270,7 +319,7 @@ class VideoDataset(torch.utils.data.Dataset):
         root = os.path.join(self.root_path, '')
         for record in records:
             try:
-                found = self.spans(record, f'{root}{record.folder}')
+                found, where = self._spans_on_disk(record, root)
             except DamagedFolder as e:
                 self.damaged_folders.append(e)
                 continue
@@ -282,16 +331,17 @@ class VideoDataset(torch.utils.data.Dataset):
                 video = len(folders)
                 spans.extend((video,) + s for s in found[0])
                 holes.extend(video << 32 | h for h in found[1])
-                folders.append(record.folder)
+                folders.append(where)
                 video_ids.append(record.video_id)
         if self.n_missing or self.n_empty:
+            kind = 'video file' if self.input_format == 'videos' else 'frame folder'
             print(f'{self.annotation_path} ({self.described}): skipped {self.n_missing} of '
-                  f'{len(records)} videos with no frame folder under {self.root_path}'
+                  f'{len(records)} videos with no {kind} under {self.root_path}'
                   + (f' and {self.n_empty} with no frames' if self.n_empty else ''))
         for e in self.damaged_folders[:5]:
             print(f'skipped {e}', file=sys.stderr)
         if len(self.damaged_folders) > 5:
-            print(f'skipped {len(self.damaged_folders) - 5} more damaged frame folders',
+            print(f'skipped {len(self.damaged_folders) - 5} more damaged videos',
                   file=sys.stderr)
         self.folders = StringTable(folders)
         self.video_ids = StringTable(video_ids)
@@ -303,6 +353,18 @@ class VideoDataset(torch.utils.data.Dataset):
             raise UserError(f'no usable video in {self.annotation_path} ({self.described}) '
                             f'under {self.root_path}: check --video_path, --annotation_path, '
                             'the frame folders and their n_frames files')
+
+    def _spans_on_disk(self, record, root):
+        """(spans and holes as `spans` gives them, or None when absent; the frame folder or
+        video file, relative to the video folder)."""
+        if self.video_counts is None:
+            return self.spans(record, f'{root}{record.folder}'), record.folder
+        if record.folder not in self.video_counts:
+            return None, None
+        path, n_frames, fps, error = self.video_counts[record.folder]
+        if error:
+            raise DamagedFolder(path, error)
+        return self.spans_of_video(record, n_frames, fps), os.path.relpath(path, root)
 
     def _make_samples(self, n_samples, holes):
         d = self.sample_duration
@@ -375,15 +437,20 @@ class VideoDataset(torch.utils.data.Dataset):
     def decodes_to_tensors(self):
         """Whether clips take the decoded-tensor path (training transforms; the default
         loader; torchcodec present) rather than PIL frames."""
-        return (self.loader is video_loader and jpeg_decoder() is not None and
-                getattr(self.spatial_transform, 'takes_tensor_frames', False))
+        if not getattr(self.spatial_transform, 'takes_tensor_frames', False):
+            return False
+        return self.input_format == 'videos' or (self.loader is video_loader and
+                                                 jpeg_decoder() is not None)
 
     def __getitem__(self, index):
         record = self.target_record(index)
         frame_indices = record['frame_indices']
         if self.temporal_transform is not None:
             frame_indices = self.temporal_transform(frame_indices)
-        loader = tensor_video_loader if self.decodes_to_tensors() else self.loader
+        if self.input_format == 'videos':
+            loader = video_file_loader if self.decodes_to_tensors() else video_file_pil_loader
+        else:
+            loader = tensor_video_loader if self.decodes_to_tensors() else self.loader
         try:
             frames = loader(record['video'], frame_indices)
         except DamagedFrame as e:

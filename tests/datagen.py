@@ -84,3 +84,44 @@ def write_footage_frames(folder, n_frames, height=240):
     os.remove(video)
     with open(os.path.join(folder, 'n_frames'), 'w') as f:
         f.write(str(n_frames))
+
+
+# Frame i (from 1) of a generated video file: red = FRAME_STEP * i, so that a decoded frame
+# still tells its number after lossy compression (round(red / FRAME_STEP)).
+FRAME_STEP = 8
+CODECS = {'.mp4': ['-c:v', 'libx264', '-pix_fmt', 'yuv420p'],
+          '.avi': ['-c:v', 'mpeg4', '-q:v', '2', '-pix_fmt', 'yuv420p']}
+
+
+def write_video_file(path, n_frames, video_number=0, size=(64, 48), fps=25, key_every=4):
+    """A video of solid-colour frames (red = FRAME_STEP * i, green = 20 * video number),
+    encoded by ffmpeg with the codec of its extension (.mp4: H.264, .avi: MPEG-4 part 2)."""
+    import numpy as np
+    assert n_frames * FRAME_STEP < 256
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    w, h = size
+    frames = np.zeros((n_frames, h, w, 3), np.uint8)
+    frames[..., 0] = (np.arange(1, n_frames + 1) * FRAME_STEP)[:, None, None]
+    frames[..., 1] = 20 * video_number % 256
+    frames[..., 2] = 100
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'rawvideo',
+                    '-pix_fmt', 'rgb24', '-s', f'{w}x{h}', '-r', str(fps), '-i', '-',
+                    *CODECS[os.path.splitext(path)[1]], '-g', str(key_every), '-an', path],
+                   input=frames.tobytes(), check=True)
+
+
+def video_file_layout(root, classes, videos, ext='.mp4', kinetics=False, size=(64, 48)):
+    """labelled_layout with video files `<label>/<key><ext>` (Kinetics' test videos in
+    `test/`) instead of frame folders. Returns (video_path, annotation_path)."""
+    video_path = os.path.join(root, 'videos')
+    database = {}
+    for i, (label, subset, n_frames) in enumerate(videos):
+        key = f'v{i:03d}' + ('_000010_000020' if kinetics else '')
+        database[key] = {'subset': subset, 'annotations': {} if subset == 'testing' else
+                         {'label': label}}
+        folder = f'test/{key}' if kinetics and subset == 'testing' else f'{label}/{key}'
+        write_video_file(os.path.join(video_path, folder + ext), n_frames, i, size)
+    annotation_path = os.path.join(root, 'annotation.json')
+    with open(annotation_path, 'w') as f:
+        json.dump({'labels': list(classes), 'database': database}, f)
+    return video_path, annotation_path

@@ -1,5 +1,5 @@
-"""Shared by the frame-extraction programs: run ffmpeg on many videos, in parallel,
-resumably.
+"""Shared by the frame-extraction programs (and video_reencode.py): run ffmpeg on many
+videos, in parallel, resumably.
 
 A video's frames are written to `<name>.partial/` and the folder is renamed to `<name>/` only
 when ffmpeg succeeded, so a finished video is one whose folder exists (folders made by the
@@ -31,16 +31,11 @@ def extract(video, folder, height):
     os.makedirs(partial)
     # '%' is ffmpeg's pattern character in output names: escape it in the folder part.
     pattern = os.path.join(partial.replace('%', '%%'), FRAME_FILE_FFMPEG)
-    command = ['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
-               '-vf', f'scale=-1:{height}', pattern]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, errors='replace')
-    except FileNotFoundError:
-        return 'ffmpeg is not installed (apt-get install ffmpeg, or make install)'
-    if done.returncode != 0 or not is_done(partial):
+    error = run_ffmpeg(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
+                        '-vf', f'scale=-1:{height}', pattern])
+    if error or not is_done(partial):
         shutil.rmtree(partial, ignore_errors=True)
-        lines = done.stderr.strip().splitlines()
-        return lines[-1] if lines else f'ffmpeg exited with {done.returncode} and no frames'
+        return error or 'ffmpeg wrote no frames'
     shutil.rmtree(folder, ignore_errors=True)  # a leftover without frames
     os.replace(partial, folder)
     return None
@@ -61,20 +56,40 @@ def video_jobs(src_dir, dst_dir, extensions, class_folders):
     return jobs
 
 
+def run_ffmpeg(command):
+    """Run an ffmpeg command; its last error line (None on success)."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, errors='replace')
+    except FileNotFoundError:
+        return 'ffmpeg is not installed (apt-get install ffmpeg, or make install)'
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else f'ffmpeg exited with {done.returncode}'
+
+
 def run_all(jobs, height, n_jobs):
     """Extract every job not done yet; print a summary; return the exit status."""
-    todo = [(video, folder) for video, folder in jobs if not is_done(folder)]
-    for folder in {os.path.dirname(f) for _, f in todo}:
+    return run_jobs(jobs, lambda video, folder: extract(video, folder, height), is_done,
+                    n_jobs, 'extracted')
+
+
+def run_jobs(jobs, work, done, n_jobs, verb):
+    """work(source, destination) for every job whose destination is not `done` yet, `n_jobs`
+    at a time (each runs ffmpeg, so threads suffice); print a summary and the failures;
+    return the exit status."""
+    todo = [(video, target) for video, target in jobs if not done(target)]
+    for folder in {os.path.dirname(t) for _, t in todo}:
         os.makedirs(folder, exist_ok=True)
     failures = []
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        futures = {pool.submit(extract, video, folder, height): video for video, folder in todo}
+        futures = {pool.submit(work, video, target): video for video, target in todo}
         for future in tqdm(as_completed(futures), total=len(futures), unit='video',
                            disable=not todo or not sys.stderr.isatty(), file=sys.stderr):
             error = future.result()
             if error:
                 failures.append((futures[future], error))
-    print(f'{len(todo) - len(failures)} videos extracted, {len(jobs) - len(todo)} already done, '
+    print(f'{len(todo) - len(failures)} videos {verb}, {len(jobs) - len(todo)} already done, '
           f'{len(failures)} failed')
     for video, error in sorted(failures):
         print(f'failed: {video}: {error}')

@@ -1,0 +1,137 @@
+"""Frame counts and frame rates of a folder of video files, cached beside the annotation file.
+
+Opening a video to count its frames takes milliseconds; a Kinetics-size collection has 650k
+of them. The first start reads every file (in parallel processes) and writes what it found
+to `<annotation file>.videos-<hash of the video folder>.npz`; later starts only compare each
+file's size and modification time with the cache (`os.stat`, seconds for 650k files) and
+read again the files that changed. A video that cannot be read is kept in the cache with its
+reason, and read again once it changes.
+"""
+import hashlib
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from datasets.video_files import VIDEO_EXTENSIONS, VideoError, VideoFile
+from utils import UserError, one_line, write_atomically
+
+CACHE_VERSION = 1
+
+
+def find_video_files(root, names):
+    """{name: path of the video file `root/name.<ext>`} for the names that have one, found
+    by listing each folder once (not by trying every extension)."""
+    by_folder = {}
+    for name in names:
+        by_folder.setdefault(os.path.dirname(name), []).append(name)
+    found = {}
+    for folder, members in by_folder.items():
+        try:
+            entries = os.listdir(os.path.join(root, folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        stems = {}
+        for entry in sorted(entries):  # the first extension in name order wins
+            stem, ext = os.path.splitext(entry)
+            if ext.lower() in VIDEO_EXTENSIONS:
+                stems.setdefault(stem, entry)
+        for name in members:
+            entry = stems.get(os.path.basename(name))
+            if entry is not None:
+                found[name] = os.path.join(root, folder, entry)
+    return found
+
+
+def holds_videos(root, names, sample=20):
+    """Whether `root` holds video files rather than frame folders for the first `sample`
+    names that exist either way; None when none of them exists."""
+    for name in names[:sample]:
+        if os.path.isdir(os.path.join(root, name)):
+            return False
+        if find_video_files(root, [name]):
+            return True
+    return None
+
+
+def read_counts(path):
+    """(number of frames, frame rate, '') of a video file, or (0, 0, reason)."""
+    try:
+        video = VideoFile(path)
+        return video.n_frames, video.source_fps, ''
+    except VideoError as e:
+        return 0, 0.0, e.reason
+
+
+def cache_path(annotation_path, root):
+    key = hashlib.sha1(os.path.abspath(root).encode('utf-8')).hexdigest()[:10]
+    return f'{annotation_path}.videos-{key}.npz'
+
+
+def load_cache(path):
+    """{relative path: (size, mtime_ns, n_frames, fps, error)} of a cache file; empty when
+    there is none or it cannot be read (it is then rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if int(data['version']) != CACHE_VERSION:
+                return {}
+            names = data['names'].tolist()
+            columns = zip(data['size'].tolist(), data['mtime'].tolist(),
+                          data['n_frames'].tolist(), data['fps'].tolist(),
+                          data['errors'].tolist())
+            return dict(zip(names, columns))
+    except (OSError, ValueError, KeyError, EOFError):
+        return {}
+
+
+def save_cache(path, entries):
+    names = sorted(entries)
+    rows = [entries[n] for n in names]
+    arrays = dict(version=np.array(CACHE_VERSION), names=np.array(names, dtype=str),
+                  size=np.array([r[0] for r in rows], dtype=np.int64),
+                  mtime=np.array([r[1] for r in rows], dtype=np.int64),
+                  n_frames=np.array([r[2] for r in rows], dtype=np.int64),
+                  fps=np.array([r[3] for r in rows], dtype=np.float64),
+                  errors=np.array([r[4] for r in rows], dtype=str))
+    try:
+        write_atomically(path, lambda f: np.savez(f, **arrays), 'the video index')
+    except UserError as e:  # a read-only annotation folder: the index is rebuilt next time
+        print(f'warning: {e}; going on without a cache', file=sys.stderr)
+
+
+def index_videos(files, root, annotation_path, n_workers=None):
+    """{name: (n_frames, fps, error)} for `files` ({name: path}), from the cache where the
+    file is unchanged and by reading it otherwise; the cache is updated when anything was
+    read."""
+    path = cache_path(annotation_path, root)
+    cached = load_cache(path)
+    result, stale = {}, []
+    for name, file in files.items():
+        relative = os.path.relpath(file, root)
+        try:
+            stat = os.stat(file)
+        except OSError as e:
+            result[name] = (0, 0.0, one_line(e, 120))
+            continue
+        entry = cached.get(relative)
+        if entry is not None and entry[:2] == (stat.st_size, stat.st_mtime_ns):
+            result[name] = entry[2:]
+        else:
+            stale.append((name, file, relative, stat))
+    if stale:
+        workers = min(len(stale), n_workers or os.cpu_count() or 1)
+        if len(stale) > 200:
+            print(f'reading the frame counts of {len(stale)} videos under {root} '
+                  f'({workers} processes; cached for the next start)', file=sys.stderr)
+        paths = [file for _, file, _, _ in stale]
+        if workers > 1 and len(stale) >= 32:  # fewer: not worth starting processes
+            with ProcessPoolExecutor(workers) as pool:
+                counts = list(pool.map(read_counts, paths, chunksize=16))
+        else:
+            counts = [read_counts(p) for p in paths]
+        for (name, _, relative, stat), count in zip(stale, counts):
+            result[name] = count
+            cached[relative] = (stat.st_size, stat.st_mtime_ns) + count
+        save_cache(path, cached)
+    return result
