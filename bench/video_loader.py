@@ -1,0 +1,166 @@
+"""Clips from video files against clips from JPEG frame folders, for the same footage, one
+process, one thread (needs ffmpeg):
+
+    python bench/video_loader.py [--videos 6] [--seconds 10] [--clips 300]
+
+Makes `--videos` 640x360 30 fps source videos of real-looking generated scenes (test
+patterns, a cellular automaton, a fractal zoom, blended, with light grain), then prepares
+them both ways as a user would: frames with the Kinetics extractor (`scale=-1:240`, JPEG) and
+videos with utils_scripts/video_reencode.py (short side 240, a key frame every 16 frames).
+Measures, through the datasets main.py builds:
+
+- training: random clips (default pipeline: multi-scale corner crop 112, flip) per second,
+  both with the default PIL transforms and with --fast_training_clips;
+- test pass: every window of every video, in order (Scale 112, corner crop), per second;
+- where a video clip's time goes: opening the file, decoding (with the seek), transforms;
+- disk: the frame folders against the re-encoded videos.
+"""
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets import get_test_set, get_training_set  # noqa: E402
+from datasets import videodataset  # noqa: E402
+from datasets.factory import test_transforms, training_transforms  # noqa: E402
+from opts import parse_opts  # noqa: E402
+from utils_scripts.frames import extract  # noqa: E402
+from utils_scripts.video_reencode import reencode  # noqa: E402
+
+SCENES = [
+    'testsrc2=size=640x360:rate=30',
+    'life=size=640x360:rate=30:mold=10:ratio=0.5:life_color=#e0c080:seed={seed}',
+    'mandelbrot=size=640x360:rate=30',
+    'cellauto=size=640x360:rate=30:rule=110:seed={seed}',
+]
+
+
+def make_source(path, i, seconds):
+    """A source video: two scenes blended, light grain, near-lossless H.264."""
+    a = SCENES[i % len(SCENES)].format(seed=i)
+    b = SCENES[(i + 1) % len(SCENES)].format(seed=i + 1)
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', a,
+                    '-f', 'lavfi', '-i', b, '-filter_complex',
+                    '[0][1]blend=all_mode=average,noise=alls=3:allf=t', '-t', str(seconds),
+                    '-c:v', 'libx264', '-crf', '12', '-pix_fmt', 'yuv420p', path], check=True)
+
+
+def folder_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path)
+               for f in files)
+
+
+def prepare(root, n_videos, seconds):
+    """Sources, frame folders, re-encoded videos and an annotation file; returns paths."""
+    import json
+    frames, videos = os.path.join(root, 'jpg', 'c'), os.path.join(root, 'videos', 'c')
+    os.makedirs(frames)
+    os.makedirs(videos)
+    database = {}
+    for i in range(n_videos):
+        key = f'v{i:02d}'
+        source = os.path.join(root, f'{key}.mp4')
+        make_source(source, i, seconds)
+        assert extract(source, os.path.join(frames, key), 240) is None
+        n = len(os.listdir(os.path.join(frames, key)))
+        with open(os.path.join(frames, key, 'n_frames'), 'w') as f:
+            f.write(str(n))
+        assert reencode(source, os.path.join(videos, key + '.mp4'), 240, 16, 23, 'fast') is None
+        database[key] = {'subset': 'training', 'annotations': {'label': 'c'}}
+    annotation = os.path.join(root, 'annotation.json')
+    with open(annotation, 'w') as f:
+        json.dump({'labels': ['c'], 'database': database}, f)
+    return os.path.dirname(frames), os.path.dirname(videos), annotation
+
+
+def options(video_path, annotation, *flags):
+    sys.argv = ['main.py', '--video_path', video_path, '--annotation_path', annotation,
+                '--dataset', 'ucf101', '--n_classes', '1', '--no_cuda', '--test_subset', 'val',
+                *flags]
+    return parse_opts()
+
+
+def training_rate(dataset, clips, seed=0):
+    random.seed(seed)
+    order = [random.randrange(len(dataset)) for _ in range(clips)]
+    start = time.perf_counter()
+    for i in order:
+        dataset[i]
+    return clips / (time.perf_counter() - start)
+
+
+def test_rate(dataset):
+    start = time.perf_counter()
+    for i in range(len(dataset)):
+        dataset[i]
+    return len(dataset) / (time.perf_counter() - start)
+
+
+def video_clip_parts(dataset, clips):
+    """Milliseconds per training clip: opening the file, decoding 16 frames (seek
+    included, frames converted to RGB), and the rest (transforms)."""
+    random.seed(1)
+    opening = decoding = 0.0
+    for _ in range(clips):
+        record = dataset.target_record(random.randrange(len(dataset)))
+        numbers = dataset.temporal_transform(record['frame_indices'])
+        videodataset._open_video = (None, None)
+        start = time.perf_counter()
+        videodataset.video_file_loader(record['video'], numbers[:1])
+        opened = time.perf_counter()
+        videodataset.video_file_loader(record['video'], numbers)
+        opening += opened - start
+        decoding += time.perf_counter() - opened
+    return 1000 * opening / clips, 1000 * decoding / clips
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--videos', type=int, default=6)
+    parser.add_argument('--seconds', type=int, default=10)
+    parser.add_argument('--clips', type=int, default=300)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as root:
+        frames, videos, annotation = prepare(root, args.videos, args.seconds)
+        frames_bytes, video_bytes = folder_bytes(frames), folder_bytes(videos)
+        rates = {}
+        for name, path in (('JPEG frames', frames), ('videos', videos)):
+            for mode, flags in (('default', []), ('fast', ['--fast_training_clips'])):
+                opt = options(path, annotation, *flags)
+                dataset = get_training_set(opt, *training_transforms(opt))
+                training_rate(dataset, 10)  # warm: file cache, decoder libraries
+                rates[name, 'train', mode] = max(training_rate(dataset, args.clips, r)
+                                                 for r in range(2))
+            opt = options(path, annotation)
+            dataset = get_test_set(opt, *test_transforms(opt))
+            test_rate(dataset)
+            rates[name, 'test', 'default'] = test_rate(dataset)
+            if name == 'videos':
+                train_set = get_training_set(opt, *training_transforms(opt))
+                opening, decoding = video_clip_parts(train_set, args.clips // 3)
+                per_clip = 1000 / rates[name, 'train', 'default']
+    seconds = args.videos * args.seconds
+    print(f'{args.videos} videos of {args.seconds} s, 240 pixels high; re-encoded at '
+          f'{8 * video_bytes / seconds / 1000:.0f} kbit/s')
+    print(f'disk: JPEG frames {frames_bytes / 1e6:.1f} MB, videos {video_bytes / 1e6:.1f} MB '
+          f'({frames_bytes / video_bytes:.1f}x smaller)')
+    print(f'{"clips/s, one process":30s} {"JPEG frames":>11s} {"videos":>8s}  ratio')
+    for what in (('train', 'default'), ('train', 'fast'), ('test', 'default')):
+        a, b = rates[('JPEG frames',) + what], rates[('videos',) + what]
+        label = {'default': 'training' if what[0] == 'train' else 'test pass (in order)',
+                 'fast': 'training, --fast_training_clips'}[what[1]]
+        print(f'{label:30s} {a:11.1f} {b:8.1f}  {b / a:.2f}')
+    print(f'a video training clip: {per_clip:.1f} ms = opening {opening:.1f} + seeking and '
+          f'decoding 16 frames to RGB {decoding:.1f} + transforms '
+          f'{per_clip - opening - decoding:.1f}')
+
+
+if __name__ == '__main__':
+    main()
