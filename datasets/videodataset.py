@@ -1,4 +1,5 @@
-"""The dataset core: an index of clips over folders of JPEG frames, and clip loading.
+"""The dataset core: an index of clips over folders of JPEG frames (or video files in the same
+layout), and clip loading.
 
 A layout (kinetics.py, ucf101.py, hmdb51.py, activitynet.py) only reads its annotation file
 into class names and per-video records; this module turns them into samples
@@ -135,11 +136,11 @@ class DamagedFrame(UserError):
     """A frame that is missing or cannot be decoded: `reason` is 'missing' or 'corrupt
     (what the decoder said)'."""
 
-    def __init__(self, path, kind, detail=''):
+    def __init__(self, path, kind, detail='', advice='extract the frames of this video again '
+                 '(utils_scripts/video_jpg*.py, then n_frames*.py)'):
         self.path, self.reason = path, f'{kind} ({detail})' if detail else kind
         super().__init__(f'{kind} frame {path}' + (f' ({detail})' if detail else '') +
-                         ': extract the frames of this video again (utils_scripts/'
-                         'video_jpg*.py, then n_frames*.py) or drop it from the annotation file')
+                         f': {advice} or drop it from the annotation file')
 
 
 def pil_loader(path):
@@ -188,7 +189,8 @@ def video_file_loader(path, frame_indices):
     except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
         _open_video = (None, None)
         raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
-                           decoding_error(path, e).reason) from None
+                           decoding_error(path, e).reason,
+                           'replace this video (utils_scripts/video_reencode.py)') from None
     by_number = {i: frame.permute(2, 0, 1) for i, frame in zip(unique, batch)}
     return [by_number[i] for i in frame_indices]
 
@@ -246,7 +248,9 @@ def ceil_div(a, b):
 
 
 class VideoDataset(torch.utils.data.Dataset):
-    """Clips of frame folders, as a layout's annotation file lists them.
+    """Clips of frame folders (or of video files where `--video_path` holds those, their
+    frame counts and rates from datasets/video_index.py), as a layout's annotation file
+    lists them.
 
     n_samples_for_each_video: 1 -> one sample per span covering all its frames (training;
     validation with one clip takes the centre by its temporal transform); n > 1 -> n clips
@@ -255,8 +259,9 @@ class VideoDataset(torch.utils.data.Dataset):
     Subclasses provide `read(data, subset)`, returning class names and a list of `Video`
     records, and `spans(record, video_dir)`, returning (spans, holes): the record's spans
     as (label, begin, end) with `end` exclusive, and the frame numbers >= 1 missing on disk
-    up to and including the one after the last frame; or None for a video absent on disk.
-    See kinetics.py and activitynet.py.
+    up to and including the one after the last frame; or None for a video absent on disk;
+    and `spans_of_video(record, n_frames, fps)`, the same for a video file of `n_frames`
+    frames at `fps` (none missing). See kinetics.py and activitynet.py.
     """
     # Clip starts stop this many frames before a span's end: kinetics' windows start below
     # n_frames (range(1, n_frames, step)), activitynet's below the segment's end.
@@ -351,8 +356,9 @@ class VideoDataset(torch.utils.data.Dataset):
         self._make_samples(n_samples, np.array(holes, dtype=np.int64))
         if len(self) == 0:
             raise UserError(f'no usable video in {self.annotation_path} ({self.described}) '
-                            f'under {self.root_path}: check --video_path, --annotation_path, '
-                            'the frame folders and their n_frames files')
+                            f'under {self.root_path}: check --video_path, --annotation_path, ' +
+                            ('and the video files' if self.input_format == 'videos' else
+                             'the frame folders and their n_frames files'))
 
     def _spans_on_disk(self, record, root):
         """(spans and holes as `spans` gives them, or None when absent; the frame folder or
