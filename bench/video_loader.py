@@ -2,6 +2,7 @@
 process, one thread (needs ffmpeg):
 
     python bench/video_loader.py [--videos 6] [--seconds 10] [--clips 300]
+                                 [--index_videos 5000]
 
 Makes `--videos` 640x360 30 fps source videos of real-looking generated scenes (a test
 pattern, a fractal zoom, moving gradients, a moving fractal; blended, with texture), then
@@ -14,7 +15,9 @@ Measures, through the datasets main.py builds:
   both with the default PIL transforms and with --fast_training_clips;
 - test pass: every window of every video, in order (Scale 112, corner crop), per second;
 - where a video clip's time goes: opening the file, decoding (with the seek), transforms;
-- disk: the frame folders against the re-encoded videos.
+- disk: the frame folders against the re-encoded videos;
+- the video index: building it for --index_videos files (hard links to one video, in class
+  folders of 400) and starting again from its cache.
 """
 import argparse
 import os
@@ -122,11 +125,39 @@ def video_clip_parts(dataset, clips):
     return 1000 * opening / clips, 1000 * decoding / clips
 
 
+def index_times(video, n_videos, root):
+    """Seconds to build the index of `n_videos` files, then to start again from the cache;
+    and the cache's size."""
+    import contextlib
+    import io
+    import json
+    from datasets import Kinetics
+    from datasets.video_index import cache_path
+    folder, database = os.path.join(root, 'many'), {}
+    for i in range(n_videos):
+        label = f'c{i // 400:03d}'
+        os.makedirs(os.path.join(folder, label), exist_ok=True)
+        os.link(video, os.path.join(folder, label, f'v{i:06d}.mp4'))
+        database[f'v{i:06d}'] = {'subset': 'training', 'annotations': {'label': label}}
+    annotation = os.path.join(root, 'many.json')
+    with open(annotation, 'w') as f:
+        json.dump({'labels': sorted({e['annotations']['label'] for e in database.values()}),
+                   'database': database}, f)
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        with contextlib.redirect_stderr(io.StringIO()):
+            Kinetics(folder, annotation, 'training', 1)
+        times.append(time.perf_counter() - start)
+    return times[0], times[1], os.path.getsize(cache_path(annotation, folder))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--videos', type=int, default=6)
     parser.add_argument('--seconds', type=int, default=10)
     parser.add_argument('--clips', type=int, default=300)
+    parser.add_argument('--index_videos', type=int, default=5000)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as root:
@@ -149,6 +180,8 @@ def main():
                 train_set = get_training_set(opt, *training_transforms(opt))
                 opening, decoding = video_clip_parts(train_set, args.clips // 3)
                 per_clip = 1000 / rates[name, 'train', 'default']
+        first, again, cache_bytes = index_times(os.path.join(videos, 'c', 'v00.mp4'),
+                                                args.index_videos, root)
     seconds = args.videos * args.seconds
     print(f'{args.videos} videos of {args.seconds} s, 240 pixels high; re-encoded at '
           f'{8 * video_bytes / seconds / 1000:.0f} kbit/s')
@@ -163,6 +196,8 @@ def main():
     print(f'a video training clip: {per_clip:.1f} ms = opening {opening:.1f} + seeking and '
           f'decoding 16 frames to RGB {decoding:.1f} + transforms '
           f'{per_clip - opening - decoding:.1f}')
+    print(f'index of {args.index_videos} videos: built in {first:.1f} s ({os.cpu_count()} '
+          f'processes), from the cache in {again:.2f} s; cache {cache_bytes / 1e6:.2f} MB')
 
 
 if __name__ == '__main__':

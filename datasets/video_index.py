@@ -10,14 +10,16 @@ reason, and read again once it changes.
 import hashlib
 import os
 import sys
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from datasets.string_table import StringTable
 from datasets.video_files import VIDEO_EXTENSIONS, VideoError, VideoFile
 from utils import UserError, one_line, write_atomically
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def find_video_files(root, names):
@@ -76,24 +78,28 @@ def load_cache(path):
         with np.load(path, allow_pickle=False) as data:
             if int(data['version']) != CACHE_VERSION:
                 return {}
-            names = data['names'].tolist()
+            names = StringTable.from_arrays(data['names'], data['name_offsets'])
+            errors = StringTable.from_arrays(data['errors'], data['error_offsets'])
             columns = zip(data['size'].tolist(), data['mtime'].tolist(),
-                          data['n_frames'].tolist(), data['fps'].tolist(),
-                          data['errors'].tolist())
+                          data['n_frames'].tolist(), data['fps'].tolist(), errors)
             return dict(zip(names, columns))
-    except (OSError, ValueError, KeyError, EOFError):
-        return {}
+    except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile):
+        return {}  # UnicodeDecodeError is a ValueError
 
 
 def save_cache(path, entries):
     names = sorted(entries)
     rows = [entries[n] for n in names]
-    arrays = dict(version=np.array(CACHE_VERSION), names=np.array(names, dtype=str),
+    # Strings as UTF-8 bytes and offsets: a fixed-width unicode array would take 4 bytes per
+    # character of the longest path, for every path.
+    names, errors = StringTable(names), StringTable([r[4] for r in rows])
+    arrays = dict(version=np.array(CACHE_VERSION), names=names.data,
+                  name_offsets=names.offsets,
                   size=np.array([r[0] for r in rows], dtype=np.int64),
                   mtime=np.array([r[1] for r in rows], dtype=np.int64),
                   n_frames=np.array([r[2] for r in rows], dtype=np.int64),
                   fps=np.array([r[3] for r in rows], dtype=np.float64),
-                  errors=np.array([r[4] for r in rows], dtype=str))
+                  errors=errors.data, error_offsets=errors.offsets)
     try:
         write_atomically(path, lambda f: np.savez(f, **arrays), 'the video index')
     except UserError as e:  # a read-only annotation folder: the index is rebuilt next time

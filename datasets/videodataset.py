@@ -25,30 +25,10 @@ import torch
 from PIL import Image
 
 from datasets.names import frame_path
+from datasets.string_table import StringTable
 from datasets.video_files import decoding_error
 from datasets.video_index import find_video_files, holds_videos, index_videos
 from utils import UserError, one_line
-
-
-class StringTable:
-    """Many strings in one buffer: no per-string Python object while stored."""
-
-    def __init__(self, strings):
-        encoded = [s.encode('utf-8') for s in strings]
-        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(b) for b in encoded], out=self.offsets[1:])
-        self.data = np.frombuffer(b''.join(encoded), dtype=np.uint8) if encoded else \
-            np.zeros(0, np.uint8)
-
-    def __len__(self):
-        return len(self.offsets) - 1
-
-    def __getitem__(self, i):
-        return self.data[self.offsets[i]:self.offsets[i + 1]].tobytes().decode('utf-8')
-
-    @property
-    def nbytes(self):
-        return self.offsets.nbytes + self.data.nbytes
 
 
 class Video(NamedTuple):

@@ -124,6 +124,11 @@ def test_the_index_is_cached_and_read_again_when_a_video_changes(tmp_path, monke
     dataset = UCF101(video_path, annotation_path, 'training', 1, sample_duration=8)
     assert opened == [changed]
     assert dataset.target_record(0)['frame_indices'] == list(range(1, 8))
+    # A damaged cache is rebuilt, silently.
+    (tmp_path / cache[0]).write_bytes(b'PK\x03\x04 not a zip archive')
+    opened.clear()
+    UCF101(video_path, annotation_path, 'training', 1, sample_duration=8)
+    assert len(opened) == 4 and 'Traceback' not in capsys.readouterr().err
 
 
 def test_a_damaged_video_is_skipped_and_reported(tmp_path, capsys):
