@@ -76,7 +76,7 @@ def build_parser():
                         'extension the decoder reads); auto: found by looking')
     g.add_argument('--fast_training_clips', action='store_true',
                    help='decode training frames with torchcodec and resize each clip with '
-                        "PyTorch's uint8 kernel: about twice the clips/s of the default PIL "
+                        "PyTorch's uint8 kernel: about 1.9x the clips/s of the default PIL "
                         'path (identical to the reference); 1 grey level off it in under 1%% '
                         'of values, 2 in about 1 of 500,000. Validation and test stay exact')
     g.add_argument('--n_val_samples', default=3, type=positive_int,

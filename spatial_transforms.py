@@ -76,9 +76,9 @@ def crop_and_resize(frames, box, size):
     H x W x C memory) resized to size x size in one call: T x C x size x size uint8,
     channels-last. PyTorch's antialiased uint8 kernel uses PIL's triangle weights, but at
     14 bits instead of 22, so its byte between the row and column passes sometimes rounds
-    the other way: 1 grey level off PIL's crop + BILINEAR resize in under 1 % of values, 2
-    in about 1 of 500,000, never more (bench/RESULTS.md). Computing in float would keep
-    within 1 but costs more than PIL itself on the CPU."""
+    the other way: measured 1 grey level off PIL's crop + BILINEAR resize in under 1 % of
+    values, 2 in about 1 of 500,000, never more (bench/RESULTS.md). Computing in float
+    would keep within 1 but costs more than PIL itself on the CPU."""
     left, top, right, bottom = box
     # Stacking H x W x C crops copies only the kept pixels, and leaves the clip in the
     # channels-last layout that the uint8 kernel works in (twice as fast as channels-first).

@@ -12,6 +12,7 @@ import os
 import sys
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -132,8 +133,13 @@ def index_videos(files, root, annotation_path, n_workers=None):
                   f'({workers} processes; cached for the next start)', file=sys.stderr)
         paths = [file for _, file, _, _ in stale]
         if workers > 1 and len(stale) >= 32:  # fewer: not worth starting processes
-            with ProcessPoolExecutor(workers) as pool:
-                counts = list(pool.map(read_counts, paths, chunksize=16))
+            try:
+                with ProcessPoolExecutor(workers) as pool:
+                    counts = list(pool.map(read_counts, paths, chunksize=16))
+            except BrokenProcessPool:
+                raise UserError(f'a process reading the videos under {root} died (FFmpeg '
+                                'crashed on a file, or memory ran out): find the file with '
+                                'ffprobe, or move it away, and start again') from None
         else:
             counts = [read_counts(p) for p in paths]
         for (name, _, relative, stat), count in zip(stale, counts):

@@ -22,13 +22,14 @@ def write_video(folder, n_frames, video_number=0, size=(64, 48), n_frames_file=T
             f.write(str(n_frames))
 
 
-def labelled_layout(root, classes, videos, kinetics=False, size=(64, 48)):
+def labelled_layout(root, classes, videos, kinetics=False, size=(64, 48), ext=None):
     """videos: list of (class name, subset, n_frames). Returns (video_path, annotation_path).
 
     Keys are `v{i}` (with a Kinetics time suffix when `kinetics`); test videos of Kinetics go
-    to `test/`, others to `<label>/`.
+    to `test/`, others to `<label>/`. Frame folders under ROOT/jpg, or with `ext` video files
+    `<key><ext>` (write_video_file) under ROOT/videos.
     """
-    video_path = os.path.join(root, 'jpg')
+    video_path = os.path.join(root, 'jpg' if ext is None else 'videos')
     database = {}
     for i, (label, subset, n_frames) in enumerate(videos):
         key = f'v{i:03d}' + ('_000010_000020' if kinetics else '')
@@ -36,7 +37,10 @@ def labelled_layout(root, classes, videos, kinetics=False, size=(64, 48)):
                  {'label': label}}
         database[key] = entry
         folder = f'test/{key}' if kinetics and subset == 'testing' else f'{label}/{key}'
-        write_video(os.path.join(video_path, folder), n_frames, i, size)
+        if ext is None:
+            write_video(os.path.join(video_path, folder), n_frames, i, size)
+        else:
+            write_video_file(os.path.join(video_path, folder + ext), n_frames, i, size)
     annotation_path = os.path.join(root, 'annotation.json')
     with open(annotation_path, 'w') as f:
         json.dump({'labels': list(classes), 'database': database}, f)
@@ -111,17 +115,5 @@ def write_video_file(path, n_frames, video_number=0, size=(64, 48), fps=25, key_
 
 
 def video_file_layout(root, classes, videos, ext='.mp4', kinetics=False, size=(64, 48)):
-    """labelled_layout with video files `<label>/<key><ext>` (Kinetics' test videos in
-    `test/`) instead of frame folders. Returns (video_path, annotation_path)."""
-    video_path = os.path.join(root, 'videos')
-    database = {}
-    for i, (label, subset, n_frames) in enumerate(videos):
-        key = f'v{i:03d}' + ('_000010_000020' if kinetics else '')
-        database[key] = {'subset': subset, 'annotations': {} if subset == 'testing' else
-                         {'label': label}}
-        folder = f'test/{key}' if kinetics and subset == 'testing' else f'{label}/{key}'
-        write_video_file(os.path.join(video_path, folder + ext), n_frames, i, size)
-    annotation_path = os.path.join(root, 'annotation.json')
-    with open(annotation_path, 'w') as f:
-        json.dump({'labels': list(classes), 'database': database}, f)
-    return video_path, annotation_path
+    """labelled_layout with video files instead of frame folders."""
+    return labelled_layout(root, classes, videos, kinetics, size, ext)

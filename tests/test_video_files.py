@@ -236,3 +236,23 @@ def test_reencoding_resumes_and_reports_failures(tmp_path):
     assert (dst / 'v1.mp4').stat().st_mtime_ns == first
     assert ffprobe(str(dst / 'v2.mp4'), 'stream=nb_frames') == [['10']]
     assert sorted(os.listdir(dst)) == ['v1.mp4', 'v2.mp4']
+
+
+def test_many_videos_are_indexed_by_parallel_processes(tmp_path):
+    from datasets import Kinetics
+    from datasets import video_index
+    one = tmp_path / 'one.mp4'
+    write_video_file(str(one), 9, 0)
+    database = {}
+    for i in range(40):  # past the number that starts processes
+        os.makedirs(tmp_path / 'videos' / 'a', exist_ok=True)
+        os.link(one, tmp_path / 'videos' / 'a' / f'k{i:02d}.mp4')
+        database[f'k{i:02d}'] = {'subset': 'training', 'annotations': {'label': 'a'}}
+    annotation = tmp_path / 'annotation.json'
+    annotation.write_text(json.dumps({'labels': ['a'], 'database': database}))
+    dataset = Kinetics(str(tmp_path / 'videos'), str(annotation), 'training', 1)
+    assert len(dataset) == 40
+    assert {dataset.target_record(i)['frame_indices'][-1] for i in range(40)} == {9}
+    cached = video_index.load_cache(video_index.cache_path(str(annotation),
+                                                           str(tmp_path / 'videos')))
+    assert len(cached) == 40 and {entry[2] for entry in cached.values()} == {9}
