@@ -7,12 +7,13 @@ takes one of two clip paths instead:
 - `Compose.apply_clip(frames)`, PIL frames: the geometric steps run per frame in PIL, but
   ToTensor and Normalize run once on the whole clip. Identical tensors to the frame-by-frame
   way (tests/test_transforms.py). Validation and test use it: their outputs stay exact.
-- `Compose.apply_tensor_frames(frames)`, uint8 tensors from torchcodec's JPEG decoder
-  (training with --fast_training_clips): the crop keeps a view of each frame, one
-  antialiased uint8 resize runs on the whole clip, and the flip, float conversion and
-  normalisation each run once per clip. About twice the speed of the PIL path; for the
-  same draw the values differ from PIL's before normalisation by 1 grey level in under 1 %
-  of values and by 2 in about 1 of 500,000 (`crop_and_resize`; tests/test_transforms.py).
+- `Compose.apply_tensor_frames(frames)`, uint8 tensors from torchcodec's decoders
+  (training): the crop keeps a view of each frame, only the kept pixels reach the resize,
+  and the flip, float conversion and normalisation each run once per clip. The resize is
+  PIL's, per frame (`crop_and_resize_pil`: the same tensors as the PIL path, since
+  torchcodec's JPEG decoder gives PIL's pixels), or with --fast_training_clips PyTorch's
+  uint8 kernel once per clip (`crop_and_resize`: about 1.9x the reference's clips/s, 1 grey
+  level off PIL in under 1 % of values and 2 in about 1 of 500,000).
 """
 import random
 
@@ -41,11 +42,10 @@ class Compose(FrameTransform):
     def __init__(self, transforms, tensor_frames=False):
         self.transforms = list(transforms)
         # Whether the loader may hand decoded uint8 tensors to `apply_tensor_frames`: when
-        # asked for, and every step takes them (the tensor resize stands in for PIL's
-        # BILINEAR only).
+        # asked for, and every step takes them.
         self.takes_tensor_frames = tensor_frames and all(
-            hasattr(t, 'apply_tensor_frames') and getattr(t, 'interpolation', BILINEAR) ==
-            BILINEAR for t in self.transforms)
+            getattr(t, 'takes_tensor_frames', hasattr(t, 'apply_tensor_frames'))
+            for t in self.transforms)
 
     def __call__(self, img):
         for t in self.transforms:
@@ -71,6 +71,23 @@ class Compose(FrameTransform):
         return frames
 
 
+def crop_and_resize_pil(frames, box, size, interpolation=BILINEAR):
+    """One `box` of every frame (C x H x W uint8 tensors) resized to size x size by PIL, frame
+    by frame: T x C x size x size uint8, PIL's pixels. Only the box is handed to PIL (the
+    crop is a view), and a frame repeated by loop padding is resized once."""
+    left, top, right, bottom = box
+    clip = np.empty((len(frames), size, size, frames[0].shape[0]), np.uint8)
+    done = {}
+    for k, frame in enumerate(frames):
+        if id(frame) in done:
+            clip[k] = clip[done[id(frame)]]
+            continue
+        crop = Image.fromarray(frame[:, top:bottom, left:right].permute(1, 2, 0).numpy())
+        clip[k] = np.asarray(crop.resize((size, size), interpolation))
+        done[id(frame)] = k
+    return torch.from_numpy(clip).permute(0, 3, 1, 2)
+
+
 def crop_and_resize(frames, box, size):
     """One `box` of every frame (C x H x W uint8 tensors, as the decoder gives them: views of
     H x W x C memory) resized to size x size in one call: T x C x size x size uint8,
@@ -87,14 +104,24 @@ def crop_and_resize(frames, box, size):
                          antialias=True, align_corners=False)
 
 
-def multi_scale_crop_tensor_frames(crop, frames):
-    """A multi-scale crop's step on decoded frames: frames of one size share one resize."""
-    sizes = {tuple(f.shape[1:]) for f in frames}
-    if len(sizes) == 1:
+class TensorFramesCrop:
+    """What the multi-scale crops share on decoded frames: `tensor_resize` 'pil' (PIL's
+    pixels) or 'torch' (PyTorch's uint8 kernel, BILINEAR only)."""
+    tensor_resize = 'pil'
+
+    @property
+    def takes_tensor_frames(self):
+        return self.tensor_resize == 'pil' or self.interpolation == BILINEAR
+
+    def apply_tensor_frames(self, frames):
+        """Frames of one size share one box (and, with 'torch', one resize call)."""
+        sizes = {tuple(f.shape[1:]) for f in frames}
+        if len(sizes) > 1:
+            return torch.cat([self.apply_tensor_frames([f]) for f in frames])
         h, w = sizes.pop()
-        return crop_and_resize(frames, crop.box(w, h), crop.size)
-    return torch.cat([crop_and_resize([f], crop.box(f.shape[2], f.shape[1]), crop.size)
-                      for f in frames])
+        if self.tensor_resize == 'torch':
+            return crop_and_resize(frames, self.box(w, h), self.size)
+        return crop_and_resize_pil(frames, self.box(w, h), self.size, self.interpolation)
 
 
 class ToTensor(FrameTransform):
@@ -221,10 +248,12 @@ class RandomHorizontalFlip(FrameTransform):
         self.p = random.random()
 
 
-class MultiScaleCornerCrop(FrameTransform):
+class MultiScaleCornerCrop(TensorFramesCrop, FrameTransform):
     """Square crop of side int(min(w, h) * scale) at a drawn position, resized to `size`."""
 
-    def __init__(self, scales, size, interpolation=BILINEAR, crop_positions=CROP_POSITIONS):
+    def __init__(self, scales, size, interpolation=BILINEAR, crop_positions=CROP_POSITIONS,
+                 tensor_resize='pil'):
+        self.tensor_resize = tensor_resize
         self.scales = list(scales)
         self.size = size
         self.interpolation = interpolation
@@ -245,18 +274,16 @@ class MultiScaleCornerCrop(FrameTransform):
     def __call__(self, img):
         return img.crop(self.box(*img.size)).resize((self.size, self.size), self.interpolation)
 
-    def apply_tensor_frames(self, frames):
-        return multi_scale_crop_tensor_frames(self, frames)
-
     def randomize_parameters(self):
         self.scale = self.scales[random.randint(0, len(self.scales) - 1)]
         self.crop_position = self.crop_positions[random.randint(0, len(self.crop_positions) - 1)]
 
 
-class MultiScaleRandomCrop(FrameTransform):
+class MultiScaleRandomCrop(TensorFramesCrop, FrameTransform):
     """Square crop of side int(min(w, h) * scale) at a uniform random place, resized."""
 
-    def __init__(self, scales, size, interpolation=BILINEAR):
+    def __init__(self, scales, size, interpolation=BILINEAR, tensor_resize='pil'):
+        self.tensor_resize = tensor_resize
         self.scales = list(scales)
         self.size = size
         self.interpolation = interpolation
@@ -271,9 +298,6 @@ class MultiScaleRandomCrop(FrameTransform):
 
     def __call__(self, img):
         return img.crop(self.box(*img.size)).resize((self.size, self.size), self.interpolation)
-
-    def apply_tensor_frames(self, frames):
-        return multi_scale_crop_tensor_frames(self, frames)
 
     def randomize_parameters(self):
         self.scale = self.scales[random.randint(0, len(self.scales) - 1)]

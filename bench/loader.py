@@ -4,10 +4,12 @@ footage; needs ffmpeg):
 
     frame by frame   the reference: PIL decode, crop, resize, flip, then a tensor and
                      normalisation per frame
-    PIL clip path    the default of training, validation and test: PIL per frame, tensors
-                     per clip; identical to frame by frame
-    fast path        --fast_training_clips: torchcodec decodes, one uint8 resize of the
-                     clip (PyTorch's kernel); up to 2 grey levels off
+    PIL clip path    validation's and test's (and training's without torchcodec): PIL per
+                     frame, tensors per clip; identical to frame by frame
+    training         the default of training: torchcodec decodes, the crop is a view, PIL
+                     resizes it; identical to frame by frame
+    fast path        --fast_training_clips: as training, with one uint8 resize of the clip
+                     (PyTorch's kernel); up to 2 grey levels off
     float resize     the fast path resizing in float instead (within 1 grey level; not
                      used: slower than PIL on the CPU)
 
@@ -78,8 +80,15 @@ def clip_path(spatial, video_dir, frame_indices):
     return transform_clip(spatial, video_loader(video_dir, frame_indices))
 
 
-def fast_path(spatial, video_dir, frame_indices):
-    return transform_clip(spatial, tensor_video_loader(video_dir, frame_indices))
+def tensor_path(resize):
+    """The training path on decoded frames, resized by 'pil' or 'torch'."""
+    def way(spatial, video_dir, frame_indices):
+        spatial.transforms[0].tensor_resize = resize
+        return transform_clip(spatial, tensor_video_loader(video_dir, frame_indices))
+    return way
+
+
+fast_path = tensor_path('torch')
 
 
 def float_resize(frames, box, size):
@@ -172,7 +181,7 @@ def epoch_rates(frames_dir, n_videos):
 
 
 WAYS = {'frame by frame': frame_by_frame, 'PIL clip path': clip_path,
-        'fast path': fast_path, 'float resize': float_path}
+        'training': tensor_path('pil'), 'fast path': fast_path, 'float resize': float_path}
 
 
 def main():

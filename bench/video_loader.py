@@ -1,7 +1,7 @@
 """Clips from video files against clips from JPEG frame folders, for the same footage, one
 process, one thread (needs ffmpeg):
 
-    python bench/video_loader.py [--videos 6] [--seconds 10] [--clips 300]
+    python bench/video_loader.py [--videos 6] [--seconds 10] [--clips 300] [--rounds 3]
                                  [--index_videos 5000]
 
 Makes `--videos` 640x360 30 fps source videos of real-looking generated scenes (a test
@@ -12,7 +12,8 @@ videos with utils_scripts/video_reencode.py (short side 240, a key frame every 1
 Measures, through the datasets main.py builds:
 
 - training: random clips (default pipeline: multi-scale corner crop 112, flip) per second,
-  both with the default PIL transforms and with --fast_training_clips;
+  by default and with --fast_training_clips; and JPEG frames on the PIL path (PIL decoding
+  and transforms, as training took before it decoded with torchcodec);
 - test pass: every window of every video, in order (Scale 112, corner crop), per second;
 - where a video clip's time goes: opening the file, decoding (with the seek), transforms;
 - disk: the frame folders against the re-encoded videos;
@@ -32,6 +33,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets import get_training_set  # noqa: E402
 from datasets.factory import make_dataset, test_transforms, training_transforms  # noqa: E402
+from datasets.videodataset import video_loader  # noqa: E402
 from opts import parse_opts  # noqa: E402
 from utils_scripts.frames import extract  # noqa: E402
 from utils_scripts.video_reencode import reencode  # noqa: E402
@@ -157,31 +159,39 @@ def main():
     parser.add_argument('--videos', type=int, default=6)
     parser.add_argument('--seconds', type=int, default=10)
     parser.add_argument('--clips', type=int, default=300)
+    parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--index_videos', type=int, default=5000)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as root:
         frames, videos, annotation = prepare(root, args.videos, args.seconds)
         frames_bytes, video_bytes = folder_bytes(frames), folder_bytes(videos)
-        rates = {}
+        sets = {}
         for name, path in (('JPEG frames', frames), ('videos', videos)):
             for mode, flags in (('default', []), ('fast', ['--fast_training_clips'])):
                 opt = options(path, annotation, *flags)
-                dataset = get_training_set(opt, *training_transforms(opt))
-                training_rate(dataset, 10)  # warm: file cache, decoder libraries
-                rates[name, 'train', mode] = max(training_rate(dataset, args.clips, r)
-                                                 for r in range(2))
+                sets[name, 'train', mode] = get_training_set(opt, *training_transforms(opt))
             opt = options(path, annotation)
             # The test pass's windows and transforms, over the training subset.
-            dataset = make_dataset(opt, 'training', 'test', 0, test_transforms(opt))
-            test_rate(dataset)
-            rates[name, 'test', 'default'] = test_rate(dataset)
-            if name == 'videos':
-                train_set = get_training_set(opt, *training_transforms(opt))
-                opening, decoding = video_clip_parts(train_set, args.clips // 3)
-                per_clip = 1000 / rates[name, 'train', 'default']
-        first, again, cache_bytes = index_times(os.path.join(videos, 'c', 'v00.mp4'),
-                                                args.index_videos, root)
+            sets[name, 'test', 'default'] = make_dataset(opt, 'training', 'test', 0,
+                                                         test_transforms(opt))
+        # The PIL clip path: training's before it decoded with torchcodec.
+        opt = options(frames, annotation)
+        sets['JPEG frames', 'train', 'pil'] = get_training_set(opt, *training_transforms(opt))
+        sets['JPEG frames', 'train', 'pil'].loader = lambda d, numbers: video_loader(d, numbers)
+        assert not sets['JPEG frames', 'train', 'pil'].decodes_to_tensors()
+        for dataset in sets.values():  # warm: file cache, decoder libraries
+            training_rate(dataset, 10)
+        rates = dict.fromkeys(sets, 0.0)
+        for r in range(args.rounds):  # interleaved rounds, best of each: this machine drifts
+            for key, dataset in sets.items():
+                rate = test_rate(dataset) if key[1] == 'test' else \
+                    training_rate(dataset, args.clips, r)
+                rates[key] = max(rates[key], rate)
+        opening, decoding = video_clip_parts(sets['videos', 'train', 'default'], args.clips // 3)
+        per_clip = 1000 / rates['videos', 'train', 'default']
+        if args.index_videos:
+            index = index_times(os.path.join(videos, 'c', 'v00.mp4'), args.index_videos, root)
     seconds = args.videos * args.seconds
     print(f'{args.videos} videos of {args.seconds} s, 240 pixels high; re-encoded at '
           f'{8 * video_bytes / seconds / 1000:.0f} kbit/s')
@@ -193,11 +203,16 @@ def main():
         label = {'default': 'training' if what[0] == 'train' else 'test pass (in order)',
                  'fast': 'training, --fast_training_clips'}[what[1]]
         print(f'{label:30s} {a:11.1f} {b:8.1f}  {b / a:.2f}')
+    a, b = rates['JPEG frames', 'train', 'pil'], rates['videos', 'train', 'default']
+    print(f'{"training, JPEG on the PIL path":30s} {a:11.1f} {b:8.1f}  {b / a:.2f}')
     print(f'a video training clip: {per_clip:.1f} ms = opening {opening:.1f} + seeking and '
           f'decoding 16 frames to RGB {decoding:.1f} + transforms '
           f'{per_clip - opening - decoding:.1f}')
-    print(f'index of {args.index_videos} videos: built in {first:.1f} s ({os.cpu_count()} '
-          f'processes), from the cache in {again:.2f} s; cache {cache_bytes / 1e6:.2f} MB')
+    if args.index_videos:
+        first, again, cache_bytes = index
+        print(f'index of {args.index_videos} videos: built in {first:.1f} s '
+              f'({os.cpu_count()} processes), from the cache in {again:.2f} s; cache '
+              f'{cache_bytes / 1e6:.2f} MB')
 
 
 if __name__ == '__main__':

@@ -46,18 +46,23 @@ def normalization(opt):
 
 
 def training_transforms(opt):
-    """(spatial, temporal, target) transforms of training."""
+    """(spatial, temporal, target) transforms of training. The spatial one takes decoded
+    tensor frames: resized by PIL (the reference's pixels), or with --fast_training_clips
+    by PyTorch's uint8 kernel."""
+    resize = 'torch' if opt.fast_training_clips else 'pil'
     crops = {
-        'random': lambda: st.MultiScaleRandomCrop(opt.scales, opt.sample_size),
-        'corner': lambda: st.MultiScaleCornerCrop(opt.scales, opt.sample_size),
+        'random': lambda: st.MultiScaleRandomCrop(opt.scales, opt.sample_size,
+                                                  tensor_resize=resize),
+        'corner': lambda: st.MultiScaleCornerCrop(opt.scales, opt.sample_size,
+                                                  tensor_resize=resize),
         'center': lambda: st.MultiScaleCornerCrop(opt.scales, opt.sample_size,
-                                                  crop_positions=['c']),
+                                                  crop_positions=['c'], tensor_resize=resize),
     }
     steps = [crops[opt.train_crop]()]
     if not opt.no_hflip:
         steps.append(st.RandomHorizontalFlip())
     steps += [st.ToTensor(opt.norm_value), normalization(opt)]
-    spatial = st.Compose(steps, tensor_frames=opt.fast_training_clips)
+    spatial = st.Compose(steps, tensor_frames=True)
     return (spatial, tt.TemporalRandomCrop(opt.sample_duration), tgt.ClassLabel())
 
 

@@ -215,13 +215,18 @@ def footage(tmp_path_factory):
 
 
 def training_sets(make_opt, footage, *flags):
-    """(--fast_training_clips, default PIL path) training sets, as main.py builds them."""
+    """Training sets as main.py builds them: (with --fast_training_clips, by default, and the
+    reference's way: PIL decoding every frame and the PIL transforms)."""
     from datasets import get_training_set
+    from datasets.videodataset import video_loader
     sets = []
-    for fast in (['--fast_training_clips'], []):
+    for fast in (['--fast_training_clips'], [], []):
         opt = make_opt(*footage, *flags, *fast)
         sets.append(get_training_set(opt, *training_transforms(opt)))
-    assert sets[0].decodes_to_tensors() and not sets[1].decodes_to_tensors()
+    sets[2].loader = lambda folder, numbers: video_loader(folder, numbers)  # not the default
+    assert [s.decodes_to_tensors() for s in sets] == [True, True, False]
+    assert sets[0].spatial_transform.transforms[0].tensor_resize == 'torch'
+    assert sets[1].spatial_transform.transforms[0].tensor_resize == 'pil'
     return sets
 
 
@@ -246,7 +251,7 @@ def fixed_draw(dataset, **parameters):
 @pytest.mark.parametrize('crop', ['corner', 'random'])
 def test_fast_training_clips_are_within_two_grey_levels_of_pil_for_every_draw(make_opt,
                                                                              footage, crop):
-    fast, exact = training_sets(make_opt, footage, '--train_crop', crop)
+    fast, _, exact = training_sets(make_opt, footage, '--train_crop', crop)
     scales = fast.spatial_transform.transforms[0].scales
     places = ([{'crop_position': p} for p in st.CROP_POSITIONS] if crop == 'corner' else
               [{'tl_x': x, 'tl_y': y} for x, y in [(0, 0), (1, 1), (0.37, 0.81), (0.5, 0.5)]])
@@ -272,7 +277,7 @@ def test_fast_training_clips_are_within_two_grey_levels_of_pil_for_every_draw(ma
 def test_training_clips_follow_the_reference_draws(make_opt, footage):
     """The same seed draws the same frames, crop and flip on both paths, and leaves the
     random state alike."""
-    fast, exact = training_sets(make_opt, footage, '--train_crop', 'random')
+    fast, default, exact = training_sets(make_opt, footage, '--train_crop', 'random')
     for seed in range(6):
         random.seed(seed)
         a = fast[0][0]
@@ -281,13 +286,32 @@ def test_training_clips_follow_the_reference_draws(make_opt, footage):
         b = exact[0][0]
         assert random.getstate() == after_fast
         assert grey_levels_apart(a, b)[0] <= 2.0
+        random.seed(seed)
+        assert torch.equal(default[0][0], b)
 
 
-def test_validation_and_test_clips_stay_exact(make_opt):
-    opt = make_opt()
-    for pipeline in (validation_transforms, make_test_transforms, training_transforms):
-        assert not pipeline(opt)[0].takes_tensor_frames
-    opt = make_opt('--fast_training_clips')
-    assert training_transforms(opt)[0].takes_tensor_frames
-    for pipeline in (validation_transforms, make_test_transforms):
-        assert not pipeline(opt)[0].takes_tensor_frames
+@pytest.mark.parametrize('crop', ['corner', 'random', 'center'])
+def test_default_training_clips_are_the_references_for_every_draw(make_opt, footage, crop):
+    """torchcodec's decoding, the crop as a view and PIL's resize of it: the reference's
+    tensors, to the bit."""
+    _, default, exact = training_sets(make_opt, footage, '--train_crop', crop)
+    crop_step = default.spatial_transform.transforms[0]
+    places = ([{'crop_position': p} for p in crop_step.crop_positions] if crop != 'random'
+              else [{'tl_x': x, 'tl_y': y} for x, y in [(0, 0), (1, 1), (0.37, 0.81)]])
+    for scale in crop_step.scales:
+        for place in places:
+            for flip in (0.2, 0.8):
+                for dataset in (default, exact):
+                    fixed_draw(dataset, scale=scale, p=flip, **place)
+                random.seed(0)
+                a = default[0][0]
+                random.seed(0)
+                assert torch.equal(a, exact[0][0]), (scale, place, flip)
+
+
+def test_validation_and_test_clips_stay_on_the_pil_path(make_opt):
+    for flags in ([], ['--fast_training_clips']):
+        opt = make_opt(*flags)
+        assert training_transforms(opt)[0].takes_tensor_frames
+        for pipeline in (validation_transforms, make_test_transforms):
+            assert not pipeline(opt)[0].takes_tensor_frames
