@@ -315,3 +315,27 @@ def test_validation_and_test_clips_stay_on_the_pil_path(make_opt):
         assert training_transforms(opt)[0].takes_tensor_frames
         for pipeline in (validation_transforms, make_test_transforms):
             assert not pipeline(opt)[0].takes_tensor_frames
+
+
+def test_default_training_clips_match_pil_on_odd_frames(tmp_path, make_opt):
+    """Grey JPEGs, a PNG under a .jpg name, a CMYK JPEG and a frame of another size take the
+    decoded-tensor path and still give the PIL path's tensors."""
+    import json
+    from tests.datagen import write_video
+    folder = tmp_path / 'jpg' / 'a' / 'v000'
+    write_video(str(folder), 8, size=(71, 40))
+    noise_image(71, 40, seed=1).convert('L').save(folder / 'image_00002.jpg')
+    noise_image(71, 40, seed=2).save(folder / 'image_00003.jpg', format='PNG')
+    noise_image(71, 40, seed=3).convert('CMYK').save(folder / 'image_00004.jpg')
+    noise_image(64, 48, seed=4).save(folder / 'image_00005.jpg')
+    annotation = tmp_path / 'annotation.json'
+    annotation.write_text(json.dumps({'labels': ['a'], 'database': {
+        'v000': {'subset': 'training', 'annotations': {'label': 'a'}}}}))
+    flags = ['--video_path', tmp_path / 'jpg', '--annotation_path', annotation, '--dataset',
+             'ucf101', '--n_classes', 1, '--sample_size', 24, '--sample_duration', 8]
+    _, default, exact = training_sets(make_opt, flags)
+    for seed in range(8):
+        random.seed(seed)
+        a = default[0][0]
+        random.seed(seed)
+        assert torch.equal(a, exact[0][0]), seed
