@@ -19,6 +19,10 @@ from datasets.video_files import VIDEO_EXTENSIONS  # noqa: E402
 from utils_scripts.frames import run_ffmpeg, run_jobs, video_jobs  # noqa: E402
 
 
+X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow',
+                'slower', 'veryslow', 'placebo')
+
+
 def short_side_filter(size):
     """ffmpeg's scale filter giving the shorter side `size` pixels and the other side the
     nearest even number keeping the aspect ratio (H.264 in 4:2:0 needs even sides)."""
@@ -53,7 +57,8 @@ def main(argv=None):
     parser.add_argument('--crf', type=int, default=23,
                         help="x264's constant rate factor: lower is better and larger "
                              '(default 23)')
-    parser.add_argument('--preset', default='fast', help="x264's preset (default fast)")
+    parser.add_argument('--preset', default='fast', choices=X264_PRESETS,
+                        help="x264's preset: slower is smaller (default fast)")
     parser.add_argument('--n_jobs', type=int, default=os.cpu_count() or 1,
                         help='videos encoded at once (default: all cores)')
     args = parser.parse_args(argv)
