@@ -17,7 +17,7 @@ def video_scores(data_loader, model, runtime, softmax=True, damage=None):
     model.eval()
     scores, damaged_videos = {}, {}
     batch_time, data_time = AverageMeter(), AverageMeter()
-    progress = Progress('test', len(data_loader), 'test', enabled=runtime.is_main)
+    progress = Progress(None, len(data_loader), 'test', enabled=runtime.is_main)
     end = time.perf_counter()
     for i, (inputs, video_ids, damaged) in enumerate(data_loader, 1):
         data_time.update(time.perf_counter() - end)

@@ -181,11 +181,13 @@ class Progress:
     the pass they belong to (`train`, `val`, `test`) so that interleaved passes read apart."""
 
     def __init__(self, epoch, n_batches, title, enabled=True):
+        """`epoch`: None for a pass that has none (test)."""
         self.epoch, self.n_batches, self.title, self.enabled = epoch, n_batches, title, enabled
         self.bar = None
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
-            self.bar = tqdm(total=n_batches, desc=f'{title} {epoch}', unit='batch',
+            desc = title if epoch is None else f'{title} {epoch}'
+            self.bar = tqdm(total=n_batches, desc=desc, unit='batch',
                             dynamic_ncols=True, leave=True)
 
     def update(self, i, batch_time, data_time, losses=None, accuracies=None):
@@ -197,7 +199,7 @@ class Progress:
                                      refresh=False)
             self.bar.update(1)
             return
-        where = (f'Epoch: [{self.epoch}]' if self.epoch != self.title else '')
+        where = '' if self.epoch is None else f'Epoch: [{self.epoch}]'
         line = (f'{self.title} {where}[{i}/{self.n_batches}]\t'
                 f'Time {batch_time.val:.3f} ({batch_time.avg:.3f})\t'
                 f'Data {data_time.val:.3f} ({data_time.avg:.3f})')

@@ -26,10 +26,15 @@ class VideoError(Exception):
         self.path, self.reason = path, reason
 
 
-def decoding_error(path, exc):
-    # torchcodec prefixes FFmpeg's message with its own source location: keep the message.
+def decoding_failure(exc):
+    """'cannot be decoded (FFmpeg's message)' for an exception from torchcodec, which prefixes
+    the message with its own source location."""
     reason = re.sub(r'^\w+, \S+:\d+, ', '', one_line(exc))
-    return VideoError(path, f'cannot be decoded ({reason[:200]})')
+    return f'cannot be decoded ({reason[:200]})'
+
+
+def decoding_error(path, exc):
+    return VideoError(path, decoding_failure(exc))
 
 
 def resampled(n_source, source_fps, fps=None):

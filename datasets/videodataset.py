@@ -26,7 +26,7 @@ from PIL import Image
 
 from datasets.names import frame_path
 from datasets.string_table import StringTable
-from datasets.video_files import decoding_error
+from datasets.video_files import decoding_failure
 from datasets.video_index import find_video_files, holds_videos, index_videos
 from utils import UserError, one_line
 
@@ -169,7 +169,7 @@ def video_file_loader(path, frame_indices):
     except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
         _open_video = (None, None)
         raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
-                           decoding_error(path, e).reason,
+                           decoding_failure(e),
                            'replace this video (utils_scripts/video_reencode.py)') from None
     by_number = {i: frame.permute(2, 0, 1) for i, frame in zip(unique, batch)}
     return [by_number[i] for i in frame_indices]

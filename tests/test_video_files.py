@@ -8,9 +8,7 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import torch
 
 from tests.conftest import ROOT, TINY, data_flags, run_cli, run_main
 from tests.datagen import (FRAME_STEP, activitynet_layout, labelled_layout, video_file_layout,
