@@ -1,8 +1,10 @@
 """Rewrite a collection of videos for training straight from video files (main.py
 --video_path on the result): short side scaled to --short_side pixels (240, as the Kinetics
 frame preparation), a key frame every --key_every frames (a random clip then decodes at most
-that many frames before its first), H.264, audio dropped. The folder layout is kept
-(SRC/<label>/<name>.<ext> -> DST/<label>/<name>.mp4, or a flat folder for ActivityNet).
+that many frames before its first), H.264 tuned for fast decoding (x264's `fastdecode`: no
+CABAC, no deblocking filter; clips decode about 1.7 times as fast for about 10 % more disk),
+audio dropped. The folder layout is kept (SRC/<label>/<name>.<ext> -> DST/<label>/<name>.mp4,
+or a flat folder for ActivityNet).
 
     python utils_scripts/video_reencode.py SRC DST [--short_side 240] [--key_every 16]
 
@@ -21,6 +23,20 @@ from utils_scripts.frames import run_ffmpeg, run_jobs, video_jobs  # noqa: E402
 
 X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow',
                 'slower', 'veryslow', 'placebo')
+X264_TUNES = ('film', 'animation', 'grain', 'stillimage', 'psnr', 'ssim', 'fastdecode',
+              'zerolatency')
+
+
+def x264_tune(value):
+    """--tune's value: 'none', or x264 tunes joined by commas (e.g. film,fastdecode)."""
+    if value == 'none':
+        return value
+    unknown = [t for t in value.split(',') if t not in X264_TUNES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown x264 tune {unknown[0]!r}: choose from {', '.join(X264_TUNES)}, "
+            "joined by commas, or 'none'")
+    return value
 
 
 def short_side_filter(size):
@@ -29,12 +45,13 @@ def short_side_filter(size):
     return (f"scale=w='if(lte(iw\\,ih)\\,{size}\\,-2)':h='if(lte(iw\\,ih)\\,-2\\,{size})'")
 
 
-def reencode(video, target, short_side, key_every, crf, preset):
+def reencode(video, target, short_side, key_every, crf, preset, tune='fastdecode'):
     """Write `video` to `target` (.mp4); an error message, or None on success."""
     partial = target[:-len('.mp4')] + '.partial.mp4'
+    tuning = [] if tune == 'none' else ['-tune', tune]
     error = run_ffmpeg(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
                         '-map', '0:v:0', '-vf', short_side_filter(short_side),
-                        '-c:v', 'libx264', '-preset', preset, '-crf', str(crf),
+                        '-c:v', 'libx264', '-preset', preset, *tuning, '-crf', str(crf),
                         '-pix_fmt', 'yuv420p', '-g', str(key_every), '-keyint_min',
                         str(key_every), '-sc_threshold', '0', '-an', '-movflags', '+faststart',
                         partial])
@@ -59,6 +76,9 @@ def main(argv=None):
                              '(default 23)')
     parser.add_argument('--preset', default='fast', choices=X264_PRESETS,
                         help="x264's preset: slower is smaller (default fast)")
+    parser.add_argument('--tune', default='fastdecode', type=x264_tune,
+                        help="x264's tuning (default fastdecode: decodes about 1.7 times as "
+                             "fast for about 10 %% more disk; 'none' for x264's default)")
     parser.add_argument('--n_jobs', type=int, default=os.cpu_count() or 1,
                         help='videos encoded at once (default: all cores)')
     args = parser.parse_args(argv)
@@ -79,7 +99,8 @@ def main(argv=None):
         parser.exit(2, f'error: no videos in {args.src}\n')
 
     def work(video, target):
-        return reencode(video, target, args.short_side, args.key_every, args.crf, args.preset)
+        return reencode(video, target, args.short_side, args.key_every, args.crf, args.preset,
+                        args.tune)
 
     return run_jobs(jobs, work, os.path.isfile, max(1, args.n_jobs), 're-encoded')
 
