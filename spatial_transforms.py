@@ -14,6 +14,9 @@ takes one of two clip paths instead:
   torchcodec's JPEG decoder gives PIL's pixels), or with --fast_training_clips PyTorch's
   uint8 kernel once per clip (`crop_and_resize`: about 1.9x the reference's clips/s, 1 grey
   level off PIL in under 1 % of values and 2 in about 1 of 500,000).
+  From a video file, a clip whose transform starts with a crop decodes only that crop
+  (`Compose.decoder_crop_box`, then `apply_tensor_frames(frames, cropped=True)`): the same
+  pixels, since the decoder crops after converting to RGB.
 """
 import random
 
@@ -64,10 +67,18 @@ class Compose(FrameTransform):
                 FrameTransform.apply_clip(t, frames)
         return frames
 
-    def apply_tensor_frames(self, frames):
-        """Decoded frames (a list of C x H x W uint8 tensors) -> C x T x H x W tensor."""
-        for t in self.transforms:
-            frames = t.apply_tensor_frames(frames)
+    def decoder_crop_box(self, width, height):
+        """The box (left, top, right, bottom) that the first step, a crop, keeps of a
+        `width` x `height` frame with the parameters drawn; None when no crop comes first."""
+        first = self.transforms[0] if self.transforms else None
+        return first.box(width, height) if isinstance(first, TensorFramesCrop) else None
+
+    def apply_tensor_frames(self, frames, cropped=False):
+        """Decoded frames (a list of C x H x W uint8 tensors) -> C x T x H x W tensor;
+        `cropped`: the decoder already kept only `decoder_crop_box` of each frame."""
+        for k, t in enumerate(self.transforms):
+            frames = t.apply_tensor_frames(frames, cropped) if k == 0 and cropped else \
+                t.apply_tensor_frames(frames)
         return frames
 
 
@@ -113,15 +124,17 @@ class TensorFramesCrop:
     def takes_tensor_frames(self):
         return self.tensor_resize == 'pil' or self.interpolation == BILINEAR
 
-    def apply_tensor_frames(self, frames):
-        """Frames of one size share one box (and, with 'torch', one resize call)."""
+    def apply_tensor_frames(self, frames, cropped=False):
+        """Frames of one size share one box (and, with 'torch', one resize call);
+        `cropped`: the frames are the box already (decoded so), only the resize is left."""
         sizes = {tuple(f.shape[1:]) for f in frames}
         if len(sizes) > 1:
-            return torch.cat([self.apply_tensor_frames([f]) for f in frames])
+            return torch.cat([self.apply_tensor_frames([f], cropped) for f in frames])
         h, w = sizes.pop()
+        box = (0, 0, w, h) if cropped else self.box(w, h)
         if self.tensor_resize == 'torch':
-            return crop_and_resize(frames, self.box(w, h), self.size)
-        return crop_and_resize_pil(frames, self.box(w, h), self.size, self.interpolation)
+            return crop_and_resize(frames, box, self.size)
+        return crop_and_resize_pil(frames, box, self.size, self.interpolation)
 
 
 class ToTensor(FrameTransform):

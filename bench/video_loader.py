@@ -1,14 +1,14 @@
 """Clips from video files against clips from JPEG frame folders, for the same footage, one
 process, one thread (needs ffmpeg):
 
-    python bench/video_loader.py [--videos 6] [--seconds 10] [--clips 300] [--rounds 3]
+    python bench/video_loader.py [--videos 6] [--seconds 10] [--clips 300] [--rounds 5]
                                  [--index_videos 5000]
 
 Makes `--videos` 640x360 30 fps source videos of real-looking generated scenes (a test
 pattern, a fractal zoom, moving gradients, a moving fractal; blended, with texture), then
-prepares
-them both ways as a user would: frames with the Kinetics extractor (`scale=-1:240`, JPEG) and
-videos with utils_scripts/video_reencode.py (short side 240, a key frame every 16 frames).
+prepares them both ways as a user would: frames with the Kinetics extractor (`scale=-1:240`,
+JPEG) and videos with utils_scripts/video_reencode.py (short side 240, a key frame every 16
+frames, tuned for fast decoding; and once more with x264's default tuning, to compare).
 Measures, through the datasets main.py builds:
 
 - training: random clips (default pipeline: multi-scale corner crop 112, flip) per second,
@@ -23,6 +23,7 @@ Measures, through the datasets main.py builds:
 import argparse
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,11 +64,13 @@ def folder_bytes(path):
 
 
 def prepare(root, n_videos, seconds):
-    """Sources, frame folders, re-encoded videos and an annotation file; returns paths."""
+    """Sources, frame folders, re-encoded videos (tuned for fast decoding, and with x264's
+    default tuning) and an annotation file; returns paths."""
     import json
     frames, videos = os.path.join(root, 'jpg', 'c'), os.path.join(root, 'videos', 'c')
-    os.makedirs(frames)
-    os.makedirs(videos)
+    untuned = os.path.join(root, 'untuned', 'c')
+    for folder in (frames, videos, untuned):
+        os.makedirs(folder)
     database = {}
     for i in range(n_videos):
         key = f'v{i:02d}'
@@ -78,11 +81,14 @@ def prepare(root, n_videos, seconds):
         with open(os.path.join(frames, key, 'n_frames'), 'w') as f:
             f.write(str(n))
         assert reencode(source, os.path.join(videos, key + '.mp4'), 240, 16, 23, 'fast') is None
+        assert reencode(source, os.path.join(untuned, key + '.mp4'), 240, 16, 23, 'fast',
+                        'none') is None
         database[key] = {'subset': 'training', 'annotations': {'label': 'c'}}
     annotation = os.path.join(root, 'annotation.json')
     with open(annotation, 'w') as f:
         json.dump({'labels': ['c'], 'database': database}, f)
-    return os.path.dirname(frames), os.path.dirname(videos), annotation
+    return (os.path.dirname(frames), os.path.dirname(videos), os.path.dirname(untuned),
+            annotation)
 
 
 def options(video_path, annotation, *flags):
@@ -110,18 +116,24 @@ def test_rate(dataset):
 
 def video_clip_parts(dataset, clips):
     """Milliseconds per training clip: opening the file (container header, decoder), and
-    seeking to the key frame before the clip then decoding to its last frame, in RGB."""
+    seeking to the key frame before the clip then decoding to its last frame, in RGB, only
+    the clip's crop copied out (as the loader does)."""
     from torchcodec.decoders import VideoDecoder
+    from datasets.video_files import box_crop
     random.seed(1)
     opening = decoding = 0.0
     for _ in range(clips):
-        record = dataset.target_record(random.randrange(len(dataset)))
+        index = random.randrange(len(dataset))
+        record = dataset.target_record(index)
         numbers = dataset.temporal_transform(record['frame_indices'])
+        dataset.spatial_transform.randomize_parameters()
+        width, height = dataset.frame_sizes[dataset.span_video[dataset.sample_span[index]]]
+        box = dataset.spatial_transform.decoder_crop_box(int(width), int(height))
         start = time.perf_counter()
         decoder = VideoDecoder(record['video'], dimension_order='NHWC', num_ffmpeg_threads=1,
-                               seek_mode='approximate')
+                               seek_mode='approximate', transforms=[box_crop(box)])
         opened = time.perf_counter()
-        decoder.get_frames_at(sorted({i - 1 for i in numbers}))
+        decoder.get_frames_in_range(min(numbers) - 1, max(numbers))
         opening += opened - start
         decoding += time.perf_counter() - opened
     return 1000 * opening / clips, 1000 * decoding / clips
@@ -159,13 +171,14 @@ def main():
     parser.add_argument('--videos', type=int, default=6)
     parser.add_argument('--seconds', type=int, default=10)
     parser.add_argument('--clips', type=int, default=300)
-    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--index_videos', type=int, default=5000)
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as root:
-        frames, videos, annotation = prepare(root, args.videos, args.seconds)
+        frames, videos, untuned, annotation = prepare(root, args.videos, args.seconds)
         frames_bytes, video_bytes = folder_bytes(frames), folder_bytes(videos)
+        untuned_bytes = folder_bytes(untuned)
         sets = {}
         for name, path in (('JPEG frames', frames), ('videos', videos)):
             for mode, flags in (('default', []), ('fast', ['--fast_training_clips'])):
@@ -175,6 +188,10 @@ def main():
             # The test pass's windows and transforms, over the training subset.
             sets[name, 'test', 'default'] = make_dataset(opt, 'training', 'test', 0,
                                                          test_transforms(opt))
+        opt = options(untuned, annotation)
+        sets['untuned', 'train', 'default'] = get_training_set(opt, *training_transforms(opt))
+        sets['untuned', 'test', 'default'] = make_dataset(opt, 'training', 'test', 0,
+                                                          test_transforms(opt))
         # The PIL clip path: training's before it decoded with torchcodec.
         opt = options(frames, annotation)
         sets['JPEG frames', 'train', 'pil'] = get_training_set(opt, *training_transforms(opt))
@@ -182,12 +199,14 @@ def main():
         assert not sets['JPEG frames', 'train', 'pil'].decodes_to_tensors()
         for dataset in sets.values():  # warm: file cache, decoder libraries
             training_rate(dataset, 10)
-        rates = dict.fromkeys(sets, 0.0)
-        for r in range(args.rounds):  # interleaved rounds, best of each: this machine drifts
+        runs = {key: [] for key in sets}
+        # Interleaved rounds, the median of each: this machine drifts by up to a third
+        # between minutes, and one way's rate varies with the round's clips.
+        for r in range(args.rounds):
             for key, dataset in sets.items():
-                rate = test_rate(dataset) if key[1] == 'test' else \
-                    training_rate(dataset, args.clips, r)
-                rates[key] = max(rates[key], rate)
+                runs[key].append(test_rate(dataset) if key[1] == 'test' else
+                                 training_rate(dataset, args.clips, r))
+        rates = {key: statistics.median(values) for key, values in runs.items()}
         opening, decoding = video_clip_parts(sets['videos', 'train', 'default'], args.clips // 3)
         per_clip = 1000 / rates['videos', 'train', 'default']
         if args.index_videos:
@@ -196,8 +215,9 @@ def main():
     print(f'{args.videos} videos of {args.seconds} s, 240 pixels high; re-encoded at '
           f'{8 * video_bytes / seconds / 1000:.0f} kbit/s')
     print(f'disk: JPEG frames {frames_bytes / 1e6:.1f} MB, videos {video_bytes / 1e6:.1f} MB '
-          f'({frames_bytes / video_bytes:.1f}x smaller)')
-    print(f'{"clips/s, one process":30s} {"JPEG frames":>11s} {"videos":>8s}  ratio')
+          f'({frames_bytes / video_bytes:.1f}x smaller); with x264\'s default tuning '
+          f'{untuned_bytes / 1e6:.1f} MB ({frames_bytes / untuned_bytes:.1f}x smaller)')
+    print(f'{"clips/s, one process (median)":30s} {"JPEG frames":>11s} {"videos":>8s}  ratio')
     for what in (('train', 'default'), ('train', 'fast'), ('test', 'default')):
         a, b = rates[('JPEG frames',) + what], rates[('videos',) + what]
         label = {'default': 'training' if what[0] == 'train' else 'test pass (in order)',
@@ -205,8 +225,13 @@ def main():
         print(f'{label:30s} {a:11.1f} {b:8.1f}  {b / a:.2f}')
     a, b = rates['JPEG frames', 'train', 'pil'], rates['videos', 'train', 'default']
     print(f'{"training, JPEG on the PIL path":30s} {a:11.1f} {b:8.1f}  {b / a:.2f}')
+    for what in ('train', 'test'):
+        a, b = rates['videos', what, 'default'], rates['untuned', what, 'default']
+        label = 'training' if what == 'train' else 'test pass'
+        print(f'{label}, videos with x264\'s default tuning: {b:.1f} clips/s '
+              f'({a / b:.2f}x slower than tuned for fast decoding)')
     print(f'a video training clip: {per_clip:.1f} ms = opening {opening:.1f} + seeking and '
-          f'decoding 16 frames to RGB {decoding:.1f} + transforms '
+          f'decoding 16 frames to RGB (the crop copied out) {decoding:.1f} + transforms '
           f'{per_clip - opening - decoding:.1f}')
     if args.index_videos:
         first, again, cache_bytes = index

@@ -4,6 +4,7 @@ length, and optionally resampled to another frame rate.
 
 Frames are numbered from 1, as the frame folders' `image_00001.jpg` are.
 """
+import functools
 import math
 import re
 
@@ -37,6 +38,35 @@ def decoding_error(path, exc):
     return VideoError(path, decoding_failure(exc))
 
 
+def box_crop(box):
+    """A torchcodec decoder transform keeping `box` (left, top, right, bottom) of every
+    frame. FFmpeg crops after converting to RGB, so the pixels are those of the whole frame's
+    box, but only the box is copied out (about 2 ms less for a 16-frame training clip)."""
+    return _box_crop_class()(box)
+
+
+@functools.cache
+def _box_crop_class():
+    from torchcodec.transforms import DecoderTransform  # only where videos are read
+
+    class BoxCrop(DecoderTransform):
+        # torchcodec's public crops are centred or randomly placed; its crop specification
+        # also takes a place ("crop, height, width, left, top", what its RandomCrop writes
+        # once it has drawn one). tests/test_video_files.py checks the pixels against a crop
+        # of the whole frame, for the torchcodec version requirements.txt pins.
+        def __init__(self, box):
+            left, top, right, bottom = box
+            self.place, self.size = (left, top), (bottom - top, right - left)
+
+        def _make_transform_spec(self, input_dims):
+            return f'crop, {self.size[0]}, {self.size[1]}, {self.place[0]}, {self.place[1]}'
+
+        def _get_output_dims(self):
+            return self.size
+
+    return BoxCrop
+
+
 def resampled(n_source, source_fps, fps=None):
     """The source frame (from 0) of each output frame when `n_source` frames at `source_fps`
     are resampled to `fps` (all of them, in order, without `fps`): output frame k shows what
@@ -51,8 +81,9 @@ def resampled(n_source, source_fps, fps=None):
 class VideoFile:
     """A video file's frames, in order, at its own frame rate or resampled to `fps`.
 
-    `n_frames` and `fps` describe the frames `frames()` yields. Opening reads the container's
-    index (no decoding); a file that is not a readable video raises VideoError.
+    `n_frames` and `fps` describe the frames `frames()` yields, `width` and `height` their
+    size. Opening reads the container's index (no decoding); a file that is not a readable
+    video raises VideoError.
     """
 
     def __init__(self, path, fps=None):
@@ -68,6 +99,7 @@ class VideoFile:
         n_source = metadata.num_frames or 0
         if n_source < 1:
             raise VideoError(path, 'the video stream has no frames')
+        self.width, self.height = metadata.width or 0, metadata.height or 0
         self.source_fps = float(metadata.average_fps or 0)
         if fps and not self.source_fps > 0:
             raise VideoError(path, 'its frame rate is unknown, so --fps cannot resample it')

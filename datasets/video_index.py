@@ -1,4 +1,5 @@
-"""Frame counts and frame rates of a folder of video files, cached beside the annotation file.
+"""Frame counts, frame rates and frame sizes of a folder of video files, cached beside the
+annotation file.
 
 Opening a video to count its frames takes milliseconds; a Kinetics-size collection has 650k
 of them. The first start reads every file (in parallel processes) and writes what it found
@@ -20,7 +21,7 @@ from datasets.string_table import StringTable
 from datasets.video_files import VIDEO_EXTENSIONS, VideoError, VideoFile
 from utils import UserError, one_line, write_atomically
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: frame sizes
 
 
 def find_video_files(root, names):
@@ -58,13 +59,14 @@ def holds_videos(root, names, sample=20):
     return None
 
 
-def read_counts(path):
-    """(number of frames, frame rate, '') of a video file, or (0, 0, reason)."""
+def read_video_facts(path):
+    """(number of frames, frame rate, width, height, '') of a video file, or
+    (0, 0, 0, 0, reason)."""
     try:
         video = VideoFile(path)
-        return video.n_frames, video.source_fps, ''
+        return video.n_frames, video.source_fps, video.width, video.height, ''
     except VideoError as e:
-        return 0, 0.0, e.reason
+        return 0, 0.0, 0, 0, e.reason
 
 
 def cache_path(annotation_path, root):
@@ -73,8 +75,8 @@ def cache_path(annotation_path, root):
 
 
 def load_cache(path):
-    """{relative path: (size, mtime_ns, n_frames, fps, error)} of a cache file; empty when
-    there is none or it cannot be read (it is then rebuilt)."""
+    """{relative path: (size, mtime_ns, n_frames, fps, width, height, error)} of a cache
+    file; empty when there is none or it cannot be read (it is then rebuilt)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if int(data['version']) != CACHE_VERSION:
@@ -82,7 +84,8 @@ def load_cache(path):
             names = StringTable.from_arrays(data['names'], data['name_offsets'])
             errors = StringTable.from_arrays(data['errors'], data['error_offsets'])
             columns = zip(data['size'].tolist(), data['mtime'].tolist(),
-                          data['n_frames'].tolist(), data['fps'].tolist(), errors)
+                          data['n_frames'].tolist(), data['fps'].tolist(),
+                          data['width'].tolist(), data['height'].tolist(), errors)
             return dict(zip(names, columns))
     except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile):
         return {}  # UnicodeDecodeError is a ValueError
@@ -93,13 +96,15 @@ def save_cache(path, entries):
     rows = [entries[n] for n in names]
     # Strings as UTF-8 bytes and offsets: a fixed-width unicode array would take 4 bytes per
     # character of the longest path, for every path.
-    names, errors = StringTable(names), StringTable([r[4] for r in rows])
+    names, errors = StringTable(names), StringTable([r[6] for r in rows])
     arrays = dict(version=np.array(CACHE_VERSION), names=names.data,
                   name_offsets=names.offsets,
                   size=np.array([r[0] for r in rows], dtype=np.int64),
                   mtime=np.array([r[1] for r in rows], dtype=np.int64),
                   n_frames=np.array([r[2] for r in rows], dtype=np.int64),
                   fps=np.array([r[3] for r in rows], dtype=np.float64),
+                  width=np.array([r[4] for r in rows], dtype=np.int32),
+                  height=np.array([r[5] for r in rows], dtype=np.int32),
                   errors=errors.data, error_offsets=errors.offsets)
     try:
         write_atomically(path, lambda f: np.savez(f, **arrays), 'the video index')
@@ -108,9 +113,9 @@ def save_cache(path, entries):
 
 
 def index_videos(files, root, annotation_path, n_workers=None):
-    """{name: (n_frames, fps, error)} for `files` ({name: path}), from the cache where the
-    file is unchanged and by reading it otherwise; the cache is updated when anything was
-    read."""
+    """{name: (n_frames, fps, width, height, error)} for `files` ({name: path}), from the
+    cache where the file is unchanged and by reading it otherwise; the cache is updated when
+    anything was read."""
     path = cache_path(annotation_path, root)
     cached = load_cache(path)
     result, stale = {}, []
@@ -135,13 +140,13 @@ def index_videos(files, root, annotation_path, n_workers=None):
         if workers > 1 and len(stale) >= 32:  # fewer: not worth starting processes
             try:
                 with ProcessPoolExecutor(workers) as pool:
-                    counts = list(pool.map(read_counts, paths, chunksize=16))
+                    counts = list(pool.map(read_video_facts, paths, chunksize=16))
             except BrokenProcessPool:
                 raise UserError(f'a process reading the videos under {root} died (FFmpeg '
                                 'crashed on a file, or memory ran out): find the file with '
                                 'ffprobe, or move it away, and start again') from None
         else:
-            counts = [read_counts(p) for p in paths]
+            counts = [read_video_facts(p) for p in paths]
         for (name, _, relative, stat), count in zip(stale, counts):
             result[name] = count
             cached[relative] = (stat.st_size, stat.st_mtime_ns) + count

@@ -14,6 +14,7 @@ growth (reading a numpy array does not touch Python reference counts).
     sample  one item of the dataset: a span and a run of frame numbers
             [start, start + length). Arrays `sample_*`.
 """
+import functools
 import json
 import math
 import os
@@ -26,7 +27,7 @@ from PIL import Image
 
 from datasets.names import frame_path
 from datasets.string_table import StringTable
-from datasets.video_files import decoding_failure
+from datasets.video_files import box_crop, decoding_failure
 from datasets.video_index import find_video_files, holds_videos, index_videos
 from utils import UserError, one_line
 
@@ -152,36 +153,51 @@ def get_default_video_loader():
     return video_loader
 
 
-def video_file_loader(path, frame_indices):
-    """The frames of a clip from a video file, as C x H x W uint8 tensors (views of the
-    decoder's H x W x C frames, as tensor_video_loader gives them). torchcodec seeks to the
-    key frame before the first and decodes forward; the file stays open in this process for
-    the next clip of the same video (the test pass's windows come in order)."""
+def decode_video_frames(path, frame_indices, box=None):
+    """{frame number: H x W x C uint8 frame} (views of the decoder's batch) for a clip of a
+    video file, only `box` (left, top, right, bottom) of each frame if given. torchcodec
+    seeks to the key frame before the first and decodes forward; the file stays open in this
+    process for the next clip of the same video and box (the test pass's windows come in
+    order)."""
     global _open_video
     unique = sorted(set(frame_indices))
     try:
-        if _open_video[0] != path:
+        if _open_video[0] != (path, box):
             from torchcodec.decoders import VideoDecoder
             _open_video = (None, None)
-            _open_video = (path, VideoDecoder(path, dimension_order='NHWC',
-                                              num_ffmpeg_threads=1, seek_mode='approximate'))
-        batch = _open_video[1].get_frames_at([i - 1 for i in unique]).data
+            crop = None if box is None else [box_crop(box)]
+            _open_video = ((path, box), VideoDecoder(
+                path, dimension_order='NHWC', num_ffmpeg_threads=1, seek_mode='approximate',
+                transforms=crop))
+        decoder = _open_video[1]
+        if unique[-1] - unique[0] + 1 == len(unique):  # consecutive: the usual clip
+            batch = decoder.get_frames_in_range(unique[0] - 1, unique[-1]).data
+        else:
+            batch = decoder.get_frames_at([i - 1 for i in unique]).data
     except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
         _open_video = (None, None)
         raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
                            decoding_failure(e),
                            'replace this video (utils_scripts/video_reencode.py)') from None
-    by_number = {i: frame.permute(2, 0, 1) for i, frame in zip(unique, batch)}
-    return [by_number[i] for i in frame_indices]
+    return dict(zip(unique, batch))
 
 
 _open_video = (None, None)
 
 
+def video_file_loader(path, frame_indices, box=None):
+    """The frames of a clip from a video file (only `box` of each if given), as C x H x W
+    uint8 tensors (views of the decoder's H x W x C frames, as tensor_video_loader gives
+    them)."""
+    by_number = decode_video_frames(path, frame_indices, box)
+    return [by_number[i].permute(2, 0, 1) for i in frame_indices]
+
+
 def video_file_pil_loader(path, frame_indices):
-    """video_file_loader's frames as PIL images, for the PIL transforms."""
-    return [Image.fromarray(frame.permute(1, 2, 0).numpy())
-            for frame in video_file_loader(path, frame_indices)]
+    """The frames of a clip from a video file as PIL images, for the PIL transforms."""
+    by_number = decode_video_frames(path, frame_indices)
+    images = {i: Image.fromarray(frame.numpy()) for i, frame in by_number.items()}
+    return [images[i] for i in frame_indices]
 
 
 def jpeg_decoder():
@@ -276,13 +292,14 @@ class VideoDataset(torch.utils.data.Dataset):
             raise UserError(f'{annotation_path} has no videos in its {subset} subset' + (
                 ': UCF-101 and HMDB-51 have none (their test lists are the validation subset);'
                 ' use --test_subset val' if subset == 'testing' else ''))
-        self.video_counts = self._video_counts(records, input_format)
+        self.video_facts = self._video_facts(records, input_format)
         self._build(records, n_samples_for_each_video)
-        self.video_counts = None  # a dict per video: not to be copied into loader workers
+        self.video_facts = None  # a dict per video: not to be copied into loader workers
 
-    def _video_counts(self, records, input_format):
-        """{record folder: (video file, n_frames, fps, error)} when the video folder holds
-        video files (found by looking, or `input_format` 'videos'); None for frame folders."""
+    def _video_facts(self, records, input_format):
+        """{record folder: (video file, n_frames, fps, width, height, error)} when the video
+        folder holds video files (found by looking, or `input_format` 'videos'); None for
+        frame folders."""
         names = [record.folder for record in records]
         if input_format == 'auto':
             input_format = 'videos' if holds_videos(self.root_path, names) else 'frames'
@@ -296,7 +313,7 @@ class VideoDataset(torch.utils.data.Dataset):
     # -- index -------------------------------------------------------------------------
 
     def _build(self, records, n_samples):
-        folders, video_ids = [], []
+        folders, video_ids, frame_sizes = [], [], []
         spans = []  # (video, label, begin, end)
         holes = []  # video << 32 | missing frame number, ascending
         self.n_missing = self.n_empty = 0
@@ -304,7 +321,7 @@ class VideoDataset(torch.utils.data.Dataset):
         root = os.path.join(self.root_path, '')
         for record in records:
             try:
-                found, where = self._spans_on_disk(record, root)
+                found, where, frame_size = self._spans_on_disk(record, root)
             except DamagedFolder as e:
                 self.damaged_folders.append(e)
                 continue
@@ -318,6 +335,7 @@ class VideoDataset(torch.utils.data.Dataset):
                 holes.extend(video << 32 | h for h in found[1])
                 folders.append(where)
                 video_ids.append(record.video_id)
+                frame_sizes.append(frame_size)
         if self.n_missing or self.n_empty:
             kind = 'video file' if self.input_format == 'videos' else 'frame folder'
             print(f'{self.annotation_path} ({self.described}): skipped {self.n_missing} of '
@@ -330,6 +348,8 @@ class VideoDataset(torch.utils.data.Dataset):
                   file=sys.stderr)
         self.folders = StringTable(folders)
         self.video_ids = StringTable(video_ids)
+        # (width, height) of each video file's frames: a training clip decodes only its crop.
+        self.frame_sizes = np.array(frame_sizes, dtype=np.int32).reshape(-1, 2)
         columns = np.array(spans, dtype=np.int32).reshape(-1, 4).T
         self.span_video, self.span_label, self.span_begin, self.span_end = (
             np.ascontiguousarray(c) for c in columns)
@@ -342,15 +362,17 @@ class VideoDataset(torch.utils.data.Dataset):
 
     def _spans_on_disk(self, record, root):
         """(spans and holes as `spans` gives them, or None when absent; the frame folder or
-        video file, relative to the video folder)."""
-        if self.video_counts is None:
-            return self.spans(record, f'{root}{record.folder}'), record.folder
-        if record.folder not in self.video_counts:
-            return None, None
-        path, n_frames, fps, error = self.video_counts[record.folder]
+        video file, relative to the video folder; a video file's frame size, (0, 0) for a
+        frame folder)."""
+        if self.video_facts is None:
+            return self.spans(record, f'{root}{record.folder}'), record.folder, (0, 0)
+        if record.folder not in self.video_facts:
+            return None, None, None
+        path, n_frames, fps, width, height, error = self.video_facts[record.folder]
         if error:
             raise DamagedFolder(path, error)
-        return self.spans_of_video(record, n_frames, fps), os.path.relpath(path, root)
+        return (self.spans_of_video(record, n_frames, fps), os.path.relpath(path, root),
+                (width, height))
 
     def _make_samples(self, n_samples, holes):
         d = self.sample_duration
@@ -433,8 +455,14 @@ class VideoDataset(torch.utils.data.Dataset):
         frame_indices = record['frame_indices']
         if self.temporal_transform is not None:
             frame_indices = self.temporal_transform(frame_indices)
-        if self.input_format == 'videos':
-            loader = video_file_loader if self.decodes_to_tensors() else video_file_pil_loader
+        randomize(self.spatial_transform)  # before decoding: a video decodes only the crop
+        crop_box = None
+        if self.input_format == 'videos' and self.decodes_to_tensors():
+            width, height = self.frame_sizes[self.span_video[self.sample_span[index]]]
+            crop_box = self.spatial_transform.decoder_crop_box(int(width), int(height))
+            loader = functools.partial(video_file_loader, box=crop_box)
+        elif self.input_format == 'videos':
+            loader = video_file_pil_loader
         else:
             loader = tensor_video_loader if self.decodes_to_tensors() else self.loader
         try:
@@ -443,7 +471,8 @@ class VideoDataset(torch.utils.data.Dataset):
             if not self.skip_damaged:
                 raise
             return DamagedClip(record['video'], record['video_id'], e.path, e.reason)
-        clip = transform_clip(self.spatial_transform, frames)
+        clip = transform_clip(self.spatial_transform, frames, randomized=True,
+                              cropped=crop_box is not None)
         target = record if self.target_transform is None else self.target_transform(record)
         return clip, target
 
@@ -467,16 +496,24 @@ def collate_skipping_damaged(items):
     return clips, targets, damaged
 
 
-def transform_clip(spatial_transform, frames):
+def randomize(spatial_transform):
+    """Draw a clip's random parameters (crop, flip), once for all its frames."""
+    if hasattr(spatial_transform, 'randomize_parameters'):
+        spatial_transform.randomize_parameters()
+
+
+def transform_clip(spatial_transform, frames, randomized=False, cropped=False):
     """Frames (PIL images, or uint8 tensors for a transform that takes them) -> C x T x H x W
-    tensor through the spatial transform."""
+    tensor through the spatial transform, its parameters drawn here unless `randomized`;
+    `cropped`: the decoder kept only the transform's crop of each frame."""
     if spatial_transform is None:
         from spatial_transforms import ToTensor
         spatial_transform = ToTensor(1)
-    if hasattr(spatial_transform, 'randomize_parameters'):
-        spatial_transform.randomize_parameters()
+    if not randomized:
+        randomize(spatial_transform)
     if isinstance(frames[0], torch.Tensor):  # decoded uint8 frames (tensor_video_loader)
-        return spatial_transform.apply_tensor_frames(frames)
+        return spatial_transform.apply_tensor_frames(frames, cropped) if cropped else \
+            spatial_transform.apply_tensor_frames(frames)
     if hasattr(spatial_transform, 'apply_clip'):
         clip = spatial_transform.apply_clip(frames)
         if isinstance(clip, torch.Tensor):

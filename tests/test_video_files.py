@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from tests.conftest import ROOT, TINY, data_flags, run_cli, run_main
 from tests.datagen import (FRAME_STEP, activitynet_layout, labelled_layout, video_file_layout,
@@ -98,15 +99,56 @@ def test_clips_are_the_frames_the_frame_folders_give(tmp_path, make_opt):
             assert shown == requested[-1], (build.__name__, i)
 
 
+@pytest.mark.parametrize('flags', [[], ['--fast_training_clips'], ['--train_crop', 'random'],
+                                   ['--train_crop', 'center', '--no_hflip']])
+def test_training_clips_decode_only_their_crop(tmp_path, make_opt, monkeypatch, flags):
+    """A training clip from a video decodes only its crop, and gives the tensors of cropping
+    the whole decoded frames: every scale and place, odd sides included (98 x 62 frames)."""
+    from datasets import get_training_set
+    from datasets import videodataset
+    from datasets.factory import training_transforms
+    from spatial_transforms import Compose
+    video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:4])
+    textured = os.path.join(video_path, 'a', 'v000.mp4')  # testsrc2: detail everywhere
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                    'testsrc2=size=98x62:rate=25', '-frames:v', '30', '-c:v', 'libx264',
+                    '-pix_fmt', 'yuv420p', '-g', '8', textured], check=True)
+    opt = make_opt(*data_flags(video_path, annotation_path, 'ucf101', 2), '--sample_size',
+                   24, '--sample_duration', 8, *flags)
+    dataset = get_training_set(opt, *training_transforms(opt))
+    assert dataset.input_format == 'videos' and dataset.decodes_to_tensors()
+    first = [i for i in range(len(dataset)) if dataset.target_record(i)['video'] == textured]
+    decoded_sizes = []
+    decode = videodataset.decode_video_frames
+
+    def spy(path, numbers, box=None):
+        frames = decode(path, numbers, box)
+        decoded_sizes.append(next(iter(frames.values())).shape[:2])
+        return frames
+
+    monkeypatch.setattr(videodataset, 'decode_video_frames', spy)
+    for seed in range(40):
+        random.seed(seed)
+        cropped = dataset[first[0]][0]
+        random.seed(seed)
+        with monkeypatch.context() as m:
+            m.setattr(Compose, 'decoder_crop_box', lambda self, w, h: None)
+            whole = dataset[first[0]][0]
+        assert decoded_sizes[-1] == (62, 98)
+        assert decoded_sizes[-2][0] == decoded_sizes[-2][1] <= 62, seed  # the square crop
+        assert cropped.shape == (3, 8, 24, 24)
+        assert torch.equal(cropped, whole), seed
+
+
 def test_the_index_is_cached_and_read_again_when_a_video_changes(tmp_path, monkeypatch,
                                                                  capsys):
     from datasets import UCF101
     from datasets import video_index
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:-1])
     opened = []
-    read_counts = video_index.read_counts
-    monkeypatch.setattr(video_index, 'read_counts', lambda p: opened.append(p) or
-                        read_counts(p))
+    read_video_facts = video_index.read_video_facts
+    monkeypatch.setattr(video_index, 'read_video_facts', lambda p: opened.append(p) or
+                        read_video_facts(p))
     UCF101(video_path, annotation_path, 'training', 1, sample_duration=8)
     assert len(opened) == 4  # the four training videos
     UCF101(video_path, annotation_path, 'validation', 3, sample_duration=8)
@@ -117,6 +159,7 @@ def test_the_index_is_cached_and_read_again_when_a_video_changes(tmp_path, monke
     UCF101(video_path, annotation_path, 'validation', 3, sample_duration=8)
     dataset = UCF101(video_path, annotation_path, 'training', 1, sample_duration=8)
     assert opened == [] and dataset.target_record(0)['frame_indices'] == list(range(1, 11))
+    assert dataset.frame_sizes.tolist() == [[64, 48]] * 4  # width, height, from the cache
     changed = os.path.join(video_path, 'a', 'v000.mp4')
     write_video_file(changed, 7, 0)
     dataset = UCF101(video_path, annotation_path, 'training', 1, sample_duration=8)
@@ -215,6 +258,25 @@ def test_reencoding_scales_the_short_side_and_spaces_key_frames(tmp_path):
     assert [i for i, row in enumerate(keys) if row[0] == '1'] == [0, 8, 16, 24]
     assert ffprobe(str(tmp_path / 'dst' / 'a' / 'wide.mp4'), 'stream=codec_type') == \
         [['video']]
+
+
+def test_reencoding_tunes_for_fast_decoding_unless_told(tmp_path):
+    """x264 records its settings in the stream: fastdecode turns CABAC and the deblocking
+    filter off."""
+    src = tmp_path / 'src'
+    write_video_file(str(src / 'v.mp4'), 12, 0)
+    settings = {}
+    for tune in ('fastdecode', 'none', 'film,fastdecode'):
+        done = reencode(src, tmp_path / tune, *([] if tune == 'fastdecode' else
+                                               ['--tune', tune]))
+        assert done.returncode == 0, done.stderr
+        settings[tune] = (tmp_path / tune / 'v.mp4').read_bytes()
+    assert b'cabac=0' in settings['fastdecode'] and b'deblock=0' in settings['fastdecode']
+    assert b'cabac=1' in settings['none'] and b'deblock=1' in settings['none']
+    assert b'cabac=0' in settings['film,fastdecode']
+    done = reencode(src, tmp_path / 'bad', '--tune', 'fastdecode,speedy')
+    assert done.returncode == 2 and "unknown x264 tune 'speedy'" in done.stderr
+    assert 'Traceback' not in done.stderr and not (tmp_path / 'bad').exists()
 
 
 def test_reencoding_resumes_and_reports_failures(tmp_path):
