@@ -153,14 +153,15 @@ def get_default_video_loader():
     return video_loader
 
 
-def decode_video_frames(path, frame_indices, box=None):
-    """{frame number: H x W x C uint8 frame} (views of the decoder's batch) for a clip of a
-    video file, only `box` (left, top, right, bottom) of each frame if given. torchcodec
-    seeks to the key frame before the first and decodes forward; the file stays open in this
-    process for the next clip of the same video and box (the test pass's windows come in
-    order)."""
+def decode_video_frames(path, frame_indices, box=None, convert=None):
+    """{frame number: H x W x C uint8 frame (a view of the decoder's batch), or what
+    `convert` makes of it} for a clip of a video file, only `box` (left, top, right, bottom)
+    of each frame if given. torchcodec seeks to the key frame before the first and decodes
+    forward; the file stays open in this process for the next clip of the same video and
+    box (the test pass's windows come in order)."""
     global _open_video
     unique = sorted(set(frame_indices))
+    frames = {}
     try:
         if _open_video[0] != (path, box):
             from torchcodec.decoders import VideoDecoder
@@ -171,18 +172,25 @@ def decode_video_frames(path, frame_indices, box=None):
                 transforms=crop))
         decoder = _open_video[1]
         if unique[-1] - unique[0] + 1 == len(unique):  # consecutive: the usual clip
-            batch = decoder.get_frames_in_range(unique[0] - 1, unique[-1]).data
+            # A chunk at a time, each converted while it is still in the core's cache
+            # (measured: PIL images of a 16-frame clip 1 ms sooner in chunks of 8).
+            for k in range(0, len(unique), DECODER_CHUNK):
+                part = unique[k:k + DECODER_CHUNK]
+                batch = decoder.get_frames_in_range(part[0] - 1, part[-1]).data
+                frames.update(zip(part, map(convert, batch) if convert else batch))
         else:
             batch = decoder.get_frames_at([i - 1 for i in unique]).data
+            frames.update(zip(unique, map(convert, batch) if convert else batch))
     except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
         _open_video = (None, None)
         raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
                            decoding_failure(e),
                            'replace this video (utils_scripts/video_reencode.py)') from None
-    return dict(zip(unique, batch))
+    return frames
 
 
 _open_video = (None, None)
+DECODER_CHUNK = 8  # frames: 2.5 MB of RGB at 240p, within a core's cache
 
 
 def video_file_loader(path, frame_indices, box=None):
@@ -195,8 +203,8 @@ def video_file_loader(path, frame_indices, box=None):
 
 def video_file_pil_loader(path, frame_indices):
     """The frames of a clip from a video file as PIL images, for the PIL transforms."""
-    by_number = decode_video_frames(path, frame_indices)
-    images = {i: Image.fromarray(frame.numpy()) for i, frame in by_number.items()}
+    images = decode_video_frames(path, frame_indices,
+                                 convert=lambda frame: Image.fromarray(frame.numpy()))
     return [images[i] for i in frame_indices]
 
 

@@ -66,6 +66,25 @@ def test_activitynet_segments_from_video_files(tmp_path, capsys):
     assert [round(f[0, 0, 0].item() / FRAME_STEP) for f in frames] == record['frame_indices']
 
 
+def test_the_video_loaders_give_the_frames_asked_for(tmp_path):
+    """In the order asked, repeats included: a run of consecutive frames longer than the
+    decoder's chunk, frames out of order, and one box of them."""
+    from datasets.videodataset import (DECODER_CHUNK, video_file_loader,
+                                       video_file_pil_loader)
+    path = str(tmp_path / 'v.mp4')
+    write_video_file(path, 30, 0)
+    runs = [list(range(3, 3 + 2 * DECODER_CHUNK + 3)), [9, 2, 20, 20, 5], [4, 5, 4, 5]]
+    for numbers in runs:
+        frames = video_file_loader(path, numbers)
+        assert [round(f[0, 0, 0].item() / FRAME_STEP) for f in frames] == numbers
+        images = video_file_pil_loader(path, numbers)
+        assert [round(im.getpixel((0, 0))[0] / FRAME_STEP) for im in images] == numbers
+        assert images[0].size == (64, 48)
+        cropped = video_file_loader(path, numbers, box=(10, 4, 30, 20))
+        assert cropped[0].shape == (3, 16, 20)
+        assert [round(f[0, 0, 0].item() / FRAME_STEP) for f in cropped] == numbers
+
+
 def test_clips_are_the_frames_the_frame_folders_give(tmp_path, make_opt):
     """The same seed picks the same frame numbers from videos as from frame folders, in
     training (random crops), validation (spread clips) and test (windows)."""
