@@ -467,7 +467,8 @@ class VideoDataset(torch.utils.data.Dataset):
         crop_box = None
         if self.input_format == 'videos' and self.decodes_to_tensors():
             width, height = self.frame_sizes[self.span_video[self.sample_span[index]]]
-            crop_box = self.spatial_transform.decoder_crop_box(int(width), int(height))
+            if width and height:  # unknown (0) where the container does not say
+                crop_box = self.spatial_transform.decoder_crop_box(int(width), int(height))
             loader = functools.partial(video_file_loader, box=crop_box)
         elif self.input_format == 'videos':
             loader = video_file_pil_loader
