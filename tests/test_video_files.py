@@ -157,6 +157,8 @@ def test_training_clips_decode_only_their_crop(tmp_path, make_opt, monkeypatch, 
         assert decoded_sizes[-2][0] == decoded_sizes[-2][1] <= 62, seed  # the square crop
         assert cropped.shape == (3, 8, 24, 24)
         assert torch.equal(cropped, whole), seed
+    dataset.frame_sizes[:] = 0  # a container that gives no frame size: whole frames
+    assert dataset[first[0]][0].shape == (3, 8, 24, 24) and decoded_sizes[-1] == (62, 98)
 
 
 def test_the_index_is_cached_and_read_again_when_a_video_changes(tmp_path, monkeypatch,
