@@ -27,7 +27,7 @@ from PIL import Image
 
 from datasets.names import frame_path
 from datasets.string_table import StringTable
-from datasets.video_files import box_crop, decoding_failure
+from datasets.video_files import CHUNK, box_crop, decoding_failure
 from datasets.video_index import find_video_files, holds_videos, index_videos
 from utils import UserError, one_line
 
@@ -173,9 +173,9 @@ def decode_video_frames(path, frame_indices, box=None, convert=None):
         decoder = _open_video[1]
         if unique[-1] - unique[0] + 1 == len(unique):  # consecutive: the usual clip
             # A chunk at a time, each converted while it is still in the core's cache
-            # (measured: PIL images of a 16-frame clip 1 ms sooner in chunks of 8).
-            for k in range(0, len(unique), DECODER_CHUNK):
-                part = unique[k:k + DECODER_CHUNK]
+            # (measured: a test clip's PIL images 0.6 ms sooner than from one call).
+            for k in range(0, len(unique), CHUNK):
+                part = unique[k:k + CHUNK]
                 batch = decoder.get_frames_in_range(part[0] - 1, part[-1]).data
                 frames.update(zip(part, map(convert, batch) if convert else batch))
         else:
@@ -190,7 +190,6 @@ def decode_video_frames(path, frame_indices, box=None, convert=None):
 
 
 _open_video = (None, None)
-DECODER_CHUNK = 8  # frames: 2.5 MB of RGB at 240p, within a core's cache
 
 
 def video_file_loader(path, frame_indices, box=None):

@@ -69,11 +69,11 @@ def test_activitynet_segments_from_video_files(tmp_path, capsys):
 def test_the_video_loaders_give_the_frames_asked_for(tmp_path):
     """In the order asked, repeats included: a run of consecutive frames longer than the
     decoder's chunk, frames out of order, and one box of them."""
-    from datasets.videodataset import (DECODER_CHUNK, video_file_loader,
-                                       video_file_pil_loader)
+    from datasets.video_files import CHUNK
+    from datasets.videodataset import video_file_loader, video_file_pil_loader
     path = str(tmp_path / 'v.mp4')
     write_video_file(path, 30, 0)
-    runs = [list(range(3, 3 + 2 * DECODER_CHUNK + 3)), [9, 2, 20, 20, 5], [4, 5, 4, 5]]
+    runs = [list(range(3, 3 + 2 * CHUNK + 3)), [9, 2, 20, 20, 5], [4, 5, 4, 5]]
     for numbers in runs:
         frames = video_file_loader(path, numbers)
         assert [round(f[0, 0, 0].item() / FRAME_STEP) for f in frames] == numbers
