@@ -24,3 +24,5 @@ bench: install
 	$(PYTHON) bench/loader.py
 	$(PYTHON) bench/index.py
 	$(PYTHON) bench/train_speed.py
+	$(PYTHON) bench/inference.py
+	$(PYTHON) bench/video_loader.py
