@@ -4,6 +4,15 @@ Each takes a list of frame numbers and returns a new list; the input is never mo
 """
 import random
 
+import numpy as np
+
+
+def n_windows(first, stop, step):
+    """How many clips start at frames first, first + step, ... below `stop` (numbers or numpy
+    arrays): at least one, so that a video shorter than a step still gets its loop-padded
+    clip. The test pass's windows (step: a clip's length) and inference's follow it."""
+    return np.maximum(-(-(stop - first) // step), 1)
+
 
 class LoopPadding:
     """Repeat the frames from the start until there are `size`."""

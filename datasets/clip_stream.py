@@ -18,7 +18,7 @@ from PIL import Image
 from datasets.names import frame_numbers, frame_path
 from datasets.video_files import VideoError, VideoFile, resampled
 from datasets.videodataset import pil_loader, read_number, transform_clip
-from temporal_transforms import LoopPadding
+from temporal_transforms import LoopPadding, n_windows
 from utils import UserError, one_line
 
 
@@ -43,7 +43,7 @@ class ClipItem(NamedTuple):
 
 def window_starts(n_frames, stride):
     """Frame numbers (from 1) where clips start: below n_frames, and at least frame 1."""
-    return range(1, max(n_frames, 2), stride)
+    return range(1, 1 + stride * int(n_windows(1, n_frames, stride)), stride)
 
 
 class ClipStream(torch.utils.data.IterableDataset):

@@ -29,6 +29,7 @@ from datasets.names import frame_path
 from datasets.string_table import StringTable
 from datasets.video_files import CHUNK, box_crop, decoding_failure
 from datasets.video_index import find_video_files, holds_videos, index_videos
+from temporal_transforms import n_windows
 from utils import UserError, one_line
 
 
@@ -406,10 +407,9 @@ class VideoDataset(torch.utils.data.Dataset):
                 step = np.maximum(1, ceil_div(n - 1 - d, n_samples - 1))
             else:
                 step = np.full(len(video), d, dtype=np.int64)
-            counts = np.maximum(0, ceil_div(end - self.stop_offset - begin, step))
             # A one-frame video has no start below its frame count: it still gets one
             # (loop-padded) clip rather than vanishing from the results.
-            counts = np.maximum(counts, end > begin)
+            counts = np.where(end > begin, n_windows(begin, end - self.stop_offset, step), 0)
             span = np.repeat(np.arange(len(video)), counts)
             k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             start = begin[span] + k * step[span]
