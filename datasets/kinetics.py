@@ -54,8 +54,9 @@ class LabelledFolders(VideoDataset):
 
     def spans_of_video(self, record, n_frames, fps):
         """The spans and holes of a video of `n_frames` frames with none missing."""
-        n = n_frames
-        return ([(record.label, 1, n + 1)], [n + 1]) if n > 0 else ([], [])
+        if n_frames < 1:
+            return [], []
+        return [(record.label, 1, n_frames + 1)], [n_frames + 1]
 
 
 class Kinetics(LabelledFolders):

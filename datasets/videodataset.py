@@ -463,16 +463,16 @@ class VideoDataset(torch.utils.data.Dataset):
         if self.temporal_transform is not None:
             frame_indices = self.temporal_transform(frame_indices)
         randomize(self.spatial_transform)  # before decoding: a video decodes only the crop
-        crop_box = None
-        if self.input_format == 'videos' and self.decodes_to_tensors():
+        tensors, crop_box = self.decodes_to_tensors(), None
+        if self.input_format == 'frames':
+            loader = tensor_video_loader if tensors else self.loader
+        elif tensors:
             width, height = self.frame_sizes[self.span_video[self.sample_span[index]]]
             if width and height:  # unknown (0) where the container does not say
                 crop_box = self.spatial_transform.decoder_crop_box(int(width), int(height))
             loader = functools.partial(video_file_loader, box=crop_box)
-        elif self.input_format == 'videos':
-            loader = video_file_pil_loader
         else:
-            loader = tensor_video_loader if self.decodes_to_tensors() else self.loader
+            loader = video_file_pil_loader
         try:
             frames = loader(record['video'], frame_indices)
         except DamagedFrame as e:
