@@ -1,7 +1,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install test demo bench
+.PHONY: install test test-fast demo bench
 
 # Python packages from requirements.txt and Debian's ffmpeg, each only when missing.
 install:
@@ -13,6 +13,10 @@ install:
 
 test: install
 	$(PYTHON) -m pytest -q tests
+
+# Every module's fast tests (about a minute): the suite less the tests marked slow.
+test-fast: install
+	$(PYTHON) -m pytest -q -m "not slow" tests
 
 # Generated videos of actions that differ only in motion, through the whole documented path:
 # frames, n_frames, annotation JSON, training, test, evaluation, fine-tuning, curves.

@@ -24,14 +24,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import opts
+from clip_settings import ClipSettings
+from datasets.annotations import load_annotation
 from datasets.clip_stream import ClipStream, Source, collate
 from datasets.factory import test_transforms
-from datasets.names import frame_path
-from datasets.video_files import VIDEO_EXTENSIONS
+from datasets.names import VIDEO_EXTENSIONS, frame_path
+from datasets.registry import layout_of_annotation
 from distributed import evaluation_model, gather_to_main, leave_process_group, wrap_model
-from main import seed_worker
+from engine import Batches
+from loaders import seed_worker
 from models.checkpoint import head_name, load_model_file
 from models.factory import build_model
+from models.registry import ModelSpec
 from result_folder import check_writable
 from runtime import Runtime
 from utils import UserError, one_line, write_atomically, write_text_atomically
@@ -208,14 +212,13 @@ def read_class_names(opt):
 
 
 def annotation_class_names(path):
-    from datasets.activitynet import leaf_class_names
-    from datasets.videodataset import load_annotation
+    """The class names of an annotation file of any registered layout, in the order main.py
+    numbers them."""
     data = load_annotation(path)
-    if isinstance(data.get('labels'), list):
-        return [str(name) for name in data['labels']]
-    if 'taxonomy' in data:
-        return leaf_class_names(data['taxonomy'], path)
-    raise UserError(f'{path} has neither "labels" nor "taxonomy": no class names in it')
+    layout = layout_of_annotation(data)
+    if layout is None:
+        raise UserError(f'{path} has neither "labels" nor "taxonomy": no class names in it')
+    return [str(name) for name in layout.class_names(data, path)]
 
 
 # -- model and outputs ------------------------------------------------------------------------
@@ -223,7 +226,7 @@ def annotation_class_names(path):
 def load_model(opt, runtime):
     """The trained model, on the runtime's device, in evaluation mode; in feature mode its
     classifier is removed, so that it outputs the pooled features."""
-    model = build_model(opt, opt.n_classes)
+    model = build_model(ModelSpec.from_options(opt))
     load_model_file(model, opt.resume_path, opt.arch,
                     lambda saved: f'set --n_classes {saved}')
     if opt.mode == 'feature':
@@ -280,8 +283,8 @@ def save_features(output, source, rows):
 def process(sources, todo, model, class_names, settings, opt, runtime):
     """Run the model over every clip of the videos `todo` (indices into sources), writing
     each video's outputs as soon as its last clip is scored; returns the failed paths."""
-    stream = ClipStream(sources, test_transforms(opt)[0], opt.sample_duration, opt.stride,
-                        opt.fps, todo)
+    stream = ClipStream(sources, test_transforms(ClipSettings.from_options(opt))[0],
+                        opt.sample_duration, opt.stride, opt.fps, todo)
     loader = DataLoader(stream, batch_size=opt.batch_size, num_workers=opt.n_threads,
                         collate_fn=collate, pin_memory=runtime.uses_cuda,
                         worker_init_fn=seed_worker)
@@ -289,7 +292,8 @@ def process(sources, todo, model, class_names, settings, opt, runtime):
     rows = {}  # video -> {clip index: output row}
     failed = []
     with torch.no_grad():
-        for clips, items, errors in loader:
+        for _, (clips, items, errors) in Batches(loader, 'inference', None, runtime,
+                                                 check_stop=False, progress=progress):
             if clips is not None:
                 with runtime.autocast():
                     outputs = model(runtime.to_device(clips)).float()
@@ -306,7 +310,6 @@ def process(sources, todo, model, class_names, settings, opt, runtime):
                 rows.pop(error.video, None)
                 failed.append(sources[error.video].path)
                 progress.failed(error.error)
-    progress.close()
     return failed
 
 
@@ -380,6 +383,9 @@ class VideoProgress:
                 if 'results' in part else f'{n_clips} feature rows')
         print(f'[{self.count}/{self.n_videos}] {source.name}: {what}  '
               f'[{n_clips} clips, {rate:.1f} clips/s]', flush=True)
+
+    def update(self, *batch_timings):
+        """Called after each batch: the lines come per video instead."""
 
     def failed(self, message):
         """Said by every rank: the line names the video."""

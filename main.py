@@ -28,21 +28,23 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 import result_folder
-from datasets import get_test_set, get_training_set, get_validation_set
+from clip_settings import ClipSettings
 from damage import TooMuchDamage
-from datasets.factory import test_transforms, training_transforms, validation_transforms
-from datasets.videodataset import collate_skipping_damaged
-from distributed import (ShardSampler, check_replicas, evaluation_model, leave_process_group,
-                         wrap_model)
+from datasets.factory import (DataSource, build_test_set, build_training_set,
+                              build_validation_set)
+from distributed import check_replicas, evaluation_model, leave_process_group, wrap_model
+from engine import LossNotFinite
+from loaders import make_loader
 from models.checkpoint import (override_hyperparameters, random_states,
                                restore_training_state, resume, save_checkpoint, training_state,
                                unwrap)
 from models.factory import check_input_fits, create_model
 from models.precision import keep_float32_where_bfloat16_fails
+from models.registry import ModelSpec
 from opts import parse_opts
 from runtime import Runtime
 from test import test
-from train import LossNotFinite, SkippedSteps, train_epoch
+from train import SkippedSteps, train_epoch
 from utils import STOP, Interrupted, RunStopped, UserError, one_line
 from validation import val_epoch
 
@@ -96,28 +98,37 @@ def train_and_test(opt, runtime):
     """What a run does, in order. Everything a mistake in the input can break (options,
     checkpoints, annotation files, folders) is checked before the result folder is touched."""
     seed_everything(opt.manual_seed)
-    check_input_fits(opt, None if opt.no_train else opt.batch_size)
-    model, parameters = create_model(opt)
-    checkpoint = resume(opt, model) if opt.resume_path else None
+    spec, clips, source = (ModelSpec.from_options(opt), ClipSettings.from_options(opt),
+                           DataSource.from_options(opt))
+    check_input_fits(spec, None if opt.no_train else opt.batch_size)
+    model, parameters = create_model(spec, opt.pretrain_path, opt.n_finetune_classes,
+                                     opt.ft_begin_index)
+    checkpoint, begin_epoch = None, opt.begin_epoch
+    if opt.resume_path:
+        checkpoint, epoch = resume(model, opt.resume_path, spec.arch, '--n_finetune_classes'
+                                   if opt.pretrain_path else '--n_classes')
+        begin_epoch = epoch or begin_epoch
     if runtime.is_main:
-        say_what_will_not_happen(opt)
+        say_what_will_not_happen(opt, begin_epoch)
     model = wrap_model(model, runtime, opt.sync_bn)
     n_outputs = opt.n_finetune_classes if opt.pretrain_path else opt.n_classes
-    training = None if opt.no_train else prepare_training(opt, model, parameters, checkpoint,
-                                                          n_outputs, runtime)
-    val_loader = None if opt.no_val else make_loader(
-        ready(get_validation_set(opt, *validation_transforms(opt)), n_outputs), opt, runtime)
-    test_set = ready(get_test_set(opt, *test_transforms(opt)), n_outputs) if opt.test else None
+    training = None if opt.no_train else prepare_training(
+        opt, model, parameters, checkpoint, begin_epoch,
+        ready(build_training_set(source, clips, skip_damaged=True), n_outputs), runtime)
+    val_loader = None if opt.no_val else loader_of(
+        ready(build_validation_set(source, clips, skip_damaged=True), n_outputs), opt, runtime)
+    test_set = ready(build_test_set(source, clips, skip_damaged=True), n_outputs) \
+        if opt.test else None
 
-    logs = result_folder.start(opt, runtime) if runtime.is_main else \
-        result_folder.other_rank_logs(opt)
+    logs = result_folder.start(opt, runtime, begin_epoch=begin_epoch) if runtime.is_main \
+        else result_folder.other_rank_logs(opt)
     criterion = nn.CrossEntropyLoss().to(runtime.device)
     STOP.install()
     try:
-        finished = fit(opt, model, criterion, training, val_loader, logs, runtime)
+        finished = fit(opt, begin_epoch, model, criterion, training, val_loader, logs, runtime)
         if finished and test_set is not None:
             logs.damage.start('-', 'test', len(test_set))
-            test(make_loader(test_set, opt, runtime), evaluation_model(model),
+            test(loader_of(test_set, opt, runtime), evaluation_model(model),
                  test_set.class_names, os.path.join(opt.result_path, f'{opt.test_subset}.json'),
                  runtime, softmax=not opt.no_softmax_in_test, damage=logs.damage)
     except (Interrupted, RuntimeError) as e:
@@ -129,24 +140,23 @@ def train_and_test(opt, runtime):
         STOP.uninstall()
 
 
-def say_what_will_not_happen(opt):
+def say_what_will_not_happen(opt, begin_epoch):
     """Options that leave nothing to do, said rather than silently done."""
     if opt.ft_begin_index and not opt.pretrain_path:
         print(f'note: --ft_begin_index {opt.ft_begin_index} does nothing without '
               '--pretrain_path: every layer trains', file=sys.stderr)
-    if not opt.no_train and opt.begin_epoch > opt.n_epochs:
-        since = f'{opt.resume_path} continues at epoch {opt.begin_epoch}' if opt.resume_path \
-            else f'--begin_epoch is {opt.begin_epoch}'
+    if not opt.no_train and begin_epoch > opt.n_epochs:
+        since = f'{opt.resume_path} continues at epoch {begin_epoch}' if opt.resume_path \
+            else f'--begin_epoch is {begin_epoch}'
         print(f'note: nothing to train: {since} and --n_epochs is {opt.n_epochs}; raise '
               '--n_epochs to train further', file=sys.stderr)
 
 
-def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
-    """The training set, its loader, the optimiser, scheduler and gradient scaler, restored
+def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set, runtime):
+    """The training set's loader, the optimiser, scheduler and gradient scaler, restored
     from the checkpoint when resuming."""
     if runtime.amp_dtype == torch.bfloat16 and not runtime.uses_cuda:
         keep_float32_where_needed(model, opt, runtime)
-    train_set = ready(get_training_set(opt, *training_transforms(opt)), n_outputs)
     sampler = DistributedSampler(train_set, runtime.world_size, runtime.rank, shuffle=True,
                                  seed=opt.manual_seed) if runtime.distributed else None
     optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
@@ -168,15 +178,15 @@ def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
             print('resuming with ' + ', '.join(
                 f'--{flag} {changed[key][1]:g} (the checkpoint had {changed[key][0]:g})'
                 for flag, key in HYPERPARAMETERS.items() if key in changed))
-    loader = make_loader(train_set, opt, runtime, shuffle=True, sampler=sampler)
+    loader = loader_of(train_set, opt, runtime, shuffle=True, sampler=sampler)
     if len(loader) == 0:
         raise UserError(f'{opt.annotation_path} gives {len(train_set)} training clips, not one '
                         f'batch of --batch_size {opt.batch_size}' +
                         (f' per process ({runtime.world_size})' if runtime.distributed else '')
                         + ' (a last batch of one clip is left out): lower --batch_size')
     # A checkpoint written during an epoch's validation has that epoch's training done.
-    trained = opt.begin_epoch if checkpoint and checkpoint.get('trained') == opt.begin_epoch \
-        else opt.begin_epoch - 1
+    trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
+        else begin_epoch - 1
     return Training(loader, sampler, optimizer, scheduler, scaler, trained)
 
 
@@ -184,16 +194,16 @@ def prepare_training(opt, model, parameters, checkpoint, n_outputs, runtime):
 HYPERPARAMETERS = {'learning_rate': 'lr', 'momentum': 'momentum', 'weight_decay': 'weight_decay'}
 
 
-def fit(opt, model, criterion, training, val_loader, logs, runtime):
+def fit(opt, begin_epoch, model, criterion, training, val_loader, logs, runtime):
     """Epochs begin_epoch ... n_epochs of training and validation. Returns False when a stop
     request ended them. A training run that stops early (a stop request, more damaged clips
     than --max_bad_clips allows, any failure that leaves the weights as the last step made
     them: out of memory, a full disk, a loader worker killed) writes interrupted.pth, which
     resumes at the start of the interrupted epoch (a batch cut short does not count)."""
     last_saved = opt.resume_path or None
-    epoch = opt.begin_epoch
+    epoch = begin_epoch
     try:
-        for epoch in range(opt.begin_epoch, opt.n_epochs + 1):
+        for epoch in range(begin_epoch, opt.n_epochs + 1):
             last_saved = run_epoch(epoch, opt, model, criterion, training, val_loader, logs,
                                    runtime) or last_saved
     except LossNotFinite as e:
@@ -284,39 +294,17 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def seed_worker(worker_id):
-    """Seed numpy in each loader worker from the seed torch gave that worker, and leave
-    SIGINT (a terminal's Ctrl-C reaches the whole process group) to the main process, which
-    stops after the current batch. SIGTERM still ends a worker: the loader shuts workers
-    down with it."""
-    np.random.seed(torch.initial_seed() % 2 ** 32)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def make_loader(dataset, opt, runtime, shuffle=False, sampler=None):
-    """Batches of `dataset`. Without a sampler, validation and test clips are split across
-    ranks, each clip exactly once."""
-    if sampler is None and not shuffle and runtime.distributed:
-        sampler = ShardSampler(len(dataset), runtime.rank, runtime.world_size)
-    # A last training batch of one clip breaks batch norm where a feature map is 1x1x1,
-    # and would teach little: drop just that one.
-    n = len(sampler) if sampler is not None else len(dataset)
-    drop_last = shuffle and n % opt.batch_size == 1
-    return DataLoader(dataset, batch_size=opt.batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, num_workers=opt.n_threads, pin_memory=runtime.uses_cuda,
-                      worker_init_fn=seed_worker, drop_last=drop_last,
-                      collate_fn=collate_skipping_damaged)
+def loader_of(dataset, opt, runtime, shuffle=False, sampler=None):
+    return make_loader(dataset, opt.batch_size, opt.n_threads, runtime, shuffle, sampler)
 
 
 def ready(dataset, n_outputs):
-    """The dataset as a run uses it: its classes checked against the model's outputs, and a
-    clip with a damaged frame left out of its batch (and reported) instead of raising."""
+    """The dataset, its classes checked against the model's outputs."""
     n_classes = len(dataset.class_names)
     if n_outputs < n_classes:
         raise UserError(f'{dataset.annotation_path} has {n_classes} classes but the model '
                         f'outputs {n_outputs}: set --n_classes (or --n_finetune_classes when '
                         f'fine-tuning) to {n_classes}')
-    dataset.skip_damaged = True
     return dataset
 
 

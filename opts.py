@@ -3,10 +3,9 @@ import argparse
 import copy
 import os
 
+from datasets.registry import DATASETS
 from mean import get_mean, get_std
-
-DATASETS = ('kinetics', 'activitynet', 'ucf101', 'hmdb51')
-MODELS = ('resnet', 'preresnet', 'wideresnet', 'resnext', 'densenet')
+from models.registry import FAMILIES, depths_help, supported_depths
 PATH_OPTIONS = ('video_path', 'annotation_path', 'result_path', 'resume_path', 'pretrain_path')
 
 
@@ -54,12 +53,13 @@ def build_parser():
     g.add_argument('--root_path', default='', type=str,
                    help='when set, joined in front of the relative path options')
     g.add_argument('--video_path', default='video_kinetics_jpg', type=str,
-                   help='folder of frame folders')
+                   help='folder of frame folders, or of video files in the same layout')
     g.add_argument('--annotation_path', default='kinetics.json', type=str,
                    help='annotation JSON file')
     g.add_argument('--result_path', default='results', type=str,
                    help='output folder (created if missing)')
-    g.add_argument('--dataset', default='kinetics', choices=DATASETS)
+    g.add_argument('--dataset', default='kinetics', choices=list(DATASETS),
+                   help='layout of the annotation file and the video folder')
     g.add_argument('--n_finetune_classes', default=400, type=positive_int,
                    help='classes of the new classifier when --pretrain_path is given')
     g.add_argument('--initial_scale', default=1.0, type=positive_float,
@@ -76,10 +76,9 @@ def build_parser():
                         'extension the decoder reads); auto: found by looking')
     g.add_argument('--fast_training_clips', action='store_true',
                    help="resize training clips with PyTorch's uint8 kernel, once per clip, "
-                        "instead of PIL's, frame by frame: about 1.5x the clips/s of the "
-                        'default (whose clips are the reference\'s, to the bit); 1 grey level '
-                        'off them in under 1%% of values, 2 in about 1 of 500,000. Validation '
-                        'and test stay exact')
+                        "instead of PIL's, frame by frame: more clips/s from the loader "
+                        '(bench/RESULTS.md), 1 or 2 grey levels off the reference\'s clips in '
+                        'a small fraction of values. Validation and test stay exact')
     g.add_argument('--n_val_samples', default=3, type=positive_int,
                    help='clips per video in validation')
     g.add_argument('--test_subset', default='val', choices=('val', 'test'),
@@ -153,10 +152,8 @@ def add_clip_options(g):
 
 def add_model_options(g):
     """The architecture: which network, how deep, its family's options, its classes."""
-    g.add_argument('--model', default='resnet', choices=MODELS)
-    g.add_argument('--model_depth', default=18, type=int,
-                   help='resnet 10-200, preresnet 18-200, wideresnet 50, resnext 50/101/152, '
-                        'densenet 121/169/201/264')
+    g.add_argument('--model', default='resnet', choices=list(FAMILIES))
+    g.add_argument('--model_depth', default=18, type=int, help=depths_help())
     g.add_argument('--conv1_t_size', default=7, type=positive_int,
                    help='temporal kernel of the first convolution (resnet)')
     g.add_argument('--resnet_shortcut', default='B', choices=('A', 'B'),
@@ -178,16 +175,16 @@ def add_compute_options(g):
                    help='one process per GPU under torchrun (DistributedDataParallel); '
                         '--batch_size is then per process')
     g.add_argument('--amp', action='store_true',
-                   help='mixed precision: bfloat16 where supported (CPU, recent GPUs), '
-                        'float16 with gradient scaling otherwise')
+                   help='mixed precision: bfloat16 where supported (recent GPUs, CPUs with '
+                        'bfloat16 instructions), float16 with gradient scaling on older '
+                        'GPUs; float32 (said in one line) on CPUs without bfloat16')
     g.add_argument('--channels_last', action='store_true',
                    help='channels-last 3-D memory format for model and inputs')
 
 
 def add_derived_options(parser, opt):
-    """Check the model's depth and add `arch`, `mean` and `std`, as both programs need."""
-    # Imported here: the model table knows which depths exist.
-    from models.factory import supported_depths
+    """Check the model's depth and add `arch`, `mean` and `std`, as both programs need
+    (recorded in opts.json)."""
     if opt.model_depth not in supported_depths(opt.model):
         parser.error(f'argument --model_depth: {opt.model} has no depth {opt.model_depth} '
                      f'(choose from {", ".join(map(str, supported_depths(opt.model)))})')

@@ -59,18 +59,18 @@ def held(result_path):
         os.close(fd)  # releases the lock
 
 
-def start(opt, runtime):
+def start(opt, runtime, **decided):
     """Prepare the result folder once the run is known to start, and open its logs: clear
     the temporary files of interrupted saves, move an earlier run aside before a new
     training run (its checkpoints would be overwritten and its logs mixed), write the
-    options."""
+    options and what the run `decided` from them."""
     result_path = opt.result_path
     for pattern in RUN_FILES:
         for stale in glob.glob(os.path.join(result_path, temporary_pattern(pattern))):
             os.remove(stale)
     if not opt.no_train and not resumes_own_run(opt):
         move_earlier_run_aside(result_path)
-    write_options(opt, runtime)
+    write_options(opt, runtime, **decided)
     logs = other_rank_logs(opt)
     if not opt.no_train:
         logs.train = Logger(os.path.join(result_path, 'train.log'), ['epoch', 'loss', 'acc', 'lr'])
@@ -107,11 +107,13 @@ def move_earlier_run_aside(result_path):
           '(use --resume_path to continue a run instead)')
 
 
-def write_options(opt, runtime):
-    """All options, derived ones included, and the device and precision the run uses, in
+def write_options(opt, runtime, **decided):
+    """All options, derived ones included, what the run decided from them (`decided`: the
+    epoch a resumed run begins at) and the device and precision it uses, in
     result_path/opts.json; a run that does not train writes opts_no_train.json instead, and
     leaves the training run's opts.json as it is."""
-    options = dict(vars(opt), device=str(runtime.device), amp_dtype=runtime.precision)
+    options = dict(vars(opt), **decided, device=str(runtime.device),
+                   amp_dtype=runtime.precision)
     name = 'opts_no_train.json' if opt.no_train else 'opts.json'
     write_text_atomically(os.path.join(opt.result_path, name),
                           json.dumps(options, indent=2, sort_keys=True))

@@ -38,10 +38,13 @@ class Runtime:
             device = torch.device('cpu')
         else:  # DataParallel spreads a single process's batches over all visible GPUs
             device = torch.device('cuda', local_rank) if distributed else torch.device('cuda')
+        dtype = amp_dtype(device) if opt.amp else None
+        if opt.amp and dtype is None and rank == 0:
+            print('--amp: this CPU has no bfloat16 instructions (AVX512-BF16, AMX or Arm BF16), '
+                  'on which PyTorch\'s bfloat16 kernels run many times slower than float32: '
+                  'training in float32')
         return cls(device=device, rank=rank, world_size=world_size, local_rank=local_rank,
-                   distributed=distributed,
-                   amp_dtype=amp_dtype(device) if opt.amp else None,
-                   channels_last=opt.channels_last)
+                   distributed=distributed, amp_dtype=dtype, channels_last=opt.channels_last)
 
     @property
     def is_main(self):
@@ -75,7 +78,25 @@ class Runtime:
 
 
 def amp_dtype(device):
-    """bfloat16 where the device computes it (CPUs, recent GPUs), float16 otherwise."""
-    if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
+    """bfloat16 where the device computes it (recent GPUs, CPUs with bfloat16 instructions),
+    float16 on older GPUs, None (float32) on CPUs without bfloat16 instructions, where
+    PyTorch emulates it far more slowly than it computes float32 (bench/RESULTS.md)."""
+    if device.type == 'cuda':
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_bfloat16() else None
+
+
+BFLOAT16_CPU_FLAGS = {'avx512_bf16', 'amx_bf16', 'bf16'}  # x86 (two kinds), Arm
+
+
+def cpu_has_bfloat16(cpuinfo='/proc/cpuinfo'):
+    """Whether the CPU's flags list bfloat16 arithmetic; True where they cannot be read
+    (not Linux): there --amp is taken at its word."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith(('flags', 'Features')):
+                    return bool(BFLOAT16_CPU_FLAGS & set(line.split(':', 1)[1].split()))
+    except OSError:
+        pass
+    return True

@@ -1,22 +1,28 @@
 """Spatial transforms of frames (docs/data.md).
 
-Every transform works frame by frame on PIL images through `__call__`, as in the reference,
-and a clip's random parameters are drawn once by `randomize_parameters()`. The data loader
-takes one of two clip paths instead:
+One protocol: a clip goes through a transform by `apply_clip(frames)`, after its random
+parameters (crop, flip) were drawn once by `randomize_parameters()`. `frames` is what the
+loader decoded, a list of PIL images or a list of C x H x W uint8 tensors ("tensor frames",
+from torchcodec's decoders), and each step hands the next what it made; `Compose` ends with
+a C x T x H x W float tensor. A step that only has the reference's per-frame `__call__` is
+mapped over the frames.
 
-- `Compose.apply_clip(frames)`, PIL frames: the geometric steps run per frame in PIL, but
-  ToTensor and Normalize run once on the whole clip. Identical tensors to the frame-by-frame
-  way (tests/test_transforms.py). Validation and test use it: their outputs stay exact.
-- `Compose.apply_tensor_frames(frames)`, uint8 tensors from torchcodec's decoders
-  (training): the crop keeps a view of each frame, only the kept pixels reach the resize,
-  and the flip, float conversion and normalisation each run once per clip. The resize is
-  PIL's, per frame (`crop_and_resize_pil`: the same tensors as the PIL path, since
+- PIL frames (validation, test, inference): the geometric steps run per frame in PIL, but
+  ToTensor and Normalize run once on the whole clip. Identical tensors to the reference's
+  frame-by-frame way (tests/test_transforms.py).
+- Tensor frames (training): the crop keeps a view of each frame, only the kept pixels reach
+  the resize, and the flip, float conversion and normalisation each run once per clip. The
+  resize is PIL's, per frame (`crop_and_resize_pil`: the same tensors as the PIL path, since
   torchcodec's JPEG decoder gives PIL's pixels), or with --fast_training_clips PyTorch's
-  uint8 kernel once per clip (`crop_and_resize`: about 1.9x the reference's clips/s, 1 grey
-  level off PIL in under 1 % of values and 2 in about 1 of 500,000).
-  From a video file, a clip whose transform starts with a crop decodes only that crop
-  (`Compose.decoder_crop_box`, then `apply_tensor_frames(frames, cropped=True)`): the same
-  pixels, since the decoder crops after converting to RGB.
+  uint8 kernel once per clip (`crop_and_resize`: 1 or 2 grey levels off PIL in a small
+  fraction of values, bench/RESULTS.md). From a video file, a clip whose transform starts
+  with a crop decodes only that crop (`Compose.decoder_crop_box`, then
+  `apply_clip(frames, cropped=True)`): the same pixels, since the decoder crops after
+  converting to RGB.
+
+A step says whether it takes tensor frames (`takes_tensor_frames`); a Compose built for them
+(`tensor_frames=True`) refuses at once a step that does not, so training can never fall back
+to the slow path without a word.
 """
 import random
 
@@ -29,26 +35,46 @@ BILINEAR = Image.BILINEAR
 CROP_POSITIONS = ('c', 'tl', 'tr', 'bl', 'br')
 
 
+def is_tensor_frames(frames):
+    """Whether a clip in progress is decoded uint8 tensor frames (a list of C x H x W, or a
+    T x C x H x W batch), not PIL images or a float C x T x H x W clip."""
+    first = frames[0] if isinstance(frames, list) else frames
+    return isinstance(first, torch.Tensor) and first.dtype == torch.uint8
+
+
+def map_frames(step, frames):
+    """A per-frame transform (`__call__`) applied to each frame of a clip."""
+    if isinstance(frames, torch.Tensor):  # C x T x H x W
+        return torch.stack([step(frames[:, t]) for t in range(frames.shape[1])], 1)
+    return [step(frame) for frame in frames]
+
+
 class FrameTransform:
-    """A transform of single frames; on a clip it maps over the frames."""
+    """A transform of single frames (the reference's `__call__`); on a clip it maps over
+    the frames. Subclasses that handle a whole clip at once override `apply_clip`."""
+    takes_tensor_frames = False
 
     def randomize_parameters(self):
         pass
 
     def apply_clip(self, frames):
-        if isinstance(frames, torch.Tensor):  # C x T x H x W
-            return torch.stack([self(frames[:, t]) for t in range(frames.shape[1])], 1)
-        return [self(frame) for frame in frames]
+        return map_frames(self, frames)
 
 
 class Compose(FrameTransform):
+    """Steps applied in order. `tensor_frames`: the loader hands this clip transform decoded
+    uint8 tensor frames; every step must take them (a TypeError names the one that does
+    not)."""
+
     def __init__(self, transforms, tensor_frames=False):
         self.transforms = list(transforms)
-        # Whether the loader may hand decoded uint8 tensors to `apply_tensor_frames`: when
-        # asked for, and every step takes them.
-        self.takes_tensor_frames = tensor_frames and all(
-            getattr(t, 'takes_tensor_frames', hasattr(t, 'apply_tensor_frames'))
-            for t in self.transforms)
+        if tensor_frames:
+            for t in self.transforms:
+                if not getattr(t, 'takes_tensor_frames', False):
+                    raise TypeError(f'{type(t).__name__} does not take tensor frames: give it '
+                                    'an apply_clip for them, or build this Compose without '
+                                    'tensor_frames')
+        self.takes_tensor_frames = tensor_frames
 
     def __call__(self, img):
         for t in self.transforms:
@@ -60,11 +86,15 @@ class Compose(FrameTransform):
             if hasattr(t, 'randomize_parameters'):
                 t.randomize_parameters()
 
-    def apply_clip(self, frames):
-        """Transform a list of frames into a C x T x H x W tensor (or what the steps make)."""
-        for t in self.transforms:
-            frames = t.apply_clip(frames) if hasattr(t, 'apply_clip') else \
-                FrameTransform.apply_clip(t, frames)
+    def apply_clip(self, frames, cropped=False):
+        """A clip's frames through every step: a C x T x H x W tensor (or what the steps
+        make). `cropped`: the decoder already kept only `decoder_crop_box` of each frame."""
+        for k, t in enumerate(self.transforms):
+            if k == 0 and cropped:
+                frames = t.apply_clip(frames, cropped=True)
+            else:
+                frames = t.apply_clip(frames) if hasattr(t, 'apply_clip') else \
+                    map_frames(t, frames)
         return frames
 
     def decoder_crop_box(self, width, height):
@@ -72,14 +102,6 @@ class Compose(FrameTransform):
         `width` x `height` frame with the parameters drawn; None when no crop comes first."""
         first = self.transforms[0] if self.transforms else None
         return first.box(width, height) if isinstance(first, TensorFramesCrop) else None
-
-    def apply_tensor_frames(self, frames, cropped=False):
-        """Decoded frames (a list of C x H x W uint8 tensors) -> C x T x H x W tensor;
-        `cropped`: the decoder already kept only `decoder_crop_box` of each frame."""
-        for k, t in enumerate(self.transforms):
-            frames = t.apply_tensor_frames(frames, cropped) if k == 0 and cropped else \
-                t.apply_tensor_frames(frames)
-        return frames
 
 
 def crop_and_resize_pil(frames, box, size, interpolation=BILINEAR):
@@ -104,32 +126,36 @@ def crop_and_resize(frames, box, size):
     H x W x C memory) resized to size x size in one call: T x C x size x size uint8,
     channels-last. PyTorch's antialiased uint8 kernel uses PIL's triangle weights, but at
     14 bits instead of 22, so its byte between the row and column passes sometimes rounds
-    the other way: measured 1 grey level off PIL's crop + BILINEAR resize in under 1 % of
-    values, 2 in about 1 of 500,000, never more (bench/RESULTS.md). Computing in float
-    would keep within 1 but costs more than PIL itself on the CPU."""
+    the other way: 1 or 2 grey levels off PIL's crop + BILINEAR resize in a small fraction
+    of values (bench/RESULTS.md has the figures). Computing in float would keep within 1
+    but costs more than PIL itself on the CPU."""
     left, top, right, bottom = box
     # Stacking H x W x C crops copies only the kept pixels, and leaves the clip in the
-    # channels-last layout that the uint8 kernel works in (twice as fast as channels-first).
+    # channels-last layout that the uint8 kernel works in (faster than channels-first).
     crops = torch.stack([f[:, top:bottom, left:right].permute(1, 2, 0) for f in frames])
     return F.interpolate(crops.permute(0, 3, 1, 2), size=(size, size), mode='bilinear',
                          antialias=True, align_corners=False)
 
 
 class TensorFramesCrop:
-    """What the multi-scale crops share on decoded frames: `tensor_resize` 'pil' (PIL's
-    pixels) or 'torch' (PyTorch's uint8 kernel, BILINEAR only)."""
+    """What the multi-scale crops share: on tensor frames, `tensor_resize` 'pil' (PIL's
+    pixels) or 'torch' (PyTorch's uint8 kernel, BILINEAR only); on PIL frames, the
+    reference's per-frame crop and resize."""
     tensor_resize = 'pil'
 
     @property
     def takes_tensor_frames(self):
         return self.tensor_resize == 'pil' or self.interpolation == BILINEAR
 
-    def apply_tensor_frames(self, frames, cropped=False):
-        """Frames of one size share one box (and, with 'torch', one resize call);
-        `cropped`: the frames are the box already (decoded so), only the resize is left."""
+    def apply_clip(self, frames, cropped=False):
+        """Tensor frames -> T x C x size x size uint8: frames of one size share one box
+        (and, with 'torch', one resize call); `cropped`: the frames are the box already
+        (decoded so), only the resize is left. PIL frames -> PIL frames."""
+        if not is_tensor_frames(frames):
+            return map_frames(self, frames)
         sizes = {tuple(f.shape[1:]) for f in frames}
         if len(sizes) > 1:
-            return torch.cat([self.apply_tensor_frames([f], cropped) for f in frames])
+            return torch.cat([self.apply_clip([f], cropped) for f in frames])
         h, w = sizes.pop()
         box = (0, 0, w, h) if cropped else self.box(w, h)
         if self.tensor_resize == 'torch':
@@ -138,7 +164,9 @@ class TensorFramesCrop:
 
 
 class ToTensor(FrameTransform):
-    """PIL image (H x W x C bytes) to a C x H x W float tensor divided by `norm_value`."""
+    """PIL image (H x W x C bytes) to a C x H x W float tensor divided by `norm_value`; on a
+    clip, to one C x T x H x W float tensor."""
+    takes_tensor_frames = True
 
     def __init__(self, norm_value=255):
         self.norm_value = norm_value
@@ -150,18 +178,23 @@ class ToTensor(FrameTransform):
         return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(self.norm_value)
 
     def apply_clip(self, frames):
-        if isinstance(frames, torch.Tensor):
+        if is_tensor_frames(frames):
+            return self.from_tensor_frames(frames)
+        if isinstance(frames, torch.Tensor):  # converted already
             return frames
         arrays = [np.asarray(frame) for frame in frames]
         if arrays[0].ndim != 3 or arrays[0].dtype != np.uint8:
             return torch.stack([self(f) for f in frames], 1)
         # One T x H x W x C byte array, then one converting transpose to C x T x H x W
-        # (numpy's strided astype is about twice as fast as torch's copy here).
+        # (numpy's strided astype is faster than torch's copy here).
         clip = torch.from_numpy(np.stack(arrays).transpose(3, 0, 1, 2).astype(np.float32))
         return clip if self.norm_value == 1 else clip.div_(self.norm_value)
 
-    def apply_tensor_frames(self, frames):
-        """T x C x H x W uint8 -> contiguous C x T x H x W float, in one converting copy."""
+    def from_tensor_frames(self, frames):
+        """T x C x H x W uint8 (or a list of C x H x W) -> contiguous C x T x H x W float, in
+        one converting copy."""
+        if isinstance(frames, list):
+            frames = torch.stack(frames)
         t, c, h, w = frames.shape
         clip = torch.empty((c, t, h, w), dtype=torch.float32)
         clip.copy_(frames.permute(1, 0, 2, 3))
@@ -170,6 +203,7 @@ class ToTensor(FrameTransform):
 
 class Normalize(FrameTransform):
     """Per channel (x - mean) / std, in place, on a C x ... tensor."""
+    takes_tensor_frames = True  # after ToTensor
 
     def __init__(self, mean, std):
         self.mean = list(mean)
@@ -187,8 +221,6 @@ class Normalize(FrameTransform):
 
     def apply_clip(self, clip):
         return self(clip)
-
-    apply_tensor_frames = apply_clip
 
 
 class Scale(FrameTransform):
@@ -247,6 +279,7 @@ class CornerCrop(FrameTransform):
 
 class RandomHorizontalFlip(FrameTransform):
     """Flip a whole clip with probability 0.5."""
+    takes_tensor_frames = True
 
     def __init__(self):
         self.p = random.random()
@@ -254,8 +287,10 @@ class RandomHorizontalFlip(FrameTransform):
     def __call__(self, img):
         return img.transpose(Image.FLIP_LEFT_RIGHT) if self.p < 0.5 else img
 
-    def apply_tensor_frames(self, frames):
-        return frames.flip(-1) if self.p < 0.5 else frames
+    def apply_clip(self, frames):
+        if isinstance(frames, torch.Tensor):  # T x C x H x W or C x T x H x W
+            return frames.flip(-1) if self.p < 0.5 else frames
+        return map_frames(self, frames)
 
     def randomize_parameters(self):
         self.p = random.random()

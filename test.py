@@ -1,13 +1,13 @@
 """The test pass: clip scores averaged per video, top classes written as JSON."""
 import json
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 from distributed import gather_to_main
-from utils import STOP, AverageMeter, Progress, UserError, write_text_atomically
+from engine import Batches
+from utils import UserError, write_text_atomically
 
 
 @torch.no_grad()
@@ -16,11 +16,7 @@ def video_scores(data_loader, model, runtime, softmax=True, damage=None):
     {video_id: video folder} of the videos with damaged clips, which were left out)."""
     model.eval()
     scores, damaged_videos = {}, {}
-    batch_time, data_time = AverageMeter(), AverageMeter()
-    progress = Progress(None, len(data_loader), 'test', enabled=runtime.is_main)
-    end = time.perf_counter()
-    for i, (inputs, video_ids, damaged) in enumerate(data_loader, 1):
-        data_time.update(time.perf_counter() - end)
+    for _, (inputs, video_ids, damaged) in Batches(data_loader, 'test', None, runtime):
         if damage is not None:
             damage.record(damaged)
         damaged_videos.update((clip.video_id, clip.video_dir) for clip in damaged)
@@ -32,11 +28,6 @@ def video_scores(data_loader, model, runtime, softmax=True, damage=None):
             for video_id, output in zip(video_ids, outputs.cpu()):
                 total, count = scores.get(video_id, (0, 0))
                 scores[video_id] = (total + output, count + 1)
-        batch_time.update(time.perf_counter() - end)
-        progress.update(i, batch_time, data_time)
-        STOP.check()
-        end = time.perf_counter()
-    progress.close()
     return scores, damaged_videos
 
 

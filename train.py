@@ -1,18 +1,13 @@
 """One training epoch."""
 import math
 import sys
-import time
 
 import torch
 
 from damage import DamageReport
 from distributed import all_reduce_sum
-from utils import STOP, AverageMeter, Interrupted, Progress, UserError, correct_predictions
-
-
-class LossNotFinite(UserError):
-    """The loss (or the gradients, batch after batch) became NaN or infinite; the step that
-    would spread it was not taken."""
+from engine import Batches, LossNotFinite
+from utils import STOP, AverageMeter, correct_predictions
 
 
 # A finite loss whose gradients are not finite is an accident of the backward pass (PyTorch's
@@ -38,15 +33,13 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
     damage = damage or DamageReport(None, float('inf'))
     damage.start(epoch, 'train', len(data_loader.dataset))
     model.train()
-    batch_time, data_time = AverageMeter(), AverageMeter()
-    losses, accuracies = AverageMeter(), AverageMeter()
-    progress = Progress(epoch, len(data_loader), 'train', enabled=runtime.is_main)
+    batches = Batches(data_loader, 'train', epoch, runtime, check_stop=False)
+    losses = batches.losses = AverageMeter()
+    accuracies = batches.accuracies = AverageMeter()
     lr = optimizer.param_groups[0]['lr']
-    end = time.perf_counter()
-    for i, (inputs, targets, damaged) in enumerate(data_loader, 1):
-        data_time.update(time.perf_counter() - end)
+    for i, (inputs, targets, damaged) in batches:
         if not usable(inputs, damaged, damage, data_loader.batch_size, runtime):
-            end = time.perf_counter()
+            batches.skip()
             continue
         inputs = runtime.to_device(inputs)
         targets = targets.to(runtime.device, non_blocking=True)
@@ -81,21 +74,17 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
                 raise LossNotFinite(f'the gradients became {grad_norm} in {MAX_SKIPPED_STEPS} '
                                     f'batches in a row, the last at epoch {epoch}, batch {i}')
             if runtime.is_main:
-                progress.write(f'epoch {epoch}, batch {i}: the gradients are not finite (the '
-                               f'loss is {loss_sum / count:.4f}); this step is skipped')
+                batches.progress.write(f'epoch {epoch}, batch {i}: the gradients are not finite '
+                                       f'(the loss is {loss_sum / count:.4f}); this step is '
+                                       'skipped')
 
         losses.update(loss_sum / count, count)
         accuracies.update(correct / count, count)
-        batch_time.update(time.perf_counter() - end)
         if batch_logger:
             batch_logger.log({'epoch': epoch, 'batch': i,
                               'iter': (epoch - 1) * len(data_loader) + i,
                               'loss': losses.val, 'acc': accuracies.val, 'lr': lr})
-        progress.update(i, batch_time, data_time, losses, accuracies)
-        if stop:
-            raise Interrupted
-        end = time.perf_counter()
-    progress.close()
+        batches.stop_now = bool(stop)
     if runtime.is_main and damage.epoch_note():
         print(damage.epoch_note(), file=sys.stderr, flush=True)
     if epoch_logger:

@@ -1,5 +1,5 @@
 """Small shared pieces: the user-facing error, stop requests, running meters, TSV logs,
-progress lines, accuracy, atomic text files."""
+accuracy, atomic files."""
 import contextlib
 import csv
 import os
@@ -173,48 +173,3 @@ def write_atomically(path, write, what='file'):
 
 def write_text_atomically(path, text):
     write_atomically(path, lambda f: f.write(text.encode('utf-8')))
-
-
-class Progress:
-    """Per-batch console output: a tqdm bar on a terminal, otherwise the reference's lines
-    `Epoch: [e][i/N]  Time cur (avg)  Data cur (avg)  Loss cur (avg)  Acc cur (avg)`, led by
-    the pass they belong to (`train`, `val`, `test`) so that interleaved passes read apart."""
-
-    def __init__(self, epoch, n_batches, title, enabled=True):
-        """`epoch`: None for a pass that has none (test)."""
-        self.epoch, self.n_batches, self.title, self.enabled = epoch, n_batches, title, enabled
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-            desc = title if epoch is None else f'{title} {epoch}'
-            self.bar = tqdm(total=n_batches, desc=desc, unit='batch',
-                            dynamic_ncols=True, leave=True)
-
-    def update(self, i, batch_time, data_time, losses=None, accuracies=None):
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            if losses is not None:
-                self.bar.set_postfix(loss=f'{losses.avg:.4f}', acc=f'{accuracies.avg:.3f}',
-                                     refresh=False)
-            self.bar.update(1)
-            return
-        where = '' if self.epoch is None else f'Epoch: [{self.epoch}]'
-        line = (f'{self.title} {where}[{i}/{self.n_batches}]\t'
-                f'Time {batch_time.val:.3f} ({batch_time.avg:.3f})\t'
-                f'Data {data_time.val:.3f} ({data_time.avg:.3f})')
-        if losses is not None:
-            line += (f'\tLoss {losses.val:.4f} ({losses.avg:.4f})\t'
-                     f'Acc {accuracies.val:.3f} ({accuracies.avg:.3f})')
-        print(line, flush=True)
-
-    def write(self, message):
-        """A warning line on stderr that does not break the bar."""
-        if self.bar is not None:
-            self.bar.write(message, file=sys.stderr)
-        else:
-            print(message, file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()

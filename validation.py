@@ -1,14 +1,13 @@
 """One validation pass, without gradients; across ranks, the sums are combined at the end."""
 import math
 import sys
-import time
 
 import torch
 
 from damage import DamageReport
 from distributed import all_reduce_sum
-from train import LossNotFinite
-from utils import STOP, AverageMeter, Progress, correct_predictions
+from engine import Batches, LossNotFinite
+from utils import AverageMeter, correct_predictions
 
 
 @torch.no_grad()
@@ -21,13 +20,11 @@ def val_epoch(epoch, data_loader, model, criterion, runtime, logger=None, damage
     damage = damage or DamageReport(None, float('inf'))
     damage.start(epoch, 'val', len(data_loader.dataset))
     model.eval()
-    batch_time, data_time = AverageMeter(), AverageMeter()
-    losses, accuracies = AverageMeter(), AverageMeter()
-    progress = Progress(epoch, len(data_loader), 'val', enabled=runtime.is_main)
+    batches = Batches(data_loader, 'val', epoch, runtime)
+    losses = batches.losses = AverageMeter()
+    accuracies = batches.accuracies = AverageMeter()
     n_damaged = 0
-    end = time.perf_counter()
-    for i, (inputs, targets, damaged) in enumerate(data_loader, 1):
-        data_time.update(time.perf_counter() - end)
+    for _, (inputs, targets, damaged) in batches:
         damage.record(damaged)
         n_damaged += len(damaged)
         if inputs is not None:
@@ -41,11 +38,6 @@ def val_epoch(epoch, data_loader, model, criterion, runtime, logger=None, damage
                 [loss.float(), correct_predictions(outputs, targets).float()]).tolist()
             losses.update(loss_value, n)
             accuracies.update(correct / n, n)
-        batch_time.update(time.perf_counter() - end)
-        progress.update(i, batch_time, data_time, losses, accuracies)
-        STOP.check()
-        end = time.perf_counter()
-    progress.close()
     loss_sum, correct, count, n_damaged = all_reduce_sum(
         [losses.sum, accuracies.sum, losses.count, n_damaged], runtime)
     damage.add(n_damaged)

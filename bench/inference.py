@@ -28,7 +28,9 @@ import inference  # noqa: E402
 from datasets.clip_stream import ClipStream, Source, window_starts  # noqa: E402
 from datasets.factory import test_transforms  # noqa: E402
 from datasets.names import FRAME_FILE_FFMPEG, frame_path  # noqa: E402
+from clip_settings import ClipSettings  # noqa: E402
 from models.factory import build_model  # noqa: E402
+from models.registry import ModelSpec  # noqa: E402
 from opts import parse_opts  # noqa: E402
 from temporal_transforms import LoopPadding  # noqa: E402
 
@@ -81,7 +83,7 @@ def timed(fn, *args):
 
 def input_side(videos, tmp):
     opt = parse_opts(['--no_cuda'])
-    spatial = test_transforms(opt)[0]
+    spatial = test_transforms(ClipSettings.from_options(opt))[0]
     torch.set_num_threads(1)
     print(f'{"video":8} {"clips":>5} {"reference clips/s":>18} {"from file clips/s":>18} '
           f'{"ratio":>6}')
@@ -104,7 +106,7 @@ def whole_job(videos, tmp, depth):
     model_flags = ['--model_depth', str(depth), '--resnet_shortcut', 'A' if depth < 50 else 'B']
     opt = parse_opts(['--no_cuda', *model_flags])
     torch.manual_seed(0)
-    model = build_model(opt, 400).eval()
+    model = build_model(ModelSpec.from_options(opt), 400).eval()
     checkpoint = os.path.join(tmp, 'model.pth')
     torch.save({'arch': opt.arch, 'state_dict': model.state_dict()}, checkpoint)
     batch = torch.randn(8, 3, opt.sample_duration, opt.sample_size, opt.sample_size)

@@ -32,8 +32,9 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import spatial_transforms as st  # noqa: E402
-from datasets.videodataset import (frame_path, tensor_video_loader, transform_clip,  # noqa
-                                   video_loader)
+from datasets.decoding import tensor_video_loader, video_loader  # noqa: E402
+from datasets.names import frame_path  # noqa: E402
+from datasets.videodataset import transform_clip  # noqa: E402
 from tests.datagen import write_footage_frames  # noqa: E402
 from bench.train_speed import timed_epoch  # noqa: E402
 from mean import get_mean  # noqa: E402

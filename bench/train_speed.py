@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import main as main_module  # noqa: E402
 from distributed import wrap_model  # noqa: E402
 from models.factory import create_model  # noqa: E402
+from models.registry import ModelSpec  # noqa: E402
 from opts import parse_opts  # noqa: E402
 from runtime import Runtime  # noqa: E402
 from tests.datagen import labelled_layout  # noqa: E402
@@ -36,7 +37,7 @@ def step_speed(flags, batch, steps, check_gradients=False):
     opt = parse_opts(['--model_depth', '18', '--no_cuda', '--batch_size', str(batch), *flags])
     runtime = Runtime.from_options(opt)
     torch.manual_seed(0)
-    model, parameters = create_model(opt)
+    model, parameters = create_model(ModelSpec.from_options(opt))
     model = wrap_model(model, runtime)
     if runtime.amp_dtype is not None:
         main_module.keep_float32_where_needed(model, opt, runtime)

@@ -33,8 +33,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets import get_training_set  # noqa: E402
-from datasets.factory import make_dataset, test_transforms, training_transforms  # noqa: E402
-from datasets.videodataset import video_loader  # noqa: E402
+from clip_settings import ClipSettings  # noqa: E402
+from datasets.decoding import video_loader  # noqa: E402
+from datasets.factory import (DataSource, make_dataset, test_transforms,  # noqa: E402
+                              training_transforms)
 from opts import parse_opts  # noqa: E402
 from utils_scripts.frames import extract  # noqa: E402
 from utils_scripts.video_reencode import reencode  # noqa: E402
@@ -45,6 +47,13 @@ SCENES = [  # moving scenes that compress about as camera footage does (0.05-1.2
     'gradients=size=640x360:rate=30:speed=0.02:seed={seed}',
     'sierpinski=size=640x360:rate=30:seed={seed}',
 ]
+
+
+def test_pass_set(opt):
+    """The training videos cut into the test pass's windows, with its transforms."""
+    clips = ClipSettings.from_options(opt)
+    return make_dataset(DataSource.from_options(opt), clips, 'training', 'test', 0,
+                        test_transforms(clips))
 
 
 def make_source(path, i, seconds):
@@ -119,7 +128,7 @@ def video_clip_parts(dataset, clips):
     seeking to the key frame before the clip then decoding to its last frame, in RGB, only
     the clip's crop copied out (as the loader does)."""
     from torchcodec.decoders import VideoDecoder
-    from datasets.video_files import box_crop
+    from datasets.decoding import box_crop
     random.seed(1)
     opening = decoding = 0.0
     for _ in range(clips):
@@ -183,18 +192,19 @@ def main():
         for name, path in (('JPEG frames', frames), ('videos', videos)):
             for mode, flags in (('default', []), ('fast', ['--fast_training_clips'])):
                 opt = options(path, annotation, *flags)
-                sets[name, 'train', mode] = get_training_set(opt, *training_transforms(opt))
+                sets[name, 'train', mode] = get_training_set(
+                    opt, *training_transforms(ClipSettings.from_options(opt)))
             opt = options(path, annotation)
             # The test pass's windows and transforms, over the training subset.
-            sets[name, 'test', 'default'] = make_dataset(opt, 'training', 'test', 0,
-                                                         test_transforms(opt))
+            sets[name, 'test', 'default'] = test_pass_set(opt)
         opt = options(untuned, annotation)
-        sets['untuned', 'train', 'default'] = get_training_set(opt, *training_transforms(opt))
-        sets['untuned', 'test', 'default'] = make_dataset(opt, 'training', 'test', 0,
-                                                          test_transforms(opt))
+        sets['untuned', 'train', 'default'] = get_training_set(
+            opt, *training_transforms(ClipSettings.from_options(opt)))
+        sets['untuned', 'test', 'default'] = test_pass_set(opt)
         # The PIL clip path: training's before it decoded with torchcodec.
         opt = options(frames, annotation)
-        sets['JPEG frames', 'train', 'pil'] = get_training_set(opt, *training_transforms(opt))
+        sets['JPEG frames', 'train', 'pil'] = get_training_set(
+            opt, *training_transforms(ClipSettings.from_options(opt)))
         sets['JPEG frames', 'train', 'pil'].loader = lambda d, numbers: video_loader(d, numbers)
         assert not sets['JPEG frames', 'train', 'pil'].decodes_to_tensors()
         for dataset in sets.values():  # warm: file cache, decoder libraries

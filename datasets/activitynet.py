@@ -3,20 +3,25 @@ in seconds; folders `v_<key>` holding the frames and an `fps` file.
 
 Classes are the taxonomy's leaf nodes in taxonomy order. Each segment is a span of frames
 ceil(start * fps) (0 becomes 1) ... ceil(end * fps) - 1; a clip is cut at the first frame
-missing on disk after its start, and dropped with fewer than sample_duration frames. In the untrimmed setting
-(test) the whole video is one span: frame 1 to the last frame present.
+missing on disk after its start, and dropped with fewer than sample_duration frames. In the
+untrimmed setting (test) the whole video is one span: frame 1 to the last frame present.
 """
 import math
 import os
 
 import numpy as np
 
-from datasets.videodataset import (DamagedFolder, Video, VideoDataset, annotation_error,
-                                   get_default_video_loader, read_number, subset_entries)
+from datasets.annotations import (DamagedFolder, Video, annotation_error, read_number,
+                                  subset_entries)
+from datasets.layout import Layout
 from datasets.names import FRAME_FILE, frame_numbers
 from utils import UserError
 
 MAX_SECONDS = 1_000_000  # 11 days: a longer segment is a damaged annotation
+
+# A folder with more frame numbers missing than this beyond the frames it holds is damaged
+# (a stray image_99999999.jpg): listing its holes would take memory out of all proportion.
+MAX_EXTRA_HOLES = 1000
 
 
 def leaf_class_names(taxonomy, path):
@@ -26,11 +31,6 @@ def leaf_class_names(taxonomy, path):
     except (TypeError, KeyError):
         raise UserError(f'{path}: "taxonomy" must be a list of objects with nodeId, parentId '
                         'and nodeName') from None
-
-
-# A folder with more frame numbers missing than this beyond the frames it holds is damaged
-# (a stray image_99999999.jpg): listing its holes would take memory out of all proportion.
-MAX_EXTRA_HOLES = 1000
 
 
 def missing_frames(video_dir):
@@ -46,24 +46,21 @@ def missing_frames(video_dir):
     return np.flatnonzero(~have[1:]) + 1
 
 
-class ActivityNet(VideoDataset):
+class ActivityNetLayout(Layout):
+    name, title = 'activitynet', 'ActivityNet'
     stop_offset = 0
     drop_short = True
 
-    def __init__(self, root_path, annotation_path, subset, is_untrimmed_setting=False,
-                 n_samples_for_each_video=1, spatial_transform=None, temporal_transform=None,
-                 target_transform=None, sample_duration=16,
-                 get_loader=get_default_video_loader, purpose=None, input_format='auto'):
-        self.untrimmed = is_untrimmed_setting
-        super().__init__(root_path, annotation_path, subset, n_samples_for_each_video,
-                         spatial_transform, temporal_transform, target_transform,
-                         sample_duration, get_loader, purpose, input_format)
+    def recognises(self, data):
+        return isinstance(data.get('taxonomy'), list)
 
-    def read(self, data, subset):
-        path = self.annotation_path
+    def class_names(self, data, path):
         if not isinstance(data.get('taxonomy'), list):
             raise UserError(f'{path} has no "taxonomy" list (ActivityNet layout)')
-        class_names = leaf_class_names(data['taxonomy'], path)
+        return leaf_class_names(data['taxonomy'], path)
+
+    def read(self, data, subset, path):
+        class_names = self.class_names(data, path)
         class_to_idx = {name: i for i, name in enumerate(class_names)}
         videos = []
         for key, value in subset_entries(data, subset, path):
@@ -87,27 +84,34 @@ class ActivityNet(VideoDataset):
                                 tuple(segments)))
         return class_names, videos
 
-    def spans(self, record, video_dir):
+    def labels_of(self, entry):
+        annotations = entry.get('annotations')
+        if not isinstance(annotations, list):
+            return set()
+        return {a['label'] for a in annotations if isinstance(a, dict) and 'label' in a}
+
+    def spans(self, record, video_dir, untrimmed=False):
         if not os.path.isdir(video_dir):
             return None
         holes = missing_frames(video_dir).tolist()
-        if self.untrimmed:
+        if untrimmed:
             return self.untrimmed_spans(record, holes[-1] - 1), holes
         fps = read_number(os.path.join(video_dir, 'fps'), 'frame rate')
         if fps is None:
             raise UserError(f'{video_dir} has no fps file: write it with utils_scripts/fps.py')
         return self.segment_spans(record, fps), holes
 
-    def spans_of_video(self, record, n_frames, fps):
-        """The spans and holes of a video file of `n_frames` frames at `fps`."""
-        if self.untrimmed:
+    def spans_of_video(self, record, n_frames, fps, untrimmed=False):
+        if untrimmed:
             return self.untrimmed_spans(record, n_frames), [n_frames + 1]
         return self.segment_spans(record, fps), [n_frames + 1]
 
-    def untrimmed_spans(self, record, last):
+    @staticmethod
+    def untrimmed_spans(record, last):
         # Frames 1 to the last one, end exclusive at `last` as in the reference's windows.
         return [(record.label, 1, last)] if last > 0 else []
 
-    def segment_spans(self, record, fps):
+    @staticmethod
+    def segment_spans(record, fps):
         return [(label, max(1, math.ceil(start * fps)), math.ceil(end * fps))
                 for label, start, end in record.segments]

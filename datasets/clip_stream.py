@@ -16,8 +16,9 @@ import torch
 from PIL import Image
 
 from datasets.names import frame_numbers, frame_path
-from datasets.video_files import VideoError, VideoFile, resampled
-from datasets.videodataset import pil_loader, read_number, transform_clip
+from datasets.annotations import read_number
+from datasets.decoding import VideoError, VideoFile, pil_loader, resampled
+from datasets.videodataset import transform_clip
 from temporal_transforms import LoopPadding, n_windows
 from utils import UserError, one_line
 

@@ -1,82 +1,118 @@
-"""The datasets and transform pipelines of training, validation and test (docs/data.md)."""
+"""The datasets and transform pipelines of training, validation and test (docs/data.md),
+built from explicit settings: where the data is (DataSource) and what a clip is
+(clip_settings.ClipSettings)."""
+from dataclasses import dataclass
+
 import spatial_transforms as st
 import target_transforms as tgt
 import temporal_transforms as tt
-from datasets.activitynet import ActivityNet
-from datasets.hmdb51 import HMDB51
-from datasets.kinetics import Kinetics
-from datasets.ucf101 import UCF101
+from clip_settings import ClipSettings
+from datasets.registry import DATASETS
+from datasets.videodataset import VideoDataset
 
-LAYOUTS = {'kinetics': Kinetics, 'activitynet': ActivityNet, 'ucf101': UCF101,
-           'hmdb51': HMDB51}
 TEST_SUBSETS = {'val': 'validation', 'test': 'testing'}
 
 
-def make_dataset(opt, subset, purpose, n_samples, transforms, untrimmed=False):
-    spatial, temporal, target = transforms
-    kwargs = dict(n_samples_for_each_video=n_samples, spatial_transform=spatial,
-                  temporal_transform=temporal, target_transform=target,
-                  sample_duration=opt.sample_duration, purpose=purpose,
-                  input_format=opt.input_format)
-    if opt.dataset == 'activitynet':
-        kwargs['is_untrimmed_setting'] = untrimmed
-    return LAYOUTS[opt.dataset](opt.video_path, opt.annotation_path, subset, **kwargs)
+@dataclass(frozen=True)
+class DataSource:
+    """Which layout, which frames or videos, which annotation file, which test subset."""
+    dataset: str
+    video_path: str
+    annotation_path: str
+    input_format: str = 'auto'
+    test_subset: str = 'val'
 
+    @classmethod
+    def from_options(cls, opt):
+        return cls(opt.dataset, opt.video_path, opt.annotation_path, opt.input_format,
+                   opt.test_subset)
+
+
+def make_dataset(source, clips, subset, purpose, n_samples, transforms, untrimmed=False,
+                 skip_damaged=False):
+    spatial, temporal, target = transforms
+    return VideoDataset(DATASETS[source.dataset], source.video_path, source.annotation_path,
+                        subset, n_samples, spatial, temporal, target,
+                        sample_duration=clips.duration, purpose=purpose,
+                        input_format=source.input_format, untrimmed=untrimmed,
+                        skip_damaged=skip_damaged)
+
+
+def build_training_set(source, clips, skip_damaged=False):
+    return make_dataset(source, clips, 'training', 'training', 1, training_transforms(clips),
+                        skip_damaged=skip_damaged)
+
+
+def build_validation_set(source, clips, skip_damaged=False):
+    return make_dataset(source, clips, 'validation', 'validation', clips.n_val_samples,
+                        validation_transforms(clips), skip_damaged=skip_damaged)
+
+
+def build_test_set(source, clips, skip_damaged=False):
+    """The test pass's windows; an untrimmed video (ActivityNet) is one span."""
+    return make_dataset(source, clips, TEST_SUBSETS[source.test_subset], 'test', 0,
+                        test_transforms(clips), untrimmed=True, skip_damaged=skip_damaged)
+
+
+# The reference's builders, from the options and given transforms.
 
 def get_training_set(opt, spatial_transform, temporal_transform, target_transform):
-    return make_dataset(opt, 'training', 'training', 1,
+    return make_dataset(DataSource.from_options(opt), ClipSettings.from_options(opt),
+                        'training', 'training', 1,
                         (spatial_transform, temporal_transform, target_transform))
 
 
 def get_validation_set(opt, spatial_transform, temporal_transform, target_transform):
-    return make_dataset(opt, 'validation', 'validation', opt.n_val_samples,
+    return make_dataset(DataSource.from_options(opt), ClipSettings.from_options(opt),
+                        'validation', 'validation', opt.n_val_samples,
                         (spatial_transform, temporal_transform, target_transform))
 
 
 def get_test_set(opt, spatial_transform, temporal_transform, target_transform):
-    return make_dataset(opt, TEST_SUBSETS[opt.test_subset], 'test', 0,
+    return make_dataset(DataSource.from_options(opt), ClipSettings.from_options(opt),
+                        TEST_SUBSETS[opt.test_subset], 'test', 0,
                         (spatial_transform, temporal_transform, target_transform),
                         untrimmed=True)
 
 
-def normalization(opt):
-    mean = [0, 0, 0] if opt.no_mean_norm else opt.mean
-    std = opt.std if opt.std_norm else [1, 1, 1]
-    return st.Normalize(mean, std)
+# -- transform pipelines ----------------------------------------------------------------------
+
+def normalization(clips):
+    return st.Normalize(clips.mean, clips.std)
 
 
-def training_transforms(opt):
+def training_transforms(clips):
     """(spatial, temporal, target) transforms of training. The spatial one takes decoded
     tensor frames: resized by PIL (the reference's pixels), or with --fast_training_clips
     by PyTorch's uint8 kernel."""
-    resize = 'torch' if opt.fast_training_clips else 'pil'
+    resize = 'torch' if clips.fast_resize else 'pil'
     crops = {
-        'random': lambda: st.MultiScaleRandomCrop(opt.scales, opt.sample_size,
+        'random': lambda: st.MultiScaleRandomCrop(clips.scales, clips.size,
                                                   tensor_resize=resize),
-        'corner': lambda: st.MultiScaleCornerCrop(opt.scales, opt.sample_size,
+        'corner': lambda: st.MultiScaleCornerCrop(clips.scales, clips.size,
                                                   tensor_resize=resize),
-        'center': lambda: st.MultiScaleCornerCrop(opt.scales, opt.sample_size,
+        'center': lambda: st.MultiScaleCornerCrop(clips.scales, clips.size,
                                                   crop_positions=['c'], tensor_resize=resize),
     }
-    steps = [crops[opt.train_crop]()]
-    if not opt.no_hflip:
+    steps = [crops[clips.train_crop]()]
+    if clips.hflip:
         steps.append(st.RandomHorizontalFlip())
-    steps += [st.ToTensor(opt.norm_value), normalization(opt)]
+    steps += [st.ToTensor(clips.norm_value), normalization(clips)]
     spatial = st.Compose(steps, tensor_frames=True)
-    return (spatial, tt.TemporalRandomCrop(opt.sample_duration), tgt.ClassLabel())
+    return (spatial, tt.TemporalRandomCrop(clips.duration), tgt.ClassLabel())
 
 
-def validation_transforms(opt):
-    spatial = st.Compose([st.Scale(opt.sample_size), st.CenterCrop(opt.sample_size),
-                          st.ToTensor(opt.norm_value), normalization(opt)])
+def validation_transforms(clips):
+    spatial = st.Compose([st.Scale(clips.size), st.CenterCrop(clips.size),
+                          st.ToTensor(clips.norm_value), normalization(clips)])
     # One clip per video is the centred one; several are spread windows, padded.
-    temporal = (tt.TemporalCenterCrop(opt.sample_duration) if opt.n_val_samples == 1
-                else tt.LoopPadding(opt.sample_duration))
+    temporal = (tt.TemporalCenterCrop(clips.duration) if clips.n_val_samples == 1
+                else tt.LoopPadding(clips.duration))
     return spatial, temporal, tgt.ClassLabel()
 
 
-def test_transforms(opt):
-    spatial = st.Compose([st.Scale(int(opt.sample_size / opt.scale_in_test)),
-                          st.CornerCrop(opt.sample_size, opt.crop_position_in_test),
-                          st.ToTensor(opt.norm_value), normalization(opt)])
-    return spatial, tt.LoopPadding(opt.sample_duration), tgt.VideoID()
+def test_transforms(clips):
+    spatial = st.Compose([st.Scale(clips.test_frame_size),
+                          st.CornerCrop(clips.size, clips.test_crop_position),
+                          st.ToTensor(clips.norm_value), normalization(clips)])
+    return spatial, tt.LoopPadding(clips.duration), tgt.VideoID()

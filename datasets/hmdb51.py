@@ -1,6 +1,7 @@
-"""HMDB-51 layout: the Kinetics layout without a test folder; a video id is its key."""
-from datasets.kinetics import LabelledFolders
+"""HMDB-51 layout: the labelled folders (labelled.py); a video id is its key."""
+from datasets.labelled import TEST_LISTS_ARE_VALIDATION, LabelledFolders
 
 
-class HMDB51(LabelledFolders):
-    pass
+class HMDB51Layout(LabelledFolders):
+    name, title = 'hmdb51', 'HMDB-51'
+    no_testing_subset = TEST_LISTS_ARE_VALIDATION

@@ -12,6 +12,10 @@ FRAME_FILE_FFMPEG = 'image_%05d.jpg'
 # 4301 digits).
 FRAME_FILE_RE = re.compile(r'image_([0-9]{1,9})\.jpg$')
 
+# What a folder search takes for a video file (a file named directly may have any extension).
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.webm', '.mkv', '.mov', '.m4v', '.mpg', '.mpeg', '.flv',
+                    '.wmv', '.3gp', '.ts', '.ogv')
+
 # Kinetics keys end in `_%06d_%06d`, the start and end second of the clip in its YouTube
 # video; the video id is the key without it (a key without one is the id itself).
 KINETICS_TIME_SUFFIX = re.compile(r'_\d{6}_\d{6}$')

@@ -18,7 +18,8 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from datasets.string_table import StringTable
-from datasets.video_files import VIDEO_EXTENSIONS, VideoError, VideoFile
+from datasets.decoding import VideoError, VideoFile
+from datasets.names import VIDEO_EXTENSIONS
 from utils import UserError, one_line, write_atomically
 
 CACHE_VERSION = 3  # 3: frame sizes
@@ -124,7 +125,7 @@ def index_videos(files, root, annotation_path, n_workers=None):
         try:
             stat = os.stat(file)
         except OSError as e:
-            result[name] = (0, 0.0, one_line(e, 120))
+            result[name] = (0, 0.0, 0, 0, one_line(e, 120))  # a broken link
             continue
         entry = cached.get(relative)
         if entry is not None and entry[:2] == (stat.st_size, stat.st_mtime_ns):

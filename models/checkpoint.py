@@ -144,14 +144,12 @@ def load_model_file(model, path, arch, class_count_advice):
     return checkpoint
 
 
-def resume(opt, model):
-    """Load --resume_path into the model and continue from its epoch (opt.begin_epoch)."""
-    flag = '--n_finetune_classes' if opt.pretrain_path else '--n_classes'
-    checkpoint = load_model_file(model, opt.resume_path, opt.arch,
-                                 lambda saved: f'set {flag} {saved}')
-    if checkpoint.get('epoch') is not None:
-        opt.begin_epoch = checkpoint['epoch']
-    return checkpoint
+def resume(model, path, arch, classes_flag='--n_classes'):
+    """Load the checkpoint at `path` into the model; returns (the checkpoint, the epoch it
+    continues at, or None where it does not say). `classes_flag`: the option that sets the
+    model's classes (--n_finetune_classes when fine-tuning)."""
+    checkpoint = load_model_file(model, path, arch, lambda saved: f'set {classes_flag} {saved}')
+    return checkpoint, checkpoint.get('epoch')
 
 
 # -- the training state ------------------------------------------------------------------

@@ -78,6 +78,17 @@ DEPTHS = {
     264: (6, 12, 64, 48),
 }
 
+OPTIONS = {}
+# Three 2x2x2 average-pooling transitions need at least 16 frames and 32 pixels.
+MIN_DURATION, MIN_SIZE = 16, 32
+
+
+def fine_tuning_prefixes(ft_begin_index):
+    """Names of the modules trained when fine-tuning from block `ft_begin_index` on."""
+    names = [f'{kind}{i}' for i in range(ft_begin_index, 5)
+             for kind in ('denseblock', 'transition')]
+    return names + ['norm5', 'classifier']
+
 
 def build(depth, **kwargs):
     return DenseNet(DEPTHS[depth], **kwargs)

@@ -5,6 +5,7 @@ is otherwise the generic `ResNet`.
 """
 from torch import nn
 
+from models import resnet
 from models.resnet import ResNet, conv1x1x1, conv3x3x3
 
 
@@ -57,6 +58,9 @@ DEPTHS = {
     152: (PreActivationBottleneck, (3, 8, 36, 3)),
     200: (PreActivationBottleneck, (3, 24, 36, 3)),
 }
+
+OPTIONS = {'shortcut_type': 'shortcut'}
+fine_tuning_prefixes = resnet.fine_tuning_prefixes
 
 
 def build(depth, **kwargs):

@@ -141,6 +141,14 @@ DEPTHS = {
     200: (Bottleneck, (3, 24, 36, 3)),
 }
 
+# build() keyword -> the ModelSpec field it comes from (models/registry.py)
+OPTIONS = {'shortcut_type': 'shortcut', 'conv1_t_size': 'conv1_t_size'}
+
+
+def fine_tuning_prefixes(ft_begin_index):
+    """Names of the modules trained when fine-tuning from block `ft_begin_index` on."""
+    return [f'layer{i}' for i in range(ft_begin_index, 5)] + ['fc']
+
 
 def build(depth, **kwargs):
     block, layers = DEPTHS[depth]

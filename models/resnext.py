@@ -1,6 +1,7 @@
 """3D ResNeXt: bottleneck blocks whose 3x3x3 convolution is split into `cardinality` groups."""
 from functools import partial
 
+from models import resnet
 from models.resnet import Bottleneck, ResNet
 
 
@@ -13,6 +14,9 @@ class ResNeXtBottleneck(Bottleneck):
 
 
 DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+
+OPTIONS = {'shortcut_type': 'shortcut', 'cardinality': 'cardinality'}
+fine_tuning_prefixes = resnet.fine_tuning_prefixes
 
 
 def build(depth, cardinality=32, **kwargs):

@@ -1,4 +1,5 @@
 """Wide 3D ResNet: bottleneck blocks of expansion 2 with every stage `k` times wider."""
+from models import resnet
 from models.resnet import Bottleneck, ResNet
 
 
@@ -7,6 +8,9 @@ class WideBottleneck(Bottleneck):
 
 
 DEPTHS = {50: (WideBottleneck, (3, 4, 6, 3))}
+
+OPTIONS = {'shortcut_type': 'shortcut', 'k': 'widen_factor'}
+fine_tuning_prefixes = resnet.fine_tuning_prefixes
 
 
 def build(depth, k=2, **kwargs):

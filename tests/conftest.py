@@ -15,6 +15,11 @@ TINY = ['--no_cuda', '--sample_size', 32, '--sample_duration', 8, '--batch_size'
         '--n_threads', 0, '--model_depth', 10, '--resnet_shortcut', 'A']
 
 
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: an end-to-end test of a second or more on a '
+                                       '2-core CPU; `make test-fast` leaves these out')
+
+
 @pytest.fixture
 def make_opt():
     """Options as main.py would parse them, from a list of flags."""
@@ -23,6 +28,14 @@ def make_opt():
     def make(*flags):
         return parse_opts(['--no_cuda', *map(str, flags)])
     return make
+
+
+@pytest.fixture
+def bfloat16_cpu(monkeypatch):
+    """A CPU with bfloat16 instructions, whatever this one has: --amp then autocasts to
+    bfloat16 (tiny inputs keep the emulated kernels of CPUs without them fast enough)."""
+    import runtime
+    monkeypatch.setattr(runtime, 'cpu_has_bfloat16', lambda: True)
 
 
 def run_main(*flags):

@@ -42,6 +42,7 @@ FORMS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model,depth,form', [
     ('resnet', 18, 'zip'), ('resnet', 18, 'legacy'), ('resnet', 18, 'module_prefix'),
     ('resnet', 18, 'no_num_batches_tracked'), ('preresnet', 18, 'legacy'),
@@ -98,6 +99,7 @@ def test_truncated_checkpoint(tmp_path, make_opt):
         load_checkpoint(str(path))
 
 
+@pytest.mark.slow
 def test_other_architecture_names_both(tmp_path, make_opt):
     path = tmp_path / 'r34.pth'
     net = generate_model(make_opt(*SMALL, '--model_depth', 34))[0]

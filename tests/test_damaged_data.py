@@ -49,6 +49,7 @@ def train(capsys, data, result, *extra):
                    '--result_path', result, '--checkpoint', 1, *extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', [[], ['--fast_training_clips']])
 def test_damaged_frames_of_every_kind_are_left_out_and_logged(tmp_path, capsys, data,
                                                                monkeypatch, path):
@@ -58,14 +59,14 @@ def test_damaged_frames_of_every_kind_are_left_out_and_logged(tmp_path, capsys, 
     for kind, (label, key) in keys.items():
         DAMAGE[kind](frame(video_path, label, key))
     # A whole frame folder that disappears once the index is built.
-    build = main_module.get_training_set
+    build = main_module.build_training_set
 
-    def build_then_lose_a_folder(*args):
-        dataset = build(*args)
+    def build_then_lose_a_folder(*args, **kwargs):
+        dataset = build(*args, **kwargs)
         shutil.rmtree(video_path / 'b' / 'v004')
         return dataset
 
-    monkeypatch.setattr(main_module, 'get_training_set', build_then_lose_a_folder)
+    monkeypatch.setattr(main_module, 'build_training_set', build_then_lose_a_folder)
     result = tmp_path / 'r'
     code, err = train(capsys, data, result, '--n_epochs', 2, '--max_bad_clips', 5,
                       '--batch_size', 3, *path)  # 9 clips: no last batch dropped
@@ -112,6 +113,7 @@ def test_the_bound_as_a_count_a_fraction_and_zero(tmp_path, capsys, data, bound,
     assert not (result / 'save_1.pth').exists()
 
 
+@pytest.mark.slow
 def test_a_run_stopped_for_damage_resumes_once_the_frames_are_fixed(tmp_path, capsys, data):
     video_path, _ = data
     damaged = frame(video_path, 'b', 'v004')
@@ -160,6 +162,7 @@ def test_the_test_pass_scores_videos_from_their_readable_clips(tmp_path, capsys,
                for r in bad_rows(result))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', [[], ['--fast_training_clips']])
 def test_loader_workers_report_the_same(tmp_path, capsys, data, path):
     video_path, _ = data
@@ -195,6 +198,7 @@ def test_a_failure_in_the_training_loop_leaves_a_resumable_checkpoint(tmp_path, 
     assert load_checkpoint(str(result / 'interrupted.pth'))['epoch'] == 2
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_logging_leaves_a_resumable_checkpoint(tmp_path, capsys, data,
                                                                   monkeypatch):
     from utils import Logger
@@ -213,6 +217,7 @@ def test_a_full_disk_while_logging_leaves_a_resumable_checkpoint(tmp_path, capsy
     assert load_checkpoint(str(result / 'interrupted.pth'))['epoch'] == 2
 
 
+@pytest.mark.slow
 def test_two_processes_agree_to_stop(tmp_path, data):
     import socket
     video_path, annotation_path = data

@@ -12,6 +12,7 @@ from datasets.factory import training_transforms, validation_transforms
 from datasets.videodataset import VideoDataset
 from tests.datagen import activitynet_layout, labelled_layout, write_video
 from utils import UserError
+from clip_settings import ClipSettings
 
 
 def reference_windows(n_frames, n_samples, duration):
@@ -64,7 +65,7 @@ def test_items_hold_the_right_frames(ucf, make_opt):
     opt = make_opt('--dataset', 'ucf101', '--video_path', video_path, '--annotation_path',
                    annotation_path, '--sample_size', 16, '--sample_duration', 4,
                    '--no_mean_norm', '--n_val_samples', 3)
-    spatial, _, target = validation_transforms(opt)
+    spatial, _, target = validation_transforms(ClipSettings.from_options(opt))
     dataset = UCF101(video_path, annotation_path, 'validation', 3, spatial,
                      None, target, sample_duration=4)
     for index in range(len(dataset)):
@@ -82,12 +83,12 @@ def test_kinetics_ids_test_folder_and_targets(tmp_path, make_opt):
     opt = make_opt('--video_path', video_path, '--annotation_path', annotation_path,
                    '--sample_size', 16, '--sample_duration', 8, '--test_subset', 'test',
                    '--n_classes', 2)
-    test_set = get_test_set(opt, *make_test_transforms(opt))
+    test_set = get_test_set(opt, *make_test_transforms(ClipSettings.from_options(opt)))
     assert [s[0] for s in samples(test_set)] == ['v001', 'v001', 'v001', 'v002']
     assert test_set.video_dir(0).endswith(os.path.join('test', 'v001_000010_000020'))
     clip, video_id = test_set[0]
     assert clip.shape == (3, 8, 16, 16) and video_id == 'v001'
-    train_set = get_training_set(opt, *training_transforms(opt))
+    train_set = get_training_set(opt, *training_transforms(ClipSettings.from_options(opt)))
     clip, label = train_set[0]
     assert clip.shape == (3, 8, 16, 16) and label == 0
 
@@ -96,7 +97,7 @@ def test_transforms_do_not_grow_the_index(ucf, make_opt):
     """The reference's LoopPadding grew the stored frame lists."""
     video_path, annotation_path, _ = ucf
     opt = make_opt('--sample_size', 16, '--sample_duration', 16)
-    spatial, temporal, target = validation_transforms(opt)
+    spatial, temporal, target = validation_transforms(ClipSettings.from_options(opt))
     dataset = UCF101(video_path, annotation_path, 'validation', 3, spatial, temporal,
                      target, 16)
     before = samples(dataset)
@@ -112,7 +113,7 @@ def test_single_validation_clip_is_centred_and_batchable(ucf, make_opt):
     opt = make_opt('--dataset', 'ucf101', '--video_path', video_path, '--annotation_path',
                    annotation_path, '--sample_size', 16, '--sample_duration', 8,
                    '--n_val_samples', 1, '--no_mean_norm')
-    dataset = get_validation_set(opt, *validation_transforms(opt))
+    dataset = get_validation_set(opt, *validation_transforms(ClipSettings.from_options(opt)))
     clips, _ = next(iter(DataLoader(dataset, batch_size=len(dataset))))
     assert clips.shape == (len(lengths), 3, 8, 16, 16)
     red = clips[-1, 0].mean(dim=(1, 2)).numpy()  # 100 frames: centre 50 - 4 = 46 -> 47..54
@@ -164,7 +165,7 @@ def test_activitynet_validation_windows(anet):
 
 
 def test_activitynet_untrimmed_test(anet):
-    dataset = ActivityNet(*anet, 'validation', is_untrimmed_setting=True,
+    dataset = ActivityNet(*anet, 'validation', untrimmed=True,
                           n_samples_for_each_video=0, sample_duration=8)
     # begin 1, end = last frame: 80 -> starts 1, 9, ..., 73; 30 -> 1, 9, 17 (25: 6 left)
     assert samples(dataset) == [('a001', s, 8) for s in range(1, 80, 8)] + \

@@ -51,6 +51,7 @@ def test_no_frame_tells_the_class():
         assert (mask != first).sum() == 0, name
 
 
+@pytest.mark.slow
 @needs_ffmpeg
 def test_generator_writes_mp4s_and_disjoint_splits(tmp_path):
     demo_videos.main([str(tmp_path), '--classes', 'finetune', '--per_class', '2',
@@ -88,6 +89,7 @@ def test_plot_curves_without_logs_is_one_line(tmp_path):
     assert done.stderr.strip() == f'error: no train.log or val.log in {tmp_path}'
 
 
+@pytest.mark.slow
 @needs_ffmpeg
 def test_the_demo_path_end_to_end_in_miniature(tmp_path):
     """run_demo.py with two training videos a class and one epoch: every documented step

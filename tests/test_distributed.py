@@ -32,6 +32,7 @@ def torchrun(*flags):
     return done.stdout
 
 
+@pytest.mark.slow
 def test_two_process_training_matches_single_process_evaluation(tmp_path):
     video_path, annotation_path = ucf_like(tmp_path, train=3, val=2)  # 9 training clips
     flags = [*data_flags(video_path, annotation_path, 'ucf101'), *SMALL]
@@ -81,8 +82,9 @@ def test_distributed_outside_torchrun_is_a_clear_error(tmp_path, capsys):
     assert 'Traceback' not in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flag', ['--amp', '--channels_last'])
-def test_amp_and_channels_last_train(tmp_path, flag):
+def test_amp_and_channels_last_train(tmp_path, flag, bfloat16_cpu):
     video_path, annotation_path = ucf_like(tmp_path)
     result = tmp_path / 'r'
     run_main(*data_flags(video_path, annotation_path, 'ucf101'), *SMALL, '--batch_size', 4,
@@ -96,6 +98,7 @@ def test_amp_and_channels_last_train(tmp_path, flag):
     assert json.loads((result / 'val.json').read_text())['results']
 
 
+@pytest.mark.slow
 def test_float16_saves_and_restores_its_gradient_scaler(tmp_path, monkeypatch):
     """Where a GPU has no bfloat16, --amp trains in float16 with a GradScaler, whose state
     resumes with the run (float16 autocast also runs on the CPU, so this is tested here)."""
@@ -121,6 +124,7 @@ def test_float16_saves_and_restores_its_gradient_scaler(tmp_path, monkeypatch):
     assert load_checkpoint(str(result / 'save_2.pth'))['scaler'] != saved
 
 
+@pytest.mark.slow
 def test_channels_last_reaches_the_weights_and_the_inputs(tmp_path, monkeypatch):
     import main as main_module
     seen = {}
@@ -145,7 +149,8 @@ def test_channels_last_reaches_the_weights_and_the_inputs(tmp_path, monkeypatch)
         assert seen['inputs'] and all(x is expected for x in seen['inputs'])
 
 
-def test_autocast_runs_the_model_in_bfloat16_on_the_cpu(make_opt):
+@pytest.mark.slow
+def test_autocast_runs_the_model_in_bfloat16_on_the_cpu(make_opt, bfloat16_cpu):
     from models import generate_model
     from runtime import Runtime
     opt = make_opt('--amp', '--sample_size', 32, '--sample_duration', 8, '--n_classes', 3)
@@ -157,3 +162,30 @@ def test_autocast_runs_the_model_in_bfloat16_on_the_cpu(make_opt):
     assert out.dtype == torch.bfloat16
     with Runtime.from_options(make_opt()).autocast():
         assert model(torch.randn(2, 3, 8, 32, 32)).dtype == torch.float32
+
+
+def test_amp_on_a_cpu_without_bfloat16_trains_in_float32_and_says_so(make_opt, monkeypatch,
+                                                                      capsys):
+    import runtime
+    monkeypatch.setattr(runtime, 'cpu_has_bfloat16', lambda: False)
+    built = runtime.Runtime.from_options(make_opt('--amp'))
+    assert built.amp_dtype is None and built.precision == 'float32'
+    out = capsys.readouterr().out
+    assert out.count('--amp: this CPU has no bfloat16 instructions') == 1
+    assert out.rstrip().endswith('training in float32')
+
+
+@pytest.mark.parametrize('flags, expected', [
+    ('fpu sse avx2 fma', False),  # an AVX2-only x86 CPU
+    ('fpu avx2 avx512f avx512_bf16', True),
+    ('fpu avx2 amx_bf16 amx_tile', True),
+])
+def test_bfloat16_instructions_are_read_from_the_cpu_flags(tmp_path, flags, expected):
+    import runtime
+    cpuinfo = tmp_path / 'cpuinfo'
+    cpuinfo.write_text(f'processor\t: 0\nmodel name\t: x\nflags\t\t: {flags}\n')
+    assert runtime.cpu_has_bfloat16(str(cpuinfo)) is expected
+    arm = tmp_path / 'arm'
+    arm.write_text('processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n')
+    assert runtime.cpu_has_bfloat16(str(arm)) is True
+    assert runtime.cpu_has_bfloat16(str(tmp_path / 'absent')) is True

@@ -10,6 +10,7 @@ import torch
 from models.checkpoint import load_checkpoint
 from tests.conftest import ROOT, TINY, data_flags, read_log, run_main, ucf_like
 from tests.datagen import activitynet_layout, labelled_layout
+from models.registry import ModelSpec
 
 
 @pytest.mark.parametrize('dataset', ['ucf101', 'hmdb51', 'kinetics', 'activitynet'])
@@ -44,6 +45,7 @@ def weights(path):
     return load_checkpoint(str(path))['state_dict']
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path):
     video_path, annotation_path = ucf_like(tmp_path)
     flags = [*data_flags(video_path, annotation_path, 'ucf101'), *TINY, '--checkpoint', 2,
@@ -64,6 +66,7 @@ def test_resume_continues_exactly(tmp_path):
         assert torch.allclose(wa[key].float(), wb[key].float(), atol=1e-5), key
 
 
+@pytest.mark.slow
 def test_two_straight_runs_give_identical_logs(tmp_path):
     video_path, annotation_path = ucf_like(tmp_path)
     flags = [*data_flags(video_path, annotation_path, 'ucf101'), *TINY, '--n_epochs', 2]
@@ -73,6 +76,7 @@ def test_two_straight_runs_give_identical_logs(tmp_path):
         assert (tmp_path / 'one' / log).read_text() == (tmp_path / 'two' / log).read_text()
 
 
+@pytest.mark.slow
 def test_fine_tuning_freezes_all_but_layer4_and_fc(tmp_path):
     video_path, annotation_path = ucf_like(tmp_path)
     pre = tmp_path / 'pre'
@@ -94,6 +98,7 @@ def test_fine_tuning_freezes_all_but_layer4_and_fc(tmp_path):
             assert torch.equal(value, before[key]), f'{key} moved'
 
 
+@pytest.mark.slow
 def test_test_only_from_checkpoint_writes_every_video(tmp_path):
     video_path, annotation_path = ucf_like(tmp_path, val=2)
     run_main(*data_flags(video_path, annotation_path, 'ucf101'), *TINY,
@@ -119,7 +124,7 @@ def published_resnet34(path):
     from models.factory import build_model
     opt = parse_opts(['--model_depth', '34', '--resnet_shortcut', 'A', '--sample_size', '32',
                       '--sample_duration', '8'])
-    state = {'module.' + k: v for k, v in build_model(opt, 400).state_dict().items()
+    state = {'module.' + k: v for k, v in build_model(ModelSpec.from_options(opt), 400).state_dict().items()
              if not k.endswith('num_batches_tracked')}
     torch.save({'epoch': 200, 'arch': 'resnet-34', 'state_dict': state, 'optimizer': {}}, path,
                _use_new_zipfile_serialization=False)
@@ -143,6 +148,7 @@ SEED_COMMANDS = [
 SMALL = ' --no_cuda --sample_size 64 --sample_duration 8 --batch_size 4 --n_threads 1'
 
 
+@pytest.mark.slow
 def test_original_readme_commands(tmp_path):
     home = tmp_path / 'home'
     data = home / 'data'

@@ -15,6 +15,8 @@ from models.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import (ROOT, TINY, assert_one_line_error, data_flags, read_log, run_cli,
                             run_main, ucf_like)
 from tests.datagen import labelled_layout
+from clip_settings import ClipSettings
+from models.registry import ModelSpec
 
 
 @pytest.fixture
@@ -25,6 +27,7 @@ def flags(tmp_path):
 
 # -- files a run does not own -------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_second_run_into_a_busy_result_folder_refuses(tmp_path, capsys, flags):
     result = tmp_path / 'r'
     command = [sys.executable, 'main.py', *map(str, flags), '--result_path', str(result),
@@ -47,6 +50,7 @@ def test_a_second_run_into_a_busy_result_folder_refuses(tmp_path, capsys, flags)
     assert code == 0, err  # the lock went with the process
 
 
+@pytest.mark.slow
 def test_resuming_another_folders_checkpoint_moves_this_folders_run_aside(tmp_path, capsys,
                                                                          flags):
     other, result = tmp_path / 'other', tmp_path / 'r'
@@ -61,6 +65,7 @@ def test_resuming_another_folders_checkpoint_moves_this_folders_run_aside(tmp_pa
     assert [r[0] for r in read_log(result / 'train.log')[1:]] == ['2']
 
 
+@pytest.mark.slow
 def test_a_run_that_does_not_train_keeps_the_training_options(tmp_path, capsys, flags):
     result = tmp_path / 'r'
     assert run_cli(capsys, *flags, '--result_path', result, '--n_epochs', 1)[0] == 0
@@ -129,6 +134,7 @@ def test_a_signal_during_start_up_prints_one_line(tmp_path):
     assert err.strip() == 'stopped'
 
 
+@pytest.mark.slow
 def test_explicit_hyperparameters_win_over_the_checkpoint(tmp_path, capsys, flags):
     result = tmp_path / 'r'
     assert run_cli(capsys, *flags, '--result_path', result, '--n_epochs', 1,
@@ -145,6 +151,7 @@ def test_explicit_hyperparameters_win_over_the_checkpoint(tmp_path, capsys, flag
     assert code == 0 and float(read_log(result / 'train.log')[3][3]) == 0.01
 
 
+@pytest.mark.slow
 def test_the_change_of_learning_rate_is_said(tmp_path, capfd, flags):
     result = tmp_path / 'r'
     from tests.conftest import run_main
@@ -156,6 +163,7 @@ def test_the_change_of_learning_rate_is_said(tmp_path, capfd, flags):
     assert '--momentum' not in out  # unchanged, so not said
 
 
+@pytest.mark.slow
 def test_nothing_to_do_is_said(tmp_path, capsys, flags):
     result = tmp_path / 'r'
     assert run_cli(capsys, *flags, '--result_path', result, '--n_epochs', 1)[0] == 0
@@ -195,6 +203,7 @@ def test_n_frames_out_of_bounds_is_one_line(tmp_path, capsys, content):
     assert_one_line_error(code, err, str(n_frames))
 
 
+@pytest.mark.slow
 def test_kinetics_keys_without_a_time_suffix_keep_their_key(tmp_path, capsys):
     video_path, annotation_path = ucf_like(tmp_path / 'data', val=2)  # keys v000 ... (no suffix)
     result = tmp_path / 'r'
@@ -205,6 +214,7 @@ def test_kinetics_keys_without_a_time_suffix_keep_their_key(tmp_path, capsys):
     assert sorted(results) == [f'v{i:03d}' for i in range(9, 15)]
 
 
+@pytest.mark.slow
 def test_checkpoint_fields_of_the_wrong_type_are_one_line(tmp_path, capsys, flags):
     result = tmp_path / 'r'
     assert run_cli(capsys, *flags, '--result_path', result, '--n_epochs', 1)[0] == 0
@@ -227,6 +237,7 @@ def test_checkpoint_fields_of_the_wrong_type_are_one_line(tmp_path, capsys, flag
 
 # -- results are right or refused --------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_diverged_model_writes_no_result(tmp_path, capsys, flags):
     result = tmp_path / 'r'
     assert run_cli(capsys, *flags, '--result_path', result, '--n_epochs', 1)[0] == 0
@@ -255,7 +266,7 @@ def test_messages_point_the_right_way(tmp_path, capsys, flags):
     from models.factory import build_model
     from opts import parse_opts
     opt = parse_opts(['--model_depth', '10', '--resnet_shortcut', 'B', '--sample_size', '32'])
-    torch.save({'arch': 'resnet-10', 'state_dict': build_model(opt, 3).state_dict()},
+    torch.save({'arch': 'resnet-10', 'state_dict': build_model(ModelSpec.from_options(opt), 3).state_dict()},
                tmp_path / 'b.pth')
     code, err = run_cli(capsys, *flags, '--result_path', tmp_path / 'r', '--resume_path',
                         tmp_path / 'b.pth')
@@ -356,11 +367,12 @@ def test_the_skipped_videos_line_names_the_pass_it_builds_for(tmp_path, capsys, 
     video_path, annotation_path = ucf_like(tmp_path)
     os.rename(os.path.join(video_path, 'a', 'v009'), os.path.join(video_path, 'a', 'gone'))
     opt = make_opt(*data_flags(video_path, annotation_path, 'ucf101'), '--test_subset', 'val')
-    get_test_set(opt, *test_transforms(opt))
+    get_test_set(opt, *test_transforms(ClipSettings.from_options(opt)))
     out = capsys.readouterr().out
     assert '(validation subset, for the test pass): skipped 1 of' in out
 
 
+@pytest.mark.slow
 def test_progress_lines_name_their_pass(tmp_path, capsys, flags):
     run_main(*flags, '--result_path', tmp_path / 'r', '--n_epochs', 1, '--test')
     out = capsys.readouterr().out

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, TINY, data_flags, run_main, ucf_like
+from models.registry import ModelSpec
 
 MODEL = ['--model_depth', 10, '--resnet_shortcut', 'A', '--n_classes', 3, '--no_cuda',
          '--sample_size', 32, '--sample_duration', 8, '--n_threads', 0, '--batch_size', 4]
@@ -28,8 +29,8 @@ def save_model(path, depth=10, n_classes=3):
                       'A' if depth < 50 else 'B', '--sample_size', '32',
                       '--sample_duration', '8'])
     torch.manual_seed(depth)
-    torch.save({'arch': f'resnet-{depth}', 'state_dict': build_model(opt, n_classes)
-                .state_dict()}, path)
+    model = build_model(ModelSpec.from_options(opt), n_classes)
+    torch.save({'arch': f'resnet-{depth}', 'state_dict': model.state_dict()}, path)
     return path
 
 
@@ -61,6 +62,7 @@ def expected_clips(n_frames, stride):
     return len(range(1, max(n_frames, 2), stride))
 
 
+@pytest.mark.slow
 def test_scores_from_every_kind_of_input_and_failed_videos_named(tmp_path, videos):
     model = save_model(tmp_path / 'model.pth')
     out = tmp_path / 'out'
@@ -84,6 +86,7 @@ def test_scores_from_every_kind_of_input_and_failed_videos_named(tmp_path, video
         assert max(c['score'] for c in clips) >= top[0]['score'] - 1e-6
 
 
+@pytest.mark.slow
 def test_a_video_shorter_than_a_clip_gives_one_padded_clip(tmp_path, videos):
     model = save_model(tmp_path / 'model.pth')
     code, _, stderr = inference(videos / 'short.mp4', '--output', tmp_path / 'out',
@@ -116,6 +119,7 @@ def test_scores_equal_the_test_pass_on_frame_folders(tmp_path):
             [t['score'] for t in expected[video]], abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('depth,width', [(10, 512), (50, 2048)])  # BasicBlock, Bottleneck
 def test_features_are_the_pooled_activations_before_the_classifier(tmp_path, videos, depth,
                                                                      width):
@@ -141,6 +145,7 @@ def test_features_are_the_pooled_activations_before_the_classifier(tmp_path, vid
                                                           abs=1e-5)
 
 
+@pytest.mark.slow
 def test_fps_and_stride_choose_the_windows(tmp_path, videos):
     model = save_model(tmp_path / 'model.pth')
     code, _, stderr = inference(videos / 'in' / 'h264.mp4', '--output', tmp_path / 'out',
@@ -154,12 +159,13 @@ def test_fps_and_stride_choose_the_windows(tmp_path, videos):
 
 
 def test_resampling_picks_the_frame_on_screen():
-    from datasets.video_files import resampled
+    from datasets.decoding import resampled
     assert resampled(60, 25.0, 10).tolist() == [int(k * 2.5) for k in range(24)]
     assert resampled(10, 10.0, 20).tolist() == [k // 2 for k in range(20)]
     assert resampled(7, 30.0).tolist() == list(range(7))
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_what_is_done_and_redoes_what_changed(tmp_path, videos):
     model = save_model(tmp_path / 'model.pth')
     out = tmp_path / 'out'
@@ -178,6 +184,7 @@ def test_a_rerun_skips_what_is_done_and_redoes_what_changed(tmp_path, videos):
     assert code == 0 and 'already done' not in stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', ['missing_input', 'empty_folder', 'bad_flag', 'missing_model',
                                   'wrong_classes', 'same_name'])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, videos, case):
@@ -211,17 +218,20 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, videos, case
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_on_a_long_video(tmp_path):
     """Clips of a 3000-frame video take no more memory than those of a 300-frame one: only
     the frames of the windows not yet complete are held."""
     probe = '''
 import resource, sys
 sys.path.insert(0, {root!r})
+from clip_settings import ClipSettings
 from datasets.clip_stream import ClipStream, Source
 from datasets.factory import test_transforms
 from opts import parse_opts
 opt = parse_opts(['--no_cuda', '--sample_size', '32', '--sample_duration', '8'])
-stream = ClipStream([Source('v', sys.argv[1], False)], test_transforms(opt)[0], 8, 8)
+spatial = test_transforms(ClipSettings.from_options(opt))[0]
+stream = ClipStream([Source('v', sys.argv[1], False)], spatial, 8, 8)
 n = sum(1 for item in stream if item.error is None)
 print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 '''.format(root=ROOT)
@@ -239,6 +249,7 @@ print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     assert peaks[3000] - peaks[300] < 30 * 1024, peaks
 
 
+@pytest.mark.slow
 def test_two_processes_write_what_one_process_writes(tmp_path, videos):
     import socket
     model = save_model(tmp_path / 'model.pth')

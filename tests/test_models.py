@@ -11,6 +11,7 @@ from models import generate_model
 from models.factory import build_model, fine_tuning_parameters
 from models.pre_act_resnet import PreActivationBasicBlock
 from models.resnet import BasicBlock, shortcut_a
+from models.registry import ModelSpec
 
 # model, depth, parameter count. The published parameter names and shapes of each are in
 # tests/published/<model>-<depth>.txt, a "name shape" line each (dense layers as `norm.1`).
@@ -45,7 +46,7 @@ def published_flags(model, depth):
 def test_published_names_and_shapes(make_opt, model, depth, n_params):
     opt = make_opt(*published_flags(model, depth))
     with torch.device('meta'):  # shapes only: no memory, no initialisation cost
-        net = build_model(opt, 400)
+        net = build_model(ModelSpec.from_options(opt), 400)
     built = {DENSE_PUBLISHED.sub(r'\1.\2.\3.', k): 'x'.join(map(str, v.shape))
              for k, v in net.state_dict().items() if not k.endswith('num_batches_tracked')}
     published = published_shapes(model, depth)
@@ -56,6 +57,7 @@ def test_published_names_and_shapes(make_opt, model, depth, n_params):
     assert sum(p.numel() for p in net.parameters()) == n_params
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model,depth', [(m, d) for m, d, _ in PUBLISHED])
 def test_forward_backward_tiny_clip(make_opt, model, depth):
     frames = 16 if model == 'densenet' else 8  # DenseNet's transitions need 16 frames

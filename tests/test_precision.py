@@ -1,6 +1,7 @@
 """Layers whose bfloat16 gradients the CPU gets wrong train in float32 under --amp."""
 import copy
 
+import pytest
 import torch
 
 from models import precision
@@ -77,7 +78,8 @@ def test_the_layers_this_cpu_gets_wrong_learn_right_under_amp():
     assert_gradients_close_to_float32(model, torch.randn(2, 64, 2, 7, 7))
 
 
-def test_main_says_which_layers_train_in_float32(tmp_path, capsys, monkeypatch):
+@pytest.mark.slow
+def test_main_says_which_layers_train_in_float32(tmp_path, capsys, monkeypatch, bfloat16_cpu):
     video_path, annotation_path = ucf_like(tmp_path)
     monkeypatch.setattr(precision, 'bfloat16_gradients_are_wrong',
                         lambda conv, shape, memory_format: conv.out_channels == 256)

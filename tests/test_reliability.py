@@ -19,6 +19,7 @@ from tests.conftest import (ROOT, TINY, assert_one_line_error, data_flags, read_
                             ucf_like)
 from tests.datagen import labelled_layout
 from utils import STOP, UserError
+from models.registry import ModelSpec
 
 
 def start_training(result, video_path, annotation_path, *extra):
@@ -50,6 +51,7 @@ def wait_for_batches(result, n, process, timeout=120):
 
 # -- interruption -----------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
     video_path, annotation_path = ucf_like(tmp_path, train=4)
@@ -128,6 +130,7 @@ checkpoint.save_checkpoint({{'epoch': 7, 'state_dict': {{'w': torch.zeros(100000
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('moment', ['writing', 'before_rename'])
 def test_sigkill_during_a_save_leaves_the_previous_checkpoint(tmp_path, moment):
     path, marker = tmp_path / 'save_5.pth', tmp_path / 'saving'
@@ -150,6 +153,7 @@ def test_sigkill_during_a_save_leaves_the_previous_checkpoint(tmp_path, moment):
                                                     torch.ones(100000))
 
 
+@pytest.mark.slow
 def test_a_new_run_clears_the_temporary_files_of_a_killed_save(tmp_path, capsys):
     video_path, annotation_path = ucf_like(tmp_path / 'data')
     result = tmp_path / 'r'
@@ -164,6 +168,7 @@ def test_a_new_run_clears_the_temporary_files_of_a_killed_save(tmp_path, capsys)
 
 # -- non-finite loss and full disk ------------------------------------------------------
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_epoch_and_batch(tmp_path, capsys, monkeypatch):
     video_path, annotation_path = ucf_like(tmp_path)
 
@@ -205,6 +210,7 @@ def loss_poisoned_at(calls, poison):
     return Loss
 
 
+@pytest.mark.slow
 def test_one_batch_of_nan_gradients_is_skipped_not_learned(tmp_path, capsys, monkeypatch):
     video_path, annotation_path = ucf_like(tmp_path)
     monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({4}, NaNGradient.apply))
@@ -219,6 +225,7 @@ def test_one_batch_of_nan_gradients_is_skipped_not_learned(tmp_path, capsys, mon
     assert all(torch.isfinite(v.float()).all() for v in weights.values())
 
 
+@pytest.mark.slow
 def test_nan_gradients_in_a_row_stop_the_run(tmp_path, capsys, monkeypatch):
     video_path, annotation_path = ucf_like(tmp_path)
     # calls 3, 4 and 5 span two epochs (2 batches each): still three in a row
@@ -277,10 +284,10 @@ def bad_checkpoint(tmp_path, kind):
         path.write_text('just text')
     elif kind == 'wrong_arch':
         opt = parse_opts(['--model_depth', '18', '--sample_size', '32'])
-        torch.save({'arch': 'resnet-18', 'state_dict': build_model(opt, 3).state_dict()}, path)
+        torch.save({'arch': 'resnet-18', 'state_dict': build_model(ModelSpec.from_options(opt), 3).state_dict()}, path)
     elif kind == 'wrong_classes':
         opt = parse_opts(['--model_depth', '10', '--resnet_shortcut', 'A', '--sample_size', '32'])
-        torch.save({'arch': 'resnet-10', 'state_dict': build_model(opt, 7).state_dict()}, path)
+        torch.save({'arch': 'resnet-10', 'state_dict': build_model(ModelSpec.from_options(opt), 7).state_dict()}, path)
     elif kind == 'unsafe':
         torch.save({'arch': 'resnet-10', 'state_dict': {}, 'x': UnsafeThing()}, path)
     return path
@@ -378,6 +385,7 @@ json_values = hst.recursive(
              'annotations': json_values | hst.fixed_dictionaries(
                  {'label': hst.sampled_from(['a', 'b', 'q', ''])})}), max_size=4)}),
     hst.fixed_dictionaries({'taxonomy': json_values, 'database': json_values})))
+@pytest.mark.slow
 def test_fuzzed_annotation_files_fail_cleanly(tmp_path_factory, document):
     """Any annotation document builds a dataset or raises UserError, nothing else."""
     from datasets import ActivityNet, Kinetics
@@ -401,6 +409,7 @@ flag_names = ['--batch_size', '--sample_size', '--n_epochs', '--learning_rate',
               '--test_subset', '--model', '--n_threads', '--norm_value', '--weight_decay']
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(argv=hst.lists(hst.tuples(hst.sampled_from(flag_names), hst.one_of(
     hst.integers(-5, 300).map(str), hst.floats(allow_nan=True, allow_infinity=True).map(str),
@@ -424,6 +433,7 @@ def test_fuzzed_flags_parse_or_fail_in_one_line(argv):
     assert opt.model_depth in __import__('models.factory').factory.supported_depths(opt.model)
 
 
+@pytest.mark.slow
 def test_a_run_stopped_during_validation_resumes_at_that_validation(tmp_path, capsys,
                                                                      monkeypatch):
     video_path, annotation_path = ucf_like(tmp_path)
@@ -451,6 +461,7 @@ def test_a_run_stopped_during_validation_resumes_at_that_validation(tmp_path, ca
             [float(x) for r in b[1:] for x in r], abs=1e-5), log
 
 
+@pytest.mark.slow
 def test_a_second_signal_during_the_save_of_interrupted_pth_leaves_it_whole(tmp_path, capsys,
                                                                             monkeypatch):
     def first_signal(loss):
@@ -481,7 +492,7 @@ def test_a_second_signal_during_the_save_of_interrupted_pth_leaves_it_whole(tmp_
                        hst.integers(-10 ** 30, 10 ** 30).map(str)))
 def test_fuzzed_n_frames_contents_read_or_fail_cleanly(tmp_path_factory, text):
     import math
-    from datasets.videodataset import LIMITS, read_number
+    from datasets.annotations import LIMITS, read_number
     path = tmp_path_factory.getbasetemp() / 'n_frames'
     path.write_text(text)
     try:
@@ -500,7 +511,7 @@ def test_fuzzed_n_frames_contents_read_or_fail_cleanly(tmp_path_factory, text):
     hst.from_regex(r'image_[0-9\u0660-\u0669]{1,12}\.jpg', fullmatch=True)), max_size=8))
 def test_any_file_names_in_a_frame_folder_index_or_skip_the_video(tmp_path_factory, names):
     from datasets.activitynet import missing_frames
-    from datasets.videodataset import DamagedFolder
+    from datasets.annotations import DamagedFolder
     folder = tmp_path_factory.mktemp('frames')
     written = set()
     for name in names:
@@ -529,6 +540,7 @@ checkpoint_values = hst.recursive(
     max_leaves=8)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=hst.dictionaries(hst.sampled_from(

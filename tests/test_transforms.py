@@ -12,6 +12,7 @@ from datasets.factory import test_transforms as make_test_transforms
 from datasets.factory import training_transforms, validation_transforms
 from datasets.videodataset import transform_clip
 from mean import get_mean, get_std
+from clip_settings import ClipSettings
 
 
 def noise_image(w, h, seed=0):
@@ -124,7 +125,7 @@ def test_clip_path_equals_frame_by_frame(make_opt, flags):
     opt = make_opt('--sample_size', 32, *flags)
     frames = [noise_image(71, 40, seed=i) for i in range(6)]
     for pipeline in (training_transforms, validation_transforms, make_test_transforms):
-        spatial = pipeline(opt)[0]
+        spatial = pipeline(ClipSettings.from_options(opt))[0]
         for seed in range(4):
             random.seed(seed)
             expected = frame_by_frame(spatial, frames)
@@ -136,7 +137,7 @@ def test_clip_path_equals_frame_by_frame(make_opt, flags):
 
 def test_normalisation_options(make_opt):
     def norm(*flags):
-        n = training_transforms(make_opt(*flags))[0].transforms[-1]
+        n = training_transforms(ClipSettings.from_options(make_opt(*flags)))[0].transforms[-1]
         return n.mean, n.std
     mean, std = get_mean(1, 'activitynet'), get_std(1)
     assert norm() == (mean, [1, 1, 1])
@@ -146,16 +147,16 @@ def test_normalisation_options(make_opt):
 
 
 def test_no_hflip_is_respected(make_opt):
-    steps = training_transforms(make_opt('--no_hflip'))[0].transforms
+    steps = training_transforms(ClipSettings.from_options(make_opt('--no_hflip')))[0].transforms
     assert not any(isinstance(t, st.RandomHorizontalFlip) for t in steps)
-    steps = training_transforms(make_opt())[0].transforms
+    steps = training_transforms(ClipSettings.from_options(make_opt()))[0].transforms
     assert any(isinstance(t, st.RandomHorizontalFlip) for t in steps)
 
 
 def test_one_draw_per_clip(make_opt):
     """Every frame of a clip gets the same crop, scale and flip."""
     opt = make_opt('--sample_size', 16, '--train_crop', 'random')
-    spatial = training_transforms(opt)[0]
+    spatial = training_transforms(ClipSettings.from_options(opt))[0]
     frame = noise_image(50, 30)
     for seed in range(10):
         random.seed(seed)
@@ -218,11 +219,11 @@ def training_sets(make_opt, footage, *flags):
     """Training sets as main.py builds them: (with --fast_training_clips, by default, and the
     reference's way: PIL decoding every frame and the PIL transforms)."""
     from datasets import get_training_set
-    from datasets.videodataset import video_loader
+    from datasets.decoding import video_loader
     sets = []
     for fast in (['--fast_training_clips'], [], []):
         opt = make_opt(*footage, *flags, *fast)
-        sets.append(get_training_set(opt, *training_transforms(opt)))
+        sets.append(get_training_set(opt, *training_transforms(ClipSettings.from_options(opt))))
     sets[2].loader = lambda folder, numbers: video_loader(folder, numbers)  # not the default
     assert [s.decodes_to_tensors() for s in sets] == [True, True, False]
     assert sets[0].spatial_transform.transforms[0].tensor_resize == 'torch'
@@ -248,6 +249,7 @@ def fixed_draw(dataset, **parameters):
                 setattr(step, name, value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('crop', ['corner', 'random'])
 def test_fast_training_clips_are_within_two_grey_levels_of_pil_for_every_draw(make_opt,
                                                                              footage, crop):
@@ -290,6 +292,7 @@ def test_training_clips_follow_the_reference_draws(make_opt, footage):
         assert torch.equal(default[0][0], b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('crop', ['corner', 'random', 'center'])
 def test_default_training_clips_are_the_references_for_every_draw(make_opt, footage, crop):
     """torchcodec's decoding, the crop as a view and PIL's resize of it: the reference's
@@ -309,12 +312,51 @@ def test_default_training_clips_are_the_references_for_every_draw(make_opt, foot
                 assert torch.equal(a, exact[0][0]), (scale, place, flip)
 
 
-def test_validation_and_test_clips_stay_on_the_pil_path(make_opt):
-    for flags in ([], ['--fast_training_clips']):
-        opt = make_opt(*flags)
-        assert training_transforms(opt)[0].takes_tensor_frames
-        for pipeline in (validation_transforms, make_test_transforms):
-            assert not pipeline(opt)[0].takes_tensor_frames
+TRAINING_SETTINGS = [
+    [*crop, *flip, *fast, *norm]
+    for crop in (['--train_crop', 'random'], ['--train_crop', 'corner'],
+                 ['--train_crop', 'center'])
+    for flip in ([], ['--no_hflip'])
+    for fast in ([], ['--fast_training_clips'])
+    for norm in ([], ['--no_mean_norm'], ['--std_norm', '--norm_value', '255'])]
+
+
+@pytest.mark.parametrize('flags', TRAINING_SETTINGS, ids=' '.join)
+def test_every_training_setting_takes_tensor_frames_and_matches_its_pil_steps(make_opt, flags):
+    """The training pipeline of every setting is built for decoded tensor frames (the fast
+    path), and gives what its own steps give on PIL frames (exactly, or within the
+    documented 2 grey levels with --fast_training_clips)."""
+    clips = ClipSettings.from_options(make_opt(*flags, '--sample_size', 16))
+    spatial = training_transforms(clips)[0]
+    assert spatial.takes_tensor_frames
+    frames = [noise_image(37, 29, seed) for seed in range(3)]
+    tensors = [torch.from_numpy(np.asarray(f).copy()).permute(2, 0, 1) for f in frames]
+    for seed in range(4):
+        random.seed(seed)
+        spatial.randomize_parameters()
+        fast = transform_clip(spatial, tensors, randomized=True)
+        slow = transform_clip(spatial, frames, randomized=True)
+        assert fast.shape == slow.shape == (3, 3, 16, 16)
+        if not clips.fast_resize:
+            assert torch.equal(fast, slow), seed
+            continue
+        grey_level = 1 / (clips.norm_value * min(clips.std))  # a grey level, normalised
+        assert (fast - slow).abs().max() <= 2 * grey_level + 1e-5, seed
+
+
+@pytest.mark.parametrize('fast', [[], ['--fast_training_clips']])
+def test_validation_and_test_clips_stay_on_the_pil_path(make_opt, fast):
+    clips = ClipSettings.from_options(make_opt(*fast))
+    for pipeline in (validation_transforms, make_test_transforms):
+        assert not pipeline(clips)[0].takes_tensor_frames
+
+
+def test_a_training_step_without_tensor_frames_is_refused_at_once():
+    """A step that cannot take decoded tensor frames would send every training clip back to
+    the PIL path: building the pipeline says so instead."""
+    with pytest.raises(TypeError, match='Scale does not take tensor frames'):
+        st.Compose([st.Scale(16), st.ToTensor(1)], tensor_frames=True)
+    assert not st.Compose([st.Scale(16), st.ToTensor(1)]).takes_tensor_frames
 
 
 def test_default_training_clips_match_pil_on_odd_frames(tmp_path, make_opt):

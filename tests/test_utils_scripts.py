@@ -42,6 +42,7 @@ def ucf_videos(tmp_path_factory):
     return src
 
 
+@pytest.mark.slow
 def test_extraction_heights_counts_failures_and_resume(ucf_videos, tmp_path):
     dst = tmp_path / 'jpg'
     done = script('video_jpg_ucf101_hmdb51.py', ucf_videos, dst, '--n_jobs', 2)
@@ -198,7 +199,7 @@ def test_activitynet_evaluation_counts_any_segment_label(tmp_path):
     # An evaluation script of the other layout refuses, in one line, instead of 0.000.
     done = script('eval_ucf101.py', tmp_path / 'anet.json', tmp_path / 'anet_res.json')
     assert done.returncode == 1 and 'Traceback' not in done.stderr
-    assert 'holds no labels of the Kinetics / UCF-101 / HMDB-51 layout' in done.stderr
+    assert 'holds no labels of the UCF-101 layout' in done.stderr
     ann, res = write_eval_files(tmp_path)
     done = script('eval_activitynet.py', ann, res)
     assert done.returncode == 1 and 'holds no labels of the ActivityNet layout' in done.stderr

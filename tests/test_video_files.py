@@ -14,6 +14,7 @@ import torch
 from tests.conftest import ROOT, TINY, data_flags, run_cli, run_main
 from tests.datagen import (FRAME_STEP, activitynet_layout, labelled_layout, video_file_layout,
                            write_video_file)
+from clip_settings import ClipSettings
 
 pytestmark = pytest.mark.skipif(shutil.which('ffmpeg') is None, reason='needs ffmpeg')
 
@@ -27,6 +28,7 @@ def frame_numbers_of(clip, step=FRAME_STEP):
     return [round(v / step) for v in clip[0, :, 0, 0].tolist()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('dataset,ext', [('ucf101', '.mp4'), ('kinetics', '.avi')])
 def test_training_and_test_from_video_files(tmp_path, capsys, dataset, ext):
     kinetics = dataset == 'kinetics'
@@ -48,18 +50,19 @@ def test_training_and_test_from_video_files(tmp_path, capsys, dataset, ext):
 
 def test_activitynet_segments_from_video_files(tmp_path, capsys):
     from datasets import ActivityNet
-    from datasets.videodataset import video_file_loader
+    from datasets.decoding import video_file_loader
     video_path, annotation_path = activitynet_layout(
         str(tmp_path), [('training', 25, 25.0, [('run', 0.2, 0.8)]),
                         ('validation', 20, 25.0, [('jump', 0.0, 0.6)])])
     shutil.rmtree(video_path)
     for i, n in enumerate((25, 20)):
         write_video_file(os.path.join(video_path, f'v_a{i:03d}.mp4'), n, i)
-    train = ActivityNet(video_path, annotation_path, 'training', False, 1, sample_duration=4)
+    train = ActivityNet(video_path, annotation_path, 'training', 1, sample_duration=4)
     assert train.input_format == 'videos'
     # Segment 0.2 s - 0.8 s at 25 fps: frames ceil(5) ... ceil(20) - 1, as with frame folders.
     assert train.target_record(0)['frame_indices'] == list(range(5, 20))
-    test = ActivityNet(video_path, annotation_path, 'validation', True, 0, sample_duration=4)
+    test = ActivityNet(video_path, annotation_path, 'validation', 0, sample_duration=4,
+                       untrimmed=True)
     record = test.target_record(len(test) - 1)
     assert record['segment'] == [1, 20]
     frames = video_file_loader(record['video'], record['frame_indices'])
@@ -69,8 +72,8 @@ def test_activitynet_segments_from_video_files(tmp_path, capsys):
 def test_the_video_loaders_give_the_frames_asked_for(tmp_path):
     """In the order asked, repeats included: a run of consecutive frames longer than the
     decoder's chunk, frames out of order, and one box of them."""
-    from datasets.video_files import CHUNK
-    from datasets.videodataset import video_file_loader, video_file_pil_loader
+    from datasets.decoding import CHUNK
+    from datasets.decoding import video_file_loader, video_file_pil_loader
     path = str(tmp_path / 'v.mp4')
     write_video_file(path, 30, 0)
     runs = [list(range(3, 3 + 2 * CHUNK + 3)), [9, 2, 20, 20, 5], [4, 5, 4, 5]]
@@ -118,13 +121,14 @@ def test_clips_are_the_frames_the_frame_folders_give(tmp_path, make_opt):
             assert shown == requested[-1], (build.__name__, i)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flags', [[], ['--fast_training_clips'], ['--train_crop', 'random'],
                                    ['--train_crop', 'center', '--no_hflip']])
 def test_training_clips_decode_only_their_crop(tmp_path, make_opt, monkeypatch, flags):
     """A training clip from a video decodes only its crop, and gives the tensors of cropping
     the whole decoded frames: every scale and place, odd sides included (98 x 62 frames)."""
     from datasets import get_training_set
-    from datasets import videodataset
+    from datasets import decoding
     from datasets.factory import training_transforms
     from spatial_transforms import Compose
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:4])
@@ -134,18 +138,18 @@ def test_training_clips_decode_only_their_crop(tmp_path, make_opt, monkeypatch, 
                     '-pix_fmt', 'yuv420p', '-g', '8', textured], check=True)
     opt = make_opt(*data_flags(video_path, annotation_path, 'ucf101', 2), '--sample_size',
                    24, '--sample_duration', 8, *flags)
-    dataset = get_training_set(opt, *training_transforms(opt))
+    dataset = get_training_set(opt, *training_transforms(ClipSettings.from_options(opt)))
     assert dataset.input_format == 'videos' and dataset.decodes_to_tensors()
     first = [i for i in range(len(dataset)) if dataset.target_record(i)['video'] == textured]
     decoded_sizes = []
-    decode = videodataset.decode_video_frames
+    decode = decoding.decode_video_frames
 
     def spy(path, numbers, box=None):
         frames = decode(path, numbers, box)
         decoded_sizes.append(next(iter(frames.values())).shape[:2])
         return frames
 
-    monkeypatch.setattr(videodataset, 'decode_video_frames', spy)
+    monkeypatch.setattr(decoding, 'decode_video_frames', spy)
     for seed in range(40):
         random.seed(seed)
         cropped = dataset[first[0]][0]
@@ -193,6 +197,7 @@ def test_the_index_is_cached_and_read_again_when_a_video_changes(tmp_path, monke
     assert len(opened) == 4 and 'Traceback' not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_damaged_video_is_skipped_and_reported(tmp_path, capsys):
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:-1])
     damaged = os.path.join(video_path, 'b', 'v002.mp4')
@@ -206,20 +211,21 @@ def test_a_damaged_video_is_skipped_and_reported(tmp_path, capsys):
     assert 'Traceback' not in err
 
 
+@pytest.mark.slow
 def test_a_video_damaged_during_the_run_leaves_its_clips_out(tmp_path, capsys, monkeypatch):
     import main as main_module
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:-1])
     damaged = os.path.join(video_path, 'a', 'v001.mp4')
-    build = main_module.get_training_set
+    build = main_module.build_training_set
 
-    def build_then_damage(*args):
-        dataset = build(*args)
+    def build_then_damage(*args, **kwargs):
+        dataset = build(*args, **kwargs)
         with open(damaged, 'r+b') as f:  # keeps its header: the video opens, frames fail
             f.seek(os.path.getsize(damaged) // 3)
             f.write(b'\0' * (os.path.getsize(damaged) // 3))
         return dataset
 
-    monkeypatch.setattr(main_module, 'get_training_set', build_then_damage)
+    monkeypatch.setattr(main_module, 'build_training_set', build_then_damage)
     result = tmp_path / 'r'
     code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101', 2), *TINY,
                         '--result_path', result, '--n_epochs', 1, '--batch_size', 3,
@@ -281,6 +287,7 @@ def test_reencoding_scales_the_short_side_and_spaces_key_frames(tmp_path):
         [['video']]
 
 
+@pytest.mark.slow
 def test_reencoding_tunes_for_fast_decoding_unless_told(tmp_path):
     """x264 records its settings in the stream: fastdecode turns CABAC and the deblocking
     filter off."""

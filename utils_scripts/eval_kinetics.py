@@ -6,9 +6,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.names import kinetics_video_id  # noqa: E402
 from evaluation import main  # noqa: E402
 
 if __name__ == '__main__':
-    main(video_id=kinetics_video_id)
+    main('kinetics')

@@ -9,4 +9,4 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evaluation import main  # noqa: E402
 
 if __name__ == '__main__':
-    main()
+    main('ucf101')

@@ -1,6 +1,7 @@
 """Video-level top-k accuracy of a result JSON (main.py --test) against an annotation JSON.
 
-Shared by eval_ucf101.py, eval_hmdb51.py, eval_kinetics.py and eval_activitynet.py;
+Shared by eval_ucf101.py, eval_hmdb51.py, eval_kinetics.py and eval_activitynet.py, each
+naming its layout in datasets/registry.py (which says what a video's labels and id are);
 importable:
 
     from utils_scripts.evaluation import evaluate
@@ -10,7 +11,11 @@ Every annotated video of the subset counts; one without a prediction counts as w
 """
 import argparse
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.registry import DATASETS  # noqa: E402
 
 
 def load_json(path, what):
@@ -26,38 +31,24 @@ def load_json(path, what):
     return data
 
 
-def labels_of(value, layout):
-    """The ground-truth labels of an annotation entry: one ({"label": ...}) in the Kinetics,
-    UCF-101 and HMDB-51 layout, those of its segments ([{"label": ...}, ...]) in
-    ActivityNet's; an empty set if the entry is not of that layout."""
-    annotations = value.get('annotations')
-    if layout == 'activitynet':
-        return {a['label'] for a in annotations if isinstance(a, dict) and 'label' in a} \
-            if isinstance(annotations, list) else set()
-    label = annotations.get('label') if isinstance(annotations, dict) else None
-    return {label} if isinstance(label, str) else set()
-
-
-LAYOUT_NAMES = {'labelled': 'Kinetics / UCF-101 / HMDB-51', 'activitynet': 'ActivityNet'}
-
-
-def evaluate(annotation_path, result_path, subset='validation', top_k=1,
-             video_id=lambda key: key, layout='labelled'):
+def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset='ucf101'):
     """(accuracy, correct, total) over the annotated videos of `subset`: a video is right
-    when one of its labels is among its top_k predictions."""
+    when one of its labels is among its top_k predictions. `dataset`: the layout (its video
+    ids and labels), as main.py's --dataset names it."""
+    layout = DATASETS[dataset]
     database = load_json(annotation_path, 'annotation file').get('database', {})
     results = load_json(result_path, 'result file').get('results', {})
     if not isinstance(database, dict) or not isinstance(results, dict):
         raise ValueError(f'{annotation_path} needs a "database" object and {result_path} a '
                          '"results" object')
-    entries = {video_id(key): value for key, value in database.items()
+    entries = {layout.video_id(key): value for key, value in database.items()
                if isinstance(value, dict) and value.get('subset') == subset}
-    truth = {vid: labels_of(value, layout) for vid, value in entries.items()}
+    truth = {vid: layout.labels_of(value) for vid, value in entries.items()}
     truth = {vid: labels for vid, labels in truth.items() if labels}
     if entries and not truth:
-        raise ValueError(f'{annotation_path} holds no labels of the {LAYOUT_NAMES[layout]} '
-                         f'layout in subset {subset!r}: is it an annotation file of another '
-                         'dataset (eval_activitynet.py reads ActivityNet\'s)?')
+        raise ValueError(f'{annotation_path} holds no labels of the {layout.title} layout in '
+                         f'subset {subset!r}: is it an annotation file of another dataset '
+                         '(eval_activitynet.py reads ActivityNet\'s)?')
     if results and truth and not set(results) & set(truth):
         raise ValueError(f'none of the {len(results)} videos of {result_path} is in subset '
                          f'{subset!r} of {annotation_path}: is it a result of another dataset?')
@@ -67,7 +58,7 @@ def evaluate(annotation_path, result_path, subset='validation', top_k=1,
     return (correct / len(truth) if truth else 0.0), correct, len(truth)
 
 
-def main(video_id=lambda key: key, argv=None, layout='labelled'):
+def main(dataset, argv=None):
     parser = argparse.ArgumentParser(description='Video-level top-k accuracy.')
     parser.add_argument('annotation_path')
     parser.add_argument('result_path')
@@ -76,7 +67,7 @@ def main(video_id=lambda key: key, argv=None, layout='labelled'):
     args = parser.parse_args(argv)
     try:
         accuracy, correct, total = evaluate(args.annotation_path, args.result_path,
-                                            args.subset, args.top_k, video_id, layout)
+                                            args.subset, args.top_k, dataset)
     except ValueError as e:
         sys.exit(f'error: {e}')
     if total == 0:

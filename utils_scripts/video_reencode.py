@@ -2,7 +2,7 @@
 --video_path on the result): short side scaled to --short_side pixels (240, as the Kinetics
 frame preparation), a key frame every --key_every frames (a random clip then decodes at most
 that many frames before its first), H.264 tuned for fast decoding (x264's `fastdecode`: no
-CABAC, no deblocking filter; clips decode about 1.7 times as fast for about 10 % more disk),
+CABAC, no deblocking filter; clips decode faster for a little more disk: bench/RESULTS.md),
 audio dropped. The folder layout is kept (SRC/<label>/<name>.<ext> -> DST/<label>/<name>.mp4,
 or a flat folder for ActivityNet).
 
@@ -17,7 +17,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.video_files import VIDEO_EXTENSIONS  # noqa: E402
+from datasets.names import VIDEO_EXTENSIONS  # noqa: E402
 from utils_scripts.frames import run_ffmpeg, run_jobs, video_jobs  # noqa: E402
 
 

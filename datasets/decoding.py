@@ -1,0 +1,277 @@
+"""Decoding: frames from frame folders (JPEG files, by torchcodec's libjpeg-turbo decoder or
+PIL) and from video files (torchcodec, FFmpeg's decoders), each as the clip loaders and
+inference need them, with damage named by file.
+
+Frames are numbered from 1, as the frame folders' `image_00001.jpg` are.
+"""
+import functools
+import math
+import os
+import re
+
+import numpy as np
+import torch
+from PIL import Image
+
+from datasets.names import VIDEO_EXTENSIONS, frame_path  # noqa: F401 (decoding's names)
+from utils import UserError, one_line
+
+# Frames decoded per call: enough to amortise the call, few enough that a chunk is still in
+# the core's cache when it is converted and that 4K video does not hold much memory
+# (bench/RESULTS.md, video files).
+CHUNK = 8
+
+
+class DamagedFrame(UserError):
+    """A frame that is missing or cannot be decoded: `reason` is 'missing' or 'corrupt
+    (what the decoder said)'."""
+
+    def __init__(self, path, kind, detail='', advice='extract the frames of this video again '
+                 '(utils_scripts/video_jpg*.py, then n_frames*.py)'):
+        self.path, self.reason = path, f'{kind} ({detail})' if detail else kind
+        super().__init__(f'{kind} frame {path}' + (f' ({detail})' if detail else '') +
+                         f': {advice} or drop it from the annotation file')
+
+
+class VideoError(Exception):
+    """A video that cannot be read; the message names the file and the reason, which
+    `reason` holds alone."""
+
+    def __init__(self, path, reason):
+        super().__init__(f'{path}: {reason}')
+        self.path, self.reason = path, reason
+
+
+# -- frame folders --------------------------------------------------------------------------
+
+def pil_loader(path):
+    """Decode one frame to RGB, naming the file when it is missing or damaged."""
+    try:
+        img = Image.open(path)
+        img.load()
+    except FileNotFoundError:
+        raise DamagedFrame(path, 'missing') from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        # PIL's messages repeat the path: the line names it once.
+        raise DamagedFrame(path, 'corrupt', one_line(e, 200).replace(f" '{path}'", '')
+                           .replace(path, os.path.basename(path))) from None
+    return img if img.mode == 'RGB' else img.convert('RGB')
+
+
+def video_loader(video_dir, frame_indices, image_loader=pil_loader):
+    """The frames of a clip as PIL images; a frame repeated by loop padding is decoded once."""
+    decoded = {}
+    clip = []
+    for i in frame_indices:
+        if i not in decoded:
+            decoded[i] = image_loader(frame_path(video_dir, i))
+        clip.append(decoded[i])
+    return clip
+
+
+def get_default_video_loader():
+    return video_loader
+
+
+@functools.cache
+def jpeg_decoder():
+    """torchcodec's JPEG decoder (libjpeg-turbo, as PIL's: the same pixels), or None where
+    torchcodec cannot be loaded; imported on first use, in the process that decodes."""
+    try:
+        from torchcodec.decoders import decode_jpeg
+    except (ImportError, OSError, RuntimeError):  # missing, or FFmpeg libraries missing
+        return None
+    return decode_jpeg
+
+
+def tensor_video_loader(video_dir, frame_indices):
+    """The frames of a clip as C x H x W uint8 tensors, each frame decoded once. A frame the
+    JPEG decoder refuses goes to PIL, which reads what it can (other formats under a .jpg
+    name) and names the damage as video_loader does."""
+    decode_jpeg = jpeg_decoder()
+    unique = list(dict.fromkeys(frame_indices))
+    paths = [frame_path(video_dir, i) for i in unique]
+    try:
+        decoded = decode_jpeg(paths)  # one call for the clip: less Python per frame
+    except (RuntimeError, OSError, ValueError):
+        decoded = [decode_one_frame(decode_jpeg, path) for path in paths]
+    by_number = dict(zip(unique, decoded))
+    return [by_number[i] for i in frame_indices]
+
+
+def decode_one_frame(decode_jpeg, path):
+    try:
+        return decode_jpeg(path)
+    except (RuntimeError, OSError, ValueError):
+        frame = np.asarray(pil_loader(path))
+        return torch.from_numpy(frame.copy()).permute(2, 0, 1)
+
+
+# -- video files: clips at random places (training, validation, test) -----------------------
+
+class OpenVideo:
+    """The video file this process decoded last, kept open for the next clip of the same
+    video and box (the test pass's windows come in order). One per process: each loader
+    worker has its own."""
+
+    def __init__(self):
+        self.key, self.decoder = None, None
+
+    def get(self, path, box):
+        if self.key != (path, box):
+            from torchcodec.decoders import VideoDecoder  # only where videos are read
+            self.key, self.decoder = None, None
+            crop = None if box is None else [box_crop(box)]
+            self.decoder = VideoDecoder(path, dimension_order='NHWC', num_ffmpeg_threads=1,
+                                        seek_mode='approximate', transforms=crop)
+            self.key = (path, box)
+        return self.decoder
+
+    def close(self):
+        self.key, self.decoder = None, None
+
+
+OPEN_VIDEO = OpenVideo()
+
+
+def decode_video_frames(path, frame_indices, box=None, convert=None):
+    """{frame number: H x W x C uint8 frame (a view of the decoder's batch), or what
+    `convert` makes of it} for a clip of a video file, only `box` (left, top, right, bottom)
+    of each frame if given. torchcodec seeks to the key frame before the first and decodes
+    forward."""
+    unique = sorted(set(frame_indices))
+    frames = {}
+    try:
+        decoder = OPEN_VIDEO.get(path, box)
+        if unique[-1] - unique[0] + 1 == len(unique):  # consecutive: the usual clip
+            # A chunk at a time, each converted while it is still in the core's cache.
+            for k in range(0, len(unique), CHUNK):
+                part = unique[k:k + CHUNK]
+                batch = decoder.get_frames_in_range(part[0] - 1, part[-1]).data
+                frames.update(zip(part, map(convert, batch) if convert else batch))
+        else:
+            batch = decoder.get_frames_at([i - 1 for i in unique]).data
+            frames.update(zip(unique, map(convert, batch) if convert else batch))
+    except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
+        OPEN_VIDEO.close()
+        raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
+                           decoding_failure(e),
+                           'replace this video (utils_scripts/video_reencode.py)') from None
+    return frames
+
+
+def video_file_loader(path, frame_indices, box=None):
+    """The frames of a clip from a video file (only `box` of each if given), as C x H x W
+    uint8 tensors (views of the decoder's H x W x C frames, as tensor_video_loader gives
+    them)."""
+    by_number = decode_video_frames(path, frame_indices, box)
+    return [by_number[i].permute(2, 0, 1) for i in frame_indices]
+
+
+def video_file_pil_loader(path, frame_indices):
+    """The frames of a clip from a video file as PIL images, for the PIL transforms."""
+    images = decode_video_frames(path, frame_indices,
+                                 convert=lambda frame: Image.fromarray(frame.numpy()))
+    return [images[i] for i in frame_indices]
+
+
+def decoding_failure(exc):
+    """'cannot be decoded (FFmpeg's message)' for an exception from torchcodec, which prefixes
+    the message with its own source location."""
+    reason = re.sub(r'^\w+, \S+:\d+, ', '', one_line(exc))
+    return f'cannot be decoded ({reason[:200]})'
+
+
+def decoding_error(path, exc):
+    return VideoError(path, decoding_failure(exc))
+
+
+def box_crop(box):
+    """A torchcodec decoder transform keeping `box` (left, top, right, bottom) of every
+    frame. FFmpeg crops after converting to RGB, so the pixels are those of the whole frame's
+    box, but only the box is copied out."""
+    return _box_crop_class()(box)
+
+
+@functools.cache
+def _box_crop_class():
+    from torchcodec.transforms import DecoderTransform  # only where videos are read
+
+    class BoxCrop(DecoderTransform):
+        # torchcodec's public crops are centred or randomly placed; its crop specification
+        # also takes a place ("crop, height, width, left, top", what its RandomCrop writes
+        # once it has drawn one). tests/test_video_files.py checks the pixels against a crop
+        # of the whole frame, for the torchcodec version requirements.txt pins.
+        def __init__(self, box):
+            left, top, right, bottom = box
+            self.place, self.size = (left, top), (bottom - top, right - left)
+
+        def _make_transform_spec(self, input_dims):
+            return f'crop, {self.size[0]}, {self.size[1]}, {self.place[0]}, {self.place[1]}'
+
+        def _get_output_dims(self):
+            return self.size
+
+    return BoxCrop
+
+
+# -- video files: every frame in order (indexing, inference) ---------------------------------
+
+def resampled(n_source, source_fps, fps=None):
+    """The source frame (from 0) of each output frame when `n_source` frames at `source_fps`
+    are resampled to `fps` (all of them, in order, without `fps`): output frame k shows what
+    is on screen at time k / fps."""
+    if not fps:
+        return np.arange(n_source)
+    n = max(1, math.ceil(n_source * fps / source_fps - 1e-9))
+    return np.minimum(np.floor(np.arange(n) * (source_fps / fps) + 1e-9).astype(np.int64),
+                      n_source - 1)
+
+
+class VideoFile:
+    """A video file's frames, in order, at its own frame rate or resampled to `fps`.
+
+    `n_frames` and `fps` describe the frames `frames()` yields, `width` and `height` their
+    size. Opening reads the container's index (no decoding); a file that is not a readable
+    video raises VideoError.
+    """
+
+    def __init__(self, path, fps=None):
+        from torchcodec.decoders import VideoDecoder  # only where videos are read
+        self.path = path
+        try:
+            # 'exact': the frame count comes from scanning the file, not from its header.
+            self.decoder = VideoDecoder(path, dimension_order='NHWC', num_ffmpeg_threads=1,
+                                        seek_mode='exact')
+            metadata = self.decoder.metadata
+        except Exception as e:  # FFmpeg's errors arrive as RuntimeError, ValueError, ...
+            raise decoding_error(path, e) from None
+        n_source = metadata.num_frames or 0
+        if n_source < 1:
+            raise VideoError(path, 'the video stream has no frames')
+        self.width, self.height = metadata.width or 0, metadata.height or 0
+        self.source_fps = float(metadata.average_fps or 0)
+        if fps and not self.source_fps > 0:
+            raise VideoError(path, 'its frame rate is unknown, so --fps cannot resample it')
+        self.source_index = resampled(n_source, self.source_fps, fps)
+        self.fps = float(fps or self.source_fps)
+        self.n_frames = len(self.source_index)
+
+    def frames(self, last=None):
+        """Yield (frame number, H x W x 3 uint8 numpy array) for frames 1 ... `last` (all by
+        default), in order; a frame that resampling repeats is yielded once per number."""
+        last = self.n_frames if last is None else min(last, self.n_frames)
+        wanted = self.source_index[:last]
+        stop = int(wanted[-1]) + 1
+        k = 0  # the next output frame, from 0
+        for begin in range(0, stop, CHUNK):
+            try:
+                batch = self.decoder.get_frames_in_range(begin, min(begin + CHUNK, stop))
+            except Exception as e:
+                raise decoding_error(self.path, e) from None
+            data = batch.data.numpy()
+            while k < last and wanted[k] < begin + len(data):
+                yield k + 1, data[wanted[k] - begin]
+                k += 1
+        if k < last:
+            raise VideoError(self.path, f'ends after {k} of its {self.n_frames} frames')

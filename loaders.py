@@ -1,0 +1,35 @@
+"""DataLoaders as main.py and inference.py run them: workers seeded from the run's seed and
+deaf to Ctrl-C, batches that leave damaged clips out, evaluation clips sharded across ranks.
+"""
+import signal
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from datasets.videodataset import collate_skipping_damaged
+from distributed import ShardSampler
+
+
+def seed_worker(worker_id):
+    """Seed numpy in each loader worker from the seed torch gave that worker, and leave
+    SIGINT (a terminal's Ctrl-C reaches the whole process group) to the main process, which
+    stops after the current batch. SIGTERM still ends a worker: the loader shuts workers
+    down with it."""
+    np.random.seed(torch.initial_seed() % 2 ** 32)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def make_loader(dataset, batch_size, n_workers, runtime, shuffle=False, sampler=None,
+                collate_fn=collate_skipping_damaged):
+    """Batches of `dataset`. Without a sampler, validation and test clips are split across
+    ranks, each clip exactly once."""
+    if sampler is None and not shuffle and runtime.distributed:
+        sampler = ShardSampler(len(dataset), runtime.rank, runtime.world_size)
+    # A last training batch of one clip breaks batch norm where a feature map is 1x1x1,
+    # and would teach little: drop just that one.
+    n = len(sampler) if sampler is not None else len(dataset)
+    drop_last = shuffle and n % batch_size == 1
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None,
+                      sampler=sampler, num_workers=n_workers, pin_memory=runtime.uses_cuda,
+                      worker_init_fn=seed_worker, drop_last=drop_last, collate_fn=collate_fn)
