@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from loaders import seed_worker
 from models.checkpoint import head_name, load_model_file
 from models.factory import build_model
 from models.registry import ModelSpec
-from result_folder import check_writable
+from result_folder import held
 from runtime import Runtime
 from utils import UserError, one_line, write_atomically, write_text_atomically
 
@@ -66,7 +67,7 @@ def build_parser():
                    help='classes per video in results.json')
     g.add_argument('--annotation_path', default='',
                    help='class names from this annotation file (as main.py reads it)')
-    g.add_argument('--class_names', default='', help='class names from this file, one a line')
+    g.add_argument('--class_names', default='', help='class names from this file, one a line (every non-empty line is a name)')
     g.add_argument('--overwrite', action='store_true', help='redo videos already done')
     g.add_argument('--debug', action='store_true',
                    help='show the traceback of errors instead of one line')
@@ -110,22 +111,28 @@ def run(opt):
     runtime = Runtime.from_options(opt)
     try:
         model = load_model(opt, runtime)
-        check_writable(opt.output, '--output')
-        settings = output_settings(opt)
-        todo = [i for i, source in enumerate(sources)
-                if opt.overwrite or read_part(opt.output, source, settings) is None]
-        if runtime.is_main and len(todo) < len(sources):
-            print(f'{len(sources) - len(todo)} of {len(sources)} videos are already done in '
-                  f'{opt.output} (--overwrite redoes them)')
-        failed = process(sources, todo[runtime.rank::runtime.world_size], model, class_names,
-                         settings, opt, runtime)
-        failed = sorted(f for part in gather_to_main(failed, runtime) or [] for f in part)
-        if not runtime.is_main:
-            return 0
-        write_summary(sources, settings, failed, opt)
-        return 1 if failed else 0
+        # Rank 0 holds the output folder: a second run into it would mix parts and summaries.
+        with held(opt.output, '--output') if runtime.is_main else nullcontext():
+            return infer(sources, class_names, model, opt, runtime)
     finally:
         leave_process_group()
+
+
+def infer(sources, class_names, model, opt, runtime):
+    """Process the videos not yet done and write the summary; returns the exit status."""
+    settings = output_settings(opt, class_names)
+    todo = [i for i, source in enumerate(sources)
+            if opt.overwrite or read_part(opt.output, source, settings) is None]
+    if runtime.is_main and len(todo) < len(sources):
+        print(f'{len(sources) - len(todo)} of {len(sources)} videos are already done in '
+              f'{opt.output} (--overwrite redoes them)')
+    failed = process(sources, todo[runtime.rank::runtime.world_size], model, class_names,
+                     settings, opt, runtime)
+    failed = sorted(f for part in gather_to_main(failed, runtime) or [] for f in part)
+    if not runtime.is_main:
+        return 0
+    write_summary(sources, settings, failed, opt)
+    return 1 if failed else 0
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -135,7 +142,7 @@ def find_sources(inputs):
     or two videos of the same name is a UserError."""
     sources = []
     for given in inputs:
-        sources.extend(sources_of(given, os.getcwd()))
+        sources.extend(sources_of(given, os.getcwd(), ()))
     if not sources:
         raise UserError(f'no video files or frame folders found in {", ".join(inputs)}')
     seen = {}
@@ -147,7 +154,9 @@ def find_sources(inputs):
     return list({source.name: source for source in sources}.values())
 
 
-def sources_of(given, base):
+def sources_of(given, base, lists):
+    """The videos `given` names, relative to `base`; `lists`: the list files being read
+    (one listing itself, or a cycle of lists, is an error)."""
     path = os.path.join(base, os.path.expanduser(given))
     if os.path.isdir(path):
         if is_frame_folder(path):
@@ -156,7 +165,12 @@ def sources_of(given, base):
     if not os.path.isfile(path):
         raise UserError(f'input not found: {given}')
     if path.lower().endswith(LIST_EXTENSIONS):
-        return [s for entry in read_list(path) for s in sources_of(entry, os.path.dirname(path))]
+        real = os.path.realpath(path)
+        if real in lists:
+            raise UserError(f'the list {given} lists itself (through {len(lists)} list'
+                            f'{"s" if len(lists) > 1 else ""}): remove that line')
+        return [s for entry in read_list(path) for s in
+                sources_of(entry, os.path.dirname(path), lists + (real,))]
     return [Source(os.path.splitext(os.path.basename(path))[0], path, False)]
 
 
@@ -183,19 +197,22 @@ def search_folder(root):
     return sorted(found)
 
 
-def read_list(path):
+def read_list(path, comments=True):
+    """The non-empty lines of a text file, stripped (a UTF-8 byte-order mark dropped);
+    `comments`: lines starting with # (indented or not) are left out."""
     try:
-        with open(path, encoding='utf-8') as f:
-            return [line.strip() for line in f if line.strip() and not line.startswith('#')]
+        with open(path, encoding='utf-8-sig') as f:
+            lines = [line.strip() for line in f]
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f'cannot read the list {path}: {one_line(e)}') from None
+    return [line for line in lines if line and not (comments and line.startswith('#'))]
 
 
 def read_class_names(opt):
     """Class names from --class_names, --annotation_path, Kinetics-400's for a 400-class
     model, or class indices."""
     if opt.class_names:
-        names = read_list(opt.class_names)
+        names = read_list(opt.class_names, comments=False)  # a class may be named '#1'
     elif opt.annotation_path:
         names = annotation_class_names(opt.annotation_path)
     elif opt.n_classes == 400:
@@ -234,14 +251,32 @@ def load_model(opt, runtime):
     return evaluation_model(wrap_model(model, runtime)).eval()
 
 
-def output_settings(opt):
-    """What decides a video's outputs: a video done with other settings is done again."""
+def output_settings(opt, class_names):
+    """What decides a video's outputs: a video done with other settings (or, scored, with
+    other class names) is done again."""
     with open(opt.resume_path, 'rb') as f:
         checkpoint = hashlib.sha1(f.read(1 << 20)).hexdigest()  # its first MiB
     keys = ('mode', 'arch', 'n_classes', 'sample_size', 'sample_duration', 'stride', 'fps',
             'norm_value', 'mean', 'std', 'no_mean_norm', 'std_norm', 'scale_in_test',
             'crop_position_in_test', 'top_k')
-    return dict({key: getattr(opt, key) for key in keys}, checkpoint=checkpoint)
+    names = hashlib.sha1('\n'.join(class_names or []).encode('utf-8', 'surrogateescape'))
+    return dict({key: getattr(opt, key) for key in keys}, checkpoint=checkpoint,
+                class_names=names.hexdigest())
+
+
+def parts_done(output, settings):
+    """{video name: part} of every video done in `output` with these settings, by this run
+    or earlier ones (whatever inputs they were given)."""
+    folder = os.path.join(output, PARTS)
+    done = {}
+    for parent, _, files in os.walk(folder):
+        for file in sorted(files):
+            if file.endswith('.json'):
+                name = os.path.relpath(os.path.join(parent, file), folder)[:-len('.json')]
+                part = read_part(output, Source(name, '', False), settings)
+                if part is not None:
+                    done[name] = part
+    return dict(sorted(done.items()))
 
 
 def part_path(output, source):
@@ -337,8 +372,7 @@ def finish_video(source, rows, class_names, opt):
 def write_summary(sources, settings, failed, opt):
     """results.json or features.json over every video done (this run's and earlier ones'),
     and failed.txt listing the videos that could not be read (removed when none)."""
-    parts = {s.name: read_part(opt.output, s, settings) for s in sources}
-    done = {name: part for name, part in parts.items() if part is not None}
+    done = parts_done(opt.output, settings)
     if opt.mode == 'score':
         summary = {'results': {name: part['results'] for name, part in done.items()},
                    'clips': {name: part['clips'] for name, part in done.items()}}

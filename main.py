@@ -111,13 +111,14 @@ def train_and_test(opt, runtime):
     if runtime.is_main:
         say_what_will_not_happen(opt, begin_epoch)
     model = wrap_model(model, runtime, opt.sync_bn)
-    n_outputs = opt.n_finetune_classes if opt.pretrain_path else opt.n_classes
+    outputs = ('--n_finetune_classes', opt.n_finetune_classes) if opt.pretrain_path else \
+        ('--n_classes', opt.n_classes)
     training = None if opt.no_train else prepare_training(
         opt, model, parameters, checkpoint, begin_epoch,
-        ready(build_training_set(source, clips, skip_damaged=True), n_outputs), runtime)
+        ready(build_training_set(source, clips, skip_damaged=True), *outputs), runtime)
     val_loader = None if opt.no_val else loader_of(
-        ready(build_validation_set(source, clips, skip_damaged=True), n_outputs), opt, runtime)
-    test_set = ready(build_test_set(source, clips, skip_damaged=True), n_outputs) \
+        ready(build_validation_set(source, clips, skip_damaged=True), *outputs), opt, runtime)
+    test_set = ready(build_test_set(source, clips, skip_damaged=True), *outputs) \
         if opt.test else None
 
     logs = result_folder.start(opt, runtime, begin_epoch=begin_epoch) if runtime.is_main \
@@ -298,13 +299,14 @@ def loader_of(dataset, opt, runtime, shuffle=False, sampler=None):
     return make_loader(dataset, opt.batch_size, opt.n_threads, runtime, shuffle, sampler)
 
 
-def ready(dataset, n_outputs):
-    """The dataset, its classes checked against the model's outputs."""
+def ready(dataset, flag, n_outputs):
+    """The dataset, its classes checked against the model's outputs (which `flag` sets):
+    fewer outputs cannot learn every class, more would put names past the class list on
+    the test pass's results (and are a forgotten flag: the default is Kinetics' 400)."""
     n_classes = len(dataset.class_names)
-    if n_outputs < n_classes:
+    if n_outputs != n_classes:
         raise UserError(f'{dataset.annotation_path} has {n_classes} classes but the model '
-                        f'outputs {n_outputs}: set --n_classes (or --n_finetune_classes when '
-                        f'fine-tuning) to {n_classes}')
+                        f'outputs {n_outputs}: set {flag} {n_classes}')
     return dataset
 
 

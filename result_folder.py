@@ -30,6 +30,9 @@ class RunLogs:
 
 def check_writable(result_path, flag='--result_path'):
     """Create the output folder `flag` names if needed and make sure it can be written."""
+    if os.path.exists(result_path) and not os.path.isdir(result_path):
+        raise UserError(f'{flag} {result_path} is a file, not a folder: give a folder (it is '
+                        'created if missing)')
     try:
         os.makedirs(result_path, exist_ok=True)
         probe = tempfile.TemporaryFile(dir=result_path)
@@ -39,18 +42,18 @@ def check_writable(result_path, flag='--result_path'):
 
 
 @contextlib.contextmanager
-def held(result_path):
+def held(result_path, flag='--result_path'):
     """The result folder, created if needed, checked writable and held for the run: a second
     run into the same folder would move the first one's files away or mix its logs. The
     folder itself is locked, so nothing is written to it; on a file system without locks
     (some cluster mounts) runs are not kept apart."""
-    check_writable(result_path)
+    check_writable(result_path, flag)
     fd = os.open(result_path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UserError(f'--result_path {result_path} is in use by a run still going: '
+            raise UserError(f'{flag} {result_path} is in use by a run still going: '
                             'wait for it to end or choose another folder') from None
         except OSError:  # no locks on this file system
             pass

@@ -155,9 +155,17 @@ def decode_video_frames(path, frame_indices, box=None, convert=None):
     except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
         OPEN_VIDEO.close()
         raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
-                           decoding_failure(e),
-                           'replace this video (utils_scripts/video_reencode.py)') from None
+                           decoding_failure(e), REPLACE_VIDEO) from None
+    if len(frames) < len(unique):  # a short read: the file changed since it was indexed
+        OPEN_VIDEO.close()
+        missing = [i for i in unique if i not in frames]
+        raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'short',
+                           f'frames {missing[0]}-{missing[-1]} did not decode: the file ends '
+                           'early or changed since it was indexed', REPLACE_VIDEO)
     return frames
+
+
+REPLACE_VIDEO = 'replace this video (utils_scripts/video_reencode.py)'
 
 
 def video_file_loader(path, frame_indices, box=None):

@@ -32,6 +32,9 @@ def load_checkpoint(path):
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
+        if 'Unsupported operand' in str(e):  # bytes that are no pickle at all
+            raise UserError(f'{path} is not a PyTorch checkpoint (a JSON, video or other file?): '
+                            'give a .pth file written by torch.save') from None
         if 'weights_only' in str(e) or 'Unsupported' in str(e):
             raise UserError(f'refused to load {path}: it needs arbitrary code to unpickle, '
                             f'which could run anything; ' + TRUST_HINT.format(path=path)) from None

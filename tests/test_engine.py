@@ -153,8 +153,10 @@ def test_original_readme_commands(tmp_path):
     home = tmp_path / 'home'
     data = home / 'data'
     os.makedirs(data / 'models')
-    labelled_layout(str(data / 'k'), ['a', 'b'], [('a', 'training', 9), ('b', 'training', 9),
-                                                  ('a', 'validation', 12)], kinetics=True)
+    kinetics_classes = ['a', 'b'] + [f'k{i}' for i in range(398)]  # 400, two with videos
+    labelled_layout(str(data / 'k'), kinetics_classes, [('a', 'training', 9),
+                                                        ('b', 'training', 9),
+                                                        ('a', 'validation', 12)], kinetics=True)
     os.rename(data / 'k' / 'jpg', data / 'kinetics_videos')
     os.makedirs(data / 'kinetics_videos' / 'jpg')
     for name in ('a', 'b'):

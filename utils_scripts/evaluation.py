@@ -24,8 +24,14 @@ def load_json(path, what):
             data = json.load(f)
     except FileNotFoundError:
         raise ValueError(f'{what} not found: {path}') from None
+    except IsADirectoryError:
+        raise ValueError(f'{path} is a folder: give the {what} (a JSON file) in it') from None
+    except UnicodeDecodeError:
+        raise ValueError(f'{path} is not a text file: give the {what} (JSON)') from None
     except json.JSONDecodeError as e:
         raise ValueError(f'{path} is not valid JSON: {e.msg} at line {e.lineno}') from None
+    except (ValueError, RecursionError) as e:  # a 5000-digit number, deep nesting
+        raise ValueError(f'{path} is not a {what}: {e}') from None
     if not isinstance(data, dict):
         raise ValueError(f'{path} is not a {what} (a JSON object)')
     return data
@@ -36,11 +42,16 @@ def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset
     when one of its labels is among its top_k predictions. `dataset`: the layout (its video
     ids and labels), as main.py's --dataset names it."""
     layout = DATASETS[dataset]
-    database = load_json(annotation_path, 'annotation file').get('database', {})
-    results = load_json(result_path, 'result file').get('results', {})
-    if not isinstance(database, dict) or not isinstance(results, dict):
-        raise ValueError(f'{annotation_path} needs a "database" object and {result_path} a '
-                         '"results" object')
+    database = load_json(annotation_path, 'annotation file').get('database')
+    results = load_json(result_path, 'result file').get('results')
+    if not isinstance(database, dict):
+        raise ValueError(f'{annotation_path} is not an annotation file: it has no "database" '
+                         'object')
+    if not isinstance(results, dict) or not all(isinstance(v, list) for v in results.values()):
+        raise ValueError(f'{result_path} is not a result file of main.py --test or '
+                         'inference.py: it has no "results" object of per-video lists')
+    if not results:
+        raise ValueError(f'{result_path} holds no results: the test pass scored no video')
     entries = {layout.video_id(key): value for key, value in database.items()
                if isinstance(value, dict) and value.get('subset') == subset}
     truth = {vid: layout.labels_of(value) for vid, value in entries.items()}
@@ -58,12 +69,19 @@ def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset
     return (correct / len(truth) if truth else 0.0), correct, len(truth)
 
 
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {text}')
+    return value
+
+
 def main(dataset, argv=None):
     parser = argparse.ArgumentParser(description='Video-level top-k accuracy.')
     parser.add_argument('annotation_path')
     parser.add_argument('result_path')
     parser.add_argument('--subset', default='validation')
-    parser.add_argument('--top_k', type=int, default=1)
+    parser.add_argument('--top_k', type=positive_int, default=1)
     args = parser.parse_args(argv)
     try:
         accuracy, correct, total = evaluate(args.annotation_path, args.result_path,

@@ -38,7 +38,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not os.path.isfile(args.path):
         sys.exit(f'error: no such file: {args.path}')
-    checkpoint = torch.load(args.path, map_location='cpu', weights_only=False)
+    try:
+        checkpoint = torch.load(args.path, map_location='cpu', weights_only=False)
+    except Exception as e:  # the unpickler fails on other files in many ways
+        sys.exit(f'error: {args.path} is not a PyTorch checkpoint '
+                 f'({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ""})')
     if not isinstance(checkpoint, dict):
         sys.exit(f'error: {args.path} does not hold a dict')
     output = args.output or os.path.splitext(args.path)[0] + '.safe.pth'

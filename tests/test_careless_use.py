@@ -1,0 +1,233 @@
+"""What a careless command or a changed file meets: one line naming the file or value and
+what to do, no traceback, nothing already written lost; data that changed under a run is
+damaged data, not a crash."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, TINY, assert_one_line_error, data_flags, run_cli, ucf_like
+from tests.datagen import video_file_layout, write_video_file
+
+MODEL = ['--model_depth', '10', '--resnet_shortcut', 'A', '--n_classes', '3', '--no_cuda',
+         '--sample_size', '32', '--sample_duration', '8', '--n_threads', '0']
+
+
+def run_inference(capsys, *args):
+    """inference.py in this process; returns (exit code, stdout, stderr)."""
+    import inference
+    try:
+        inference.main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def tiny_model(path, n_classes=3):
+    from models.factory import build_model
+    from models.registry import ModelSpec
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(depth=10, n_classes=n_classes, sample_size=32,
+                                  sample_duration=8, shortcut='A'))
+    torch.save({'arch': 'resnet-10', 'state_dict': model.state_dict()}, path)
+    return path
+
+
+def script(name, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'utils_scripts', name),
+                           *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+# -- main.py -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('n_classes', [400, 2])
+def test_model_outputs_other_than_the_classes_are_refused_before_anything_runs(
+        tmp_path, capsys, n_classes):
+    """The default --n_classes 400 on a 3-class set used to train the whole run and then
+    crash in the test pass; fewer outputs than classes cannot learn them all."""
+    video_path, annotation_path = ucf_like(tmp_path)
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101', n_classes),
+                        *TINY, '--result_path', result, '--n_epochs', 1, '--test')
+    assert_one_line_error(code, err, f'has 3 classes but the model outputs {n_classes}',
+                          'set --n_classes 3')
+    assert not result.exists() or not any(result.iterdir())
+
+
+# -- video files that change under a run -------------------------------------------------
+
+def test_a_video_shorter_than_when_it_was_indexed_gives_damaged_clips(tmp_path):
+    from datasets import UCF101
+    from datasets.decoding import DamagedFrame
+    from datasets.videodataset import DamagedClip
+    video_path, annotation_path = video_file_layout(str(tmp_path), ['a'],
+                                                    [('a', 'training', 20)])
+    dataset = UCF101(video_path, annotation_path, 'training', 0, sample_duration=8)
+    assert len(dataset) == 3  # windows at frames 1, 9, 17
+    write_video_file(os.path.join(video_path, 'a', 'v000.mp4'), 10)  # replaced, shorter
+    with pytest.raises(DamagedFrame, match='did not decode: the file ends early or changed'):
+        dataset[2]
+    dataset.skip_damaged = True
+    damaged = dataset[2]
+    assert isinstance(damaged, DamagedClip) and damaged.reason.startswith('short')
+
+
+def test_broken_links_and_link_loops_among_video_files_are_skipped_and_named(tmp_path,
+                                                                               capsys):
+    from datasets import UCF101
+    video_path, annotation_path = video_file_layout(
+        str(tmp_path), ['a'], [('a', 'training', 10), ('a', 'training', 10),
+                               ('a', 'training', 10)])
+    folder = os.path.join(video_path, 'a')
+    os.remove(os.path.join(folder, 'v001.mp4'))
+    os.symlink(os.path.join(folder, 'gone.mp4'), os.path.join(folder, 'v001.mp4'))
+    os.remove(os.path.join(folder, 'v002.mp4'))
+    os.symlink(os.path.join(folder, 'v002.mp4'), os.path.join(folder, 'v002.mp4'))
+    dataset = UCF101(video_path, annotation_path, 'training', sample_duration=8)
+    assert [dataset.video_ids[i] for i in range(len(dataset.video_ids))] == ['v000']
+    err = capsys.readouterr().err
+    assert 'v001.mp4' in err and 'v002.mp4' in err and 'Traceback' not in err
+
+
+# -- checkpoints ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('content', [b'{"results": {}}\n', bytes(range(256)) * 8])
+def test_a_file_that_is_no_checkpoint_is_called_so(tmp_path, content):
+    from models.checkpoint import load_checkpoint
+    from utils import UserError
+    path = tmp_path / 'model.pth'
+    path.write_bytes(content)
+    with pytest.raises(UserError, match='is not a PyTorch checkpoint') as caught:
+        load_checkpoint(str(path))
+    assert 'arbitrary code' not in str(caught.value)
+    done = script('trust_checkpoint.py', path)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert 'is not a PyTorch checkpoint' in done.stderr
+
+
+# -- the evaluation programs -----------------------------------------------------------------
+
+def annotation(tmp_path):
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps({'labels': ['a', 'b'], 'database': {
+        'v1': {'subset': 'validation', 'annotations': {'label': 'a'}}}}))
+    return path
+
+
+@pytest.mark.parametrize('kind, fragment', [
+    ('features', 'is not a result file'),
+    ('annotation', 'is not a result file'),
+    ('empty', 'holds no results'),
+    ('folder', 'is a folder'),
+    ('binary', 'is not a text file'),
+])
+def test_evaluation_refuses_what_is_no_result_file(tmp_path, kind, fragment):
+    ann = annotation(tmp_path)
+    given = tmp_path / 'given.json'
+    if kind == 'features':
+        given.write_text(json.dumps({'v1': {'file': 'v1.npy', 'segments': [[1, 8]], 'fps': 25}}))
+    elif kind == 'annotation':
+        given = ann
+    elif kind == 'empty':
+        given.write_text('{"results": {}}')
+    elif kind == 'folder':
+        given.mkdir()
+    else:
+        given.write_bytes(bytes(range(256)))
+    done = script('eval_ucf101.py', ann, given)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert fragment in done.stderr and str(given) in done.stderr
+    assert 'accuracy' not in done.stdout
+
+
+def test_evaluation_refuses_top_k_0(tmp_path):
+    ann = annotation(tmp_path)
+    done = script('eval_ucf101.py', ann, ann, '--top_k', 0)
+    assert done.returncode == 2 and 'must be a positive integer' in done.stderr
+
+
+# -- inference.py ----------------------------------------------------------------------------
+
+@pytest.fixture
+def clip_folder(tmp_path):
+    """Two small videos and a tiny 3-class model."""
+    for i in range(2):
+        write_video_file(str(tmp_path / 'in' / f'clip{i}.mp4'), 10, i, size=(40, 32))
+    return tmp_path / 'in', tiny_model(tmp_path / 'model.pth')
+
+
+def test_a_list_that_lists_itself_is_one_line(tmp_path, capsys, clip_folder):
+    videos, model = clip_folder
+    listing = tmp_path / 'all.txt'
+    other = tmp_path / 'other.txt'
+    listing.write_text(f'{videos / "clip0.mp4"}\nother.txt\n')
+    other.write_text('all.txt\n')
+    code, _, err = run_inference(capsys, listing, '--output', tmp_path / 'out',
+                                 '--resume_path', model, *MODEL)
+    assert_one_line_error(code, err, 'lists itself')
+
+
+def test_list_files_take_a_byte_order_mark_and_indented_comments(tmp_path, capsys,
+                                                                  clip_folder):
+    videos, model = clip_folder
+    listing = tmp_path / 'list.txt'
+    listing.write_bytes(b'\xef\xbb\xbf' + f'{videos / "clip0.mp4"}\n   # a note\n'.encode())
+    names = tmp_path / 'names.txt'
+    names.write_text('#1 jump\nrun\nswim\n')  # a class name may start with #
+    code, _, err = run_inference(capsys, listing, '--output', tmp_path / 'out',
+                                 '--resume_path', model, '--class_names', names, *MODEL)
+    assert code == 0, err
+    results = json.loads((tmp_path / 'out' / 'results.json').read_text())['results']
+    assert list(results) == ['clip0']
+    assert {r['label'] for r in results['clip0']} <= {'#1 jump', 'run', 'swim'}
+
+
+def test_a_rerun_with_other_class_names_scores_again(tmp_path, capsys, clip_folder):
+    videos, model = clip_folder
+    out = tmp_path / 'out'
+    for names in (['a', 'b', 'c'], ['x', 'y', 'z']):
+        path = tmp_path / 'names.txt'
+        path.write_text('\n'.join(names) + '\n')
+        code, _, err = run_inference(capsys, videos / 'clip0.mp4', '--output', out,
+                                     '--resume_path', model, '--class_names', path, *MODEL)
+        assert code == 0, err
+        labels = {r['label'] for r in json.loads((out / 'results.json').read_text())
+                  ['results']['clip0']}
+        assert labels <= set(names), labels
+
+
+def test_the_summary_lists_every_video_done_in_the_folder(tmp_path, capsys, clip_folder):
+    videos, model = clip_folder
+    out = tmp_path / 'out'
+    for name in ('clip0.mp4', 'clip1.mp4'):  # two runs, other inputs
+        code, _, err = run_inference(capsys, videos / name, '--output', out,
+                                     '--resume_path', model, *MODEL)
+        assert code == 0, err
+    assert sorted(json.loads((out / 'results.json').read_text())['results']) == \
+        ['clip0', 'clip1']
+
+
+def test_a_second_run_into_a_busy_output_folder_refuses(tmp_path, capsys, clip_folder):
+    import result_folder
+    videos, model = clip_folder
+    out = tmp_path / 'out'
+    with result_folder.held(str(out), '--output'):  # another run holds it
+        code, _, err = run_inference(capsys, videos, '--output', out, '--resume_path', model,
+                                     *MODEL)
+    assert_one_line_error(code, err, f'--output {out} is in use by a run still going')
+    assert not (out / 'results.json').exists()
+
+
+def test_an_output_that_is_a_file_is_one_line(tmp_path, capsys, clip_folder):
+    videos, model = clip_folder
+    out = tmp_path / 'out.json'
+    out.write_text('precious')
+    code, _, err = run_inference(capsys, videos, '--output', out, '--resume_path', model,
+                                 *MODEL)
+    assert_one_line_error(code, err, f'--output {out} is a file, not a folder')
+    assert out.read_text() == 'precious'
