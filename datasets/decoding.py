@@ -112,20 +112,43 @@ def decode_one_frame(decode_jpeg, path):
 class OpenVideo:
     """The video file this process decoded last, kept open for the next clip of the same
     video and box (the test pass's windows come in order). One per process: each loader
-    worker has its own."""
+    worker has its own.
+
+    Files open in torchcodec's approximate seek mode (no scan of the file: frame k is looked
+    for at time k / frame rate). A file whose frames turn out not to lie on that grid (a
+    variable frame rate, as phones record, or a stream that does not start at 0) is opened
+    again in exact mode, which scans it, and stays so in this process: frame k is then the
+    k-th frame, as the index counted them."""
 
     def __init__(self):
         self.key, self.decoder = None, None
+        self.irregular = set()  # paths that need exact seeking
 
     def get(self, path, box):
         if self.key != (path, box):
             from torchcodec.decoders import VideoDecoder  # only where videos are read
             self.key, self.decoder = None, None
             crop = None if box is None else [box_crop(box)]
+            mode = 'exact' if path in self.irregular else 'approximate'
             self.decoder = VideoDecoder(path, dimension_order='NHWC', num_ffmpeg_threads=1,
-                                        seek_mode='approximate', transforms=crop)
+                                        seek_mode=mode, transforms=crop)
             self.key = (path, box)
         return self.decoder
+
+    def on_grid(self, path, numbers, pts_seconds):
+        """Whether frames `numbers` (from 1), decoded by approximate seeking, have the times
+        of a constant frame rate; if not, the file is marked for exact seeking."""
+        if path in self.irregular:
+            return True
+        metadata = self.decoder.metadata
+        fps = metadata.average_fps_from_header or 0
+        begin = metadata.begin_stream_seconds_from_header or 0
+        expected = begin + (np.asarray(numbers, dtype=np.float64) - 1) / max(fps, 1e-9)
+        if fps > 0 and np.all(np.abs(np.asarray(pts_seconds) - expected) < 0.25 / fps):
+            return True
+        self.irregular.add(path)
+        self.close()
+        return False
 
     def close(self):
         self.key, self.decoder = None, None
@@ -140,18 +163,10 @@ def decode_video_frames(path, frame_indices, box=None, convert=None):
     of each frame if given. torchcodec seeks to the key frame before the first and decodes
     forward."""
     unique = sorted(set(frame_indices))
-    frames = {}
     try:
-        decoder = OPEN_VIDEO.get(path, box)
-        if unique[-1] - unique[0] + 1 == len(unique):  # consecutive: the usual clip
-            # A chunk at a time, each converted while it is still in the core's cache.
-            for k in range(0, len(unique), CHUNK):
-                part = unique[k:k + CHUNK]
-                batch = decoder.get_frames_in_range(part[0] - 1, part[-1]).data
-                frames.update(zip(part, map(convert, batch) if convert else batch))
-        else:
-            batch = decoder.get_frames_at([i - 1 for i in unique]).data
-            frames.update(zip(unique, map(convert, batch) if convert else batch))
+        frames = decode_numbers(path, unique, box, convert)
+        if frames is None:  # not on the grid of a constant rate: again, seeking exactly
+            frames = decode_numbers(path, unique, box, convert)
     except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
         OPEN_VIDEO.close()
         raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
@@ -166,6 +181,30 @@ def decode_video_frames(path, frame_indices, box=None, convert=None):
 
 
 REPLACE_VIDEO = 'replace this video (utils_scripts/video_reencode.py)'
+
+
+def decode_numbers(path, unique, box, convert):
+    """The frames `unique` (sorted frame numbers) as decode_video_frames gives them, or None
+    when approximate seeking found them off a constant rate's grid (the file is then marked
+    for exact seeking)."""
+    decoder = OPEN_VIDEO.get(path, box)
+    frames = {}
+    if unique[-1] - unique[0] + 1 == len(unique):  # consecutive: the usual clip
+        # A chunk at a time, each converted while it is still in the core's cache; a range
+        # decodes forward from its first frame, so that frame's time tells for the chunk.
+        for k in range(0, len(unique), CHUNK):
+            part = unique[k:k + CHUNK]
+            batch = decoder.get_frames_in_range(part[0] - 1, part[-1])
+            if not OPEN_VIDEO.on_grid(path, part[:1], batch.pts_seconds[:1]):
+                return None
+            frames.update(zip(part, map(convert, batch.data) if convert else batch.data))
+    else:
+        batch = decoder.get_frames_at([i - 1 for i in unique])
+        if not OPEN_VIDEO.on_grid(path, unique[:len(batch.data)],
+                                  batch.pts_seconds[:len(batch.data)]):
+            return None
+        frames.update(zip(unique, map(convert, batch.data) if convert else batch.data))
+    return frames
 
 
 def video_file_loader(path, frame_indices, box=None):
@@ -241,7 +280,8 @@ class VideoFile:
 
     `n_frames` and `fps` describe the frames `frames()` yields, `width` and `height` their
     size. Opening reads the container's index (no decoding); a file that is not a readable
-    video raises VideoError.
+    video raises VideoError. Resampled, output frame k (from 0) shows what is on screen at
+    time k / fps by the frames' own timestamps, so a variable frame rate is followed.
     """
 
     def __init__(self, path, fps=None):
@@ -254,32 +294,50 @@ class VideoFile:
             metadata = self.decoder.metadata
         except Exception as e:  # FFmpeg's errors arrive as RuntimeError, ValueError, ...
             raise decoding_error(path, e) from None
-        n_source = metadata.num_frames or 0
-        if n_source < 1:
+        self.n_source = metadata.num_frames or 0
+        if self.n_source < 1:
             raise VideoError(path, 'the video stream has no frames')
         self.width, self.height = metadata.width or 0, metadata.height or 0
         self.source_fps = float(metadata.average_fps or 0)
         if fps and not self.source_fps > 0:
             raise VideoError(path, 'its frame rate is unknown, so --fps cannot resample it')
-        self.source_index = resampled(n_source, self.source_fps, fps)
+        self.resample_to = fps
+        self.begin = float(metadata.begin_stream_seconds or 0)
         self.fps = float(fps or self.source_fps)
-        self.n_frames = len(self.source_index)
+        self.n_frames = max(1, math.ceil(self.n_source / self.source_fps * fps - 1e-9)) \
+            if fps else self.n_source
 
-    def frames(self, last=None):
-        """Yield (frame number, H x W x 3 uint8 numpy array) for frames 1 ... `last` (all by
-        default), in order; a frame that resampling repeats is yielded once per number."""
-        last = self.n_frames if last is None else min(last, self.n_frames)
-        wanted = self.source_index[:last]
-        stop = int(wanted[-1]) + 1
-        k = 0  # the next output frame, from 0
+    def source_frames(self, stop):
+        """(time in seconds, H x W x 3 uint8 array) of source frames 0 ... stop - 1, in
+        order, decoded a chunk at a time."""
         for begin in range(0, stop, CHUNK):
             try:
                 batch = self.decoder.get_frames_in_range(begin, min(begin + CHUNK, stop))
             except Exception as e:
                 raise decoding_error(self.path, e) from None
-            data = batch.data.numpy()
-            while k < last and wanted[k] < begin + len(data):
-                yield k + 1, data[wanted[k] - begin]
+            yield from zip(batch.pts_seconds.tolist(), batch.data.numpy())
+
+    def frames(self, last=None):
+        """Yield (frame number, H x W x 3 uint8 numpy array) for frames 1 ... `last` (all by
+        default), in order; a frame that resampling repeats is yielded once per number."""
+        last = self.n_frames if last is None else min(last, self.n_frames)
+        k = 0  # output frames given
+        if not self.resample_to:
+            for k, (_, frame) in enumerate(self.source_frames(last), 1):
+                yield k, frame
+        else:
+            shown = None  # the source frame on screen
+            for pts, frame in self.source_frames(self.n_source):
+                # Output frames due before this frame's time show the one before it (or,
+                # before the first frame's time, the first frame).
+                while k < last and self.begin + k / self.resample_to < pts - 1e-9:
+                    k += 1
+                    yield k, frame if shown is None else shown
+                shown = frame
+                if k == last:
+                    return
+            while shown is not None and k < last:
                 k += 1
+                yield k, shown
         if k < last:
             raise VideoError(self.path, f'ends after {k} of its {self.n_frames} frames')

@@ -94,6 +94,71 @@ def test_broken_links_and_link_loops_among_video_files_are_skipped_and_named(tmp
     assert 'v001.mp4' in err and 'v002.mp4' in err and 'Traceback' not in err
 
 
+def write_vfr_video(path):
+    """30 frames of solid colours (red = FRAME_STEP * frame number from 1) shown at
+    (N + 3 [N >= 10] + 2 [N >= 20]) / 25 s for frame N from 0 (as the muxer rounds them):
+    two gaps, as a phone that drops frames records."""
+    import numpy as np
+    from tests.datagen import FRAME_STEP
+    frames = np.zeros((30, 48, 64, 3), np.uint8)
+    frames[..., 0] = (np.arange(1, 31) * FRAME_STEP)[:, None, None]
+    frames[..., 2] = 100
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'rawvideo',
+                    '-pix_fmt', 'rgb24', '-s', '64x48', '-r', '25', '-i', '-', '-vf',
+                    "setpts='(N + 3 * gte(N, 10) + 2 * gte(N, 20)) / 25 / TB'",
+                    '-fps_mode', 'passthrough', '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
+                    '-bf', '0', '-g', '4', '-an', str(path)], input=frames.tobytes(),
+                   check=True)
+    return str(path)
+
+
+def frame_times(path):
+    """The presentation times of a video's frames, in order, as ffprobe reads them."""
+    done = subprocess.run(['ffprobe', '-v', 'error', '-select_streams', 'v', '-show_entries',
+                           'frame=pts_time', '-of', 'csv=p=0', path], capture_output=True,
+                          text=True, check=True)
+    return sorted(float(line.strip(',')) for line in done.stdout.split() if line.strip(','))
+
+
+def numbers_shown(frames):
+    from tests.datagen import FRAME_STEP
+    return [round(float(f[0, 0, 0]) / FRAME_STEP) for f in frames]
+
+
+def test_clips_of_a_variable_frame_rate_video_are_the_frames_the_index_numbers(tmp_path):
+    """main.py's clip loader seeks by time; on a variable-rate file that lands on other
+    frames, so it seeks exactly there: clip k holds frames k ... k + d - 1."""
+    from datasets.decoding import OPEN_VIDEO, video_file_loader
+    path = write_vfr_video(tmp_path / 'vfr.mp4')
+    for start in range(1, 24):
+        numbers = list(range(start, start + 8))
+        assert numbers_shown(video_file_loader(path, numbers)) == numbers, start
+    assert path in OPEN_VIDEO.irregular
+    assert numbers_shown(video_file_loader(path, [20, 3, 11])) == [20, 3, 11]
+    constant = str(tmp_path / 'cfr.mp4')
+    write_video_file(constant, 30)
+    assert numbers_shown(video_file_loader(constant, list(range(12, 20)))) == \
+        list(range(12, 20))
+    assert constant not in OPEN_VIDEO.irregular  # a constant rate keeps the fast seeking
+
+
+def test_resampling_a_variable_frame_rate_video_follows_its_timestamps(tmp_path):
+    """inference.py --fps: output frame k shows what is on screen at k / fps."""
+    from datasets.decoding import VideoFile
+    path = write_vfr_video(tmp_path / 'vfr.mp4')
+    times = frame_times(path)
+    steps = {round((b - a) * 25) for a, b in zip(times, times[1:])}
+    assert steps - {1}, steps  # gaps: a variable rate
+    video = VideoFile(path, fps=25)
+    assert video.n_frames == 35  # ticks of 1/25 s from the first frame to the end
+    shown = [frame for _, frame in video.frames()]
+    expected = [max(n for n, t in enumerate(times) if t <= k / 25 + 1e-6) + 1
+                for k in range(35)]
+    assert numbers_shown(shown) == expected
+    assert numbers_shown([frame for _, frame in VideoFile(path, fps=10).frames()]) == \
+        [max(n for n, t in enumerate(times) if t <= k / 10 + 1e-6) + 1 for k in range(14)]
+
+
 # -- checkpoints ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize('content', [b'{"results": {}}\n', bytes(range(256)) * 8])
