@@ -34,7 +34,8 @@ from datasets.registry import layout_of_annotation
 from distributed import evaluation_model, gather_to_main, leave_process_group, wrap_model
 from engine import Batches
 from loaders import seed_worker
-from models.checkpoint import head_name, load_model_file
+from models.checkpoint import (RECORDED_OPTIONS, differences_line, head_name, load_checkpoint,
+                               load_model_file, setting_differences)
 from models.factory import build_model
 from models.registry import ModelSpec
 from result_folder import held
@@ -67,7 +68,9 @@ def build_parser():
                    help='classes per video in results.json')
     g.add_argument('--annotation_path', default='',
                    help='class names from this annotation file (as main.py reads it)')
-    g.add_argument('--class_names', default='', help='class names from this file, one a line (every non-empty line is a name)')
+    g.add_argument('--class_names', default='',
+                   help='class names from this file, one a line (every non-empty line is a '
+                        'name)')
     g.add_argument('--overwrite', action='store_true', help='redo videos already done')
     g.add_argument('--debug', action='store_true',
                    help='show the traceback of errors instead of one line')
@@ -80,8 +83,8 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     opt = parser.parse_args(argv)
+    opt.explicit = opts.explicit_options(parser, argv)
     opts.add_derived_options(parser, opt)
-    opt.stride = opt.stride or opt.sample_duration
     if opt.annotation_path and opt.class_names:
         parser.error('argument --class_names: give --annotation_path or --class_names, '
                      'not both')
@@ -107,10 +110,12 @@ def main(argv=None):
 def run(opt):
     """Check everything, then process the videos not yet done; returns the exit status."""
     sources = find_sources(opt.inputs)
-    class_names = read_class_names(opt) if opt.mode == 'score' else None
+    checkpoint = load_checkpoint(opt.resume_path)
+    opt = with_recorded_settings(opt, checkpoint)
+    class_names = read_class_names(opt, checkpoint) if opt.mode == 'score' else None
     runtime = Runtime.from_options(opt)
     try:
-        model = load_model(opt, runtime)
+        model = load_model(opt, checkpoint, runtime)
         # Rank 0 holds the output folder: a second run into it would mix parts and summaries.
         with held(opt.output, '--output') if runtime.is_main else nullcontext():
             return infer(sources, class_names, model, opt, runtime)
@@ -208,13 +213,34 @@ def read_list(path, comments=True):
     return [line for line in lines if line and not (comments and line.startswith('#'))]
 
 
-def read_class_names(opt):
-    """Class names from --class_names, --annotation_path, Kinetics-400's for a 400-class
-    model, or class indices."""
+def with_recorded_settings(opt, checkpoint):
+    """The options, with what the checkpoint records of its model and clips (checkpoints
+    main.py writes do) in place of the defaults: such a checkpoint needs no model or clip
+    flags. A flag given with another value wins, and a line says so."""
+    recorded = checkpoint.get('settings') or {}
+    names = RECORDED_OPTIONS + ('n_classes',)
+    opt = argparse.Namespace(**vars(opt))
+    for name in names:
+        if name in recorded and name not in opt.explicit:
+            setattr(opt, name, recorded[name])
+    differences = setting_differences(checkpoint, opt, names)
+    if differences:
+        print(f'warning: {differences_line(opt.resume_path, differences)}', file=sys.stderr)
+    opts.add_derived_options(build_parser(), opt)
+    opt.stride = opt.stride or opt.sample_duration
+    return opt
+
+
+def read_class_names(opt, checkpoint):
+    """Class names from --class_names, --annotation_path, the checkpoint (main.py records
+    its classes' names), Kinetics-400's for a 400-class model, or class indices."""
+    recorded = (checkpoint.get('settings') or {}).get('class_names')
     if opt.class_names:
         names = read_list(opt.class_names, comments=False)  # a class may be named '#1'
     elif opt.annotation_path:
         names = annotation_class_names(opt.annotation_path)
+    elif isinstance(recorded, list) and len(recorded) == opt.n_classes:
+        names = [str(name) for name in recorded]
     elif opt.n_classes == 400:
         # The published models' order: Kinetics-400's classes sorted, as torchvision lists them.
         from torchvision.models.video import R3D_18_Weights
@@ -240,12 +266,12 @@ def annotation_class_names(path):
 
 # -- model and outputs ------------------------------------------------------------------------
 
-def load_model(opt, runtime):
+def load_model(opt, checkpoint, runtime):
     """The trained model, on the runtime's device, in evaluation mode; in feature mode its
     classifier is removed, so that it outputs the pooled features."""
     model = build_model(ModelSpec.from_options(opt))
-    load_model_file(model, opt.resume_path, opt.arch,
-                    lambda saved: f'set --n_classes {saved}')
+    load_model_file(model, opt.resume_path, opt.arch, lambda saved: f'set --n_classes {saved}',
+                    checkpoint)
     if opt.mode == 'feature':
         setattr(model, head_name(model), nn.Identity())
     return evaluation_model(wrap_model(model, runtime)).eval()

@@ -35,9 +35,10 @@ from datasets.factory import (DataSource, build_test_set, build_training_set,
 from distributed import check_replicas, evaluation_model, leave_process_group, wrap_model
 from engine import LossNotFinite
 from loaders import make_loader
-from models.checkpoint import (override_hyperparameters, random_states,
-                               restore_training_state, resume, save_checkpoint, training_state,
-                               unwrap)
+from models.checkpoint import (CLIP_OPTIONS, RECORDED_OPTIONS, differences_line,
+                               override_hyperparameters, random_states, recorded_settings,
+                               restore_training_state, resume, save_checkpoint,
+                               setting_differences, training_state, unwrap)
 from models.factory import check_input_fits, create_model
 from models.precision import keep_float32_where_bfloat16_fails
 from models.registry import ModelSpec
@@ -89,6 +90,7 @@ class Training:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
     scaler: torch.amp.GradScaler | None  # float16 only
+    settings: dict  # what checkpoints record of the model and its clips
     trained: int = 0  # the last epoch whose training pass is complete
     rng_after_training: dict | None = None  # random states as that pass left them
     skipped: SkippedSteps = field(default_factory=SkippedSteps)
@@ -101,8 +103,8 @@ def train_and_test(opt, runtime):
     spec, clips, source = (ModelSpec.from_options(opt), ClipSettings.from_options(opt),
                            DataSource.from_options(opt))
     check_input_fits(spec, None if opt.no_train else opt.batch_size)
-    model, parameters = create_model(spec, opt.pretrain_path, opt.n_finetune_classes,
-                                     opt.ft_begin_index)
+    model, parameters, pretrained = create_model(spec, opt.pretrain_path,
+                                                 opt.n_finetune_classes, opt.ft_begin_index)
     checkpoint, begin_epoch = None, opt.begin_epoch
     if opt.resume_path:
         checkpoint, epoch = resume(model, opt.resume_path, spec.arch, '--n_finetune_classes'
@@ -110,6 +112,7 @@ def train_and_test(opt, runtime):
         begin_epoch = epoch or begin_epoch
     if runtime.is_main:
         say_what_will_not_happen(opt, begin_epoch)
+        say_what_differs_from_the_checkpoints(opt, checkpoint, pretrained)
     model = wrap_model(model, runtime, opt.sync_bn)
     outputs = ('--n_finetune_classes', opt.n_finetune_classes) if opt.pretrain_path else \
         ('--n_classes', opt.n_classes)
@@ -153,6 +156,16 @@ def say_what_will_not_happen(opt, begin_epoch):
               '--n_epochs to train further', file=sys.stderr)
 
 
+def say_what_differs_from_the_checkpoints(opt, resumed, pretrained):
+    """A line for each checkpoint whose recorded model or clip options this run changes
+    (fine-tuning may change the clips on purpose, so only those are compared there)."""
+    for path, checkpoint, names in ((opt.resume_path, resumed, RECORDED_OPTIONS),
+                                    (opt.pretrain_path, pretrained, CLIP_OPTIONS)):
+        differences = setting_differences(checkpoint, opt, names) if checkpoint else []
+        if differences:
+            print(f'warning: {differences_line(path, differences)}', file=sys.stderr)
+
+
 def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set, runtime):
     """The training set's loader, the optimiser, scheduler and gradient scaler, restored
     from the checkpoint when resuming."""
@@ -188,7 +201,9 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
     # A checkpoint written during an epoch's validation has that epoch's training done.
     trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
         else begin_epoch - 1
-    return Training(loader, sampler, optimizer, scheduler, scaler, trained)
+    settings = recorded_settings(opt, opt.n_finetune_classes if opt.pretrain_path else
+                                 opt.n_classes, train_set.class_names)
+    return Training(loader, sampler, optimizer, scheduler, scaler, settings, trained)
 
 
 # Options that, given on the command line, win over the optimizer state of a checkpoint.
@@ -267,7 +282,7 @@ def state_of(training, next_epoch, opt, model):
     # Stopped during validation: resume with the random states validation started with.
     rng = training.rng_after_training if training.trained == next_epoch else None
     return training_state(next_epoch, opt.arch, model, training.optimizer, training.scheduler,
-                          training.scaler, training.trained, rng)
+                          training.scaler, training.trained, rng, training.settings)
 
 
 def stopped_by_request(error):

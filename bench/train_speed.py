@@ -37,7 +37,7 @@ def step_speed(flags, batch, steps, check_gradients=False):
     opt = parse_opts(['--model_depth', '18', '--no_cuda', '--batch_size', str(batch), *flags])
     runtime = Runtime.from_options(opt)
     torch.manual_seed(0)
-    model, parameters = create_model(ModelSpec.from_options(opt))
+    model, parameters, _ = create_model(ModelSpec.from_options(opt))
     model = wrap_model(model, runtime)
     if runtime.amp_dtype is not None:
         main_module.keep_float32_where_needed(model, opt, runtime)

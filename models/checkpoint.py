@@ -54,7 +54,7 @@ def load_checkpoint(path):
 # What a checkpoint's fields may hold (a damaged or foreign file fails here, in one line,
 # not deep in a resumed run).
 FIELD_TYPES = {'epoch': int, 'trained': int, 'arch': str, 'optimizer': dict, 'scheduler': dict,
-               'scaler': dict, 'rng': dict}
+               'scaler': dict, 'rng': dict, 'settings': dict}
 MAX_EPOCH = 1_000_000
 
 
@@ -132,11 +132,12 @@ def head_name(model):
     return 'classifier' if hasattr(unwrap(model), 'classifier') else 'fc'
 
 
-def load_model_file(model, path, arch, class_count_advice):
-    """Load the checkpoint at `path` into `model` after checking it was saved from the same
-    architecture; returns the checkpoint. `class_count_advice(saved)` says which flag to set
-    when only the number of classes differs."""
-    checkpoint = load_checkpoint(path)
+def load_model_file(model, path, arch, class_count_advice, checkpoint=None):
+    """Load the checkpoint at `path` (or `checkpoint`, loaded from it already) into `model`
+    after checking it was saved from the same architecture; returns the checkpoint.
+    `class_count_advice(saved)` says which flag to set when only the number of classes
+    differs."""
+    checkpoint = checkpoint or load_checkpoint(path)
     if checkpoint.get('arch', arch) != arch:
         raise UserError(f'{path} holds a {checkpoint["arch"]} model but this run builds '
                         f'{arch}: set --model and --model_depth to match it')
@@ -155,14 +156,51 @@ def resume(model, path, arch, classes_flag='--n_classes'):
     return checkpoint, checkpoint.get('epoch')
 
 
+# -- what a checkpoint records of its run -----------------------------------------------------
+
+# The options that make a model and its clips: checkpoints this program writes record them
+# (with the model's classes and their names) under 'settings', so that inference.py needs no
+# flags for them and a run that gives other values is told.
+RECORDED_OPTIONS = ('model', 'model_depth', 'resnet_shortcut', 'conv1_t_size', 'wide_resnet_k',
+                    'resnext_cardinality', 'sample_size', 'sample_duration', 'norm_value',
+                    'mean_dataset', 'no_mean_norm', 'std_norm')
+CLIP_OPTIONS = RECORDED_OPTIONS[6:]  # those a network of any family takes either way
+
+
+def recorded_settings(opt, n_classes, class_names):
+    return dict({name: getattr(opt, name) for name in RECORDED_OPTIONS}, n_classes=n_classes,
+                class_names=[str(name) for name in class_names])
+
+
+def setting_differences(checkpoint, opt, names=RECORDED_OPTIONS):
+    """[(option, recorded value, this run's value)] where they differ (none for a checkpoint
+    that records nothing, as the published ones)."""
+    recorded = checkpoint.get('settings') or {}
+    return [(name, recorded[name], getattr(opt, name)) for name in names
+            if name in recorded and recorded[name] != getattr(opt, name)]
+
+
+def as_flag(name, value):
+    if isinstance(value, bool):
+        return f'--{name}' if value else f'no --{name}'
+    return f'--{name} {value}'
+
+
+def differences_line(path, differences):
+    """'PATH was trained with --sample_size 112, this run uses --sample_size 64'."""
+    return (f'{path} was trained with {", ".join(as_flag(n, r) for n, r, _ in differences)}; '
+            f'this run uses {", ".join(as_flag(n, g) for n, _, g in differences)}')
+
+
 # -- the training state ------------------------------------------------------------------
 
 def training_state(next_epoch, arch, model, optimizer, scheduler, scaler=None, trained=None,
-                   rng=None):
+                   rng=None, settings=None):
     """What save_N.pth holds: the reference's keys (epoch, arch, state_dict, optimizer)
     plus what resuming exactly needs; `trained`: the last epoch whose training pass is
     complete (next_epoch when a run stopped during that epoch's validation); `rng`: the
-    random states to resume with (default: the current ones)."""
+    random states to resume with (default: the current ones); `settings`: what the run's
+    model and clips were (recorded_settings)."""
     return {
         'epoch': next_epoch,
         'trained': next_epoch - 1 if trained is None else trained,
@@ -172,6 +210,7 @@ def training_state(next_epoch, arch, model, optimizer, scheduler, scaler=None, t
         'scheduler': scheduler.state_dict(),
         'scaler': scaler.state_dict() if scaler is not None else {},
         'rng': rng or random_states(),
+        'settings': settings or {},
     }
 
 
@@ -183,8 +222,8 @@ def restore_training_state(checkpoint, path, optimizer, scheduler, scaler, resto
             optimizer.load_state_dict(checkpoint['optimizer'])
         except (ValueError, KeyError, RuntimeError) as e:
             raise UserError(f'{path}: its optimizer state does not fit this run '
-                            f'({one_line(e, 200)}); use the same --ft_begin_index and model options as the run that '
-                            'wrote it') from None
+                            f'({one_line(e, 200)}); use the same --ft_begin_index and model '
+                            'options as the run that wrote it') from None
     if checkpoint.get('scheduler'):
         scheduler.load_state_dict(checkpoint['scheduler'])
     if scaler is not None and checkpoint.get('scaler'):

@@ -47,12 +47,14 @@ def check_input_fits(spec, batch_size=None):
 
 def load_pretrained(model, spec, pretrain_path, n_finetune_classes):
     """Load `pretrain_path` (its arch must be the spec's) and put in a new classifier of
-    `n_finetune_classes` outputs."""
-    load_model_file(model, pretrain_path, spec.arch,
-                    lambda saved: f'set --n_classes {saved} (the pretrained model\'s) and '
-                                  '--n_finetune_classes to the classes of your data')
+    `n_finetune_classes` outputs; returns the checkpoint."""
+    checkpoint = load_model_file(model, pretrain_path, spec.arch,
+                                 lambda saved: f'set --n_classes {saved} (the pretrained '
+                                               'model\'s) and --n_finetune_classes to the '
+                                               'classes of your data')
     name = head_name(model)
     setattr(model, name, nn.Linear(getattr(model, name).in_features, n_finetune_classes))
+    return checkpoint
 
 
 def fine_tuning_parameters(model, model_name, ft_begin_index):
@@ -73,23 +75,23 @@ def fine_tuning_parameters(model, model_name, ft_begin_index):
 
 
 def create_model(spec, pretrain_path='', n_finetune_classes=None, ft_begin_index=0):
-    """(the bare model, the parameters to optimise): built with the spec's classes, or from
-    `pretrain_path` with a new classifier of `n_finetune_classes` outputs whose training
-    starts at block `ft_begin_index`."""
+    """(the bare model, the parameters to optimise, the pretrained checkpoint or None):
+    built with the spec's classes, or from `pretrain_path` with a new classifier of
+    `n_finetune_classes` outputs whose training starts at block `ft_begin_index`."""
     model = build_model(spec)
-    parameters = model.parameters()
+    parameters, pretrained = model.parameters(), None
     if pretrain_path:
-        load_pretrained(model, spec, pretrain_path, n_finetune_classes)
+        pretrained = load_pretrained(model, spec, pretrain_path, n_finetune_classes)
         parameters = fine_tuning_parameters(model, spec.model, ft_begin_index)
-    return model, parameters
+    return model, parameters, pretrained
 
 
 def generate_model(opt):
     """(model, parameters to optimise), as the reference's generate_model returned them
     from its options: on CUDA (unless --no_cuda) the model is on the GPU in DataParallel
     over all visible GPUs. main.py builds with create_model and wraps for its runtime."""
-    model, parameters = create_model(ModelSpec.from_options(opt), opt.pretrain_path,
-                                     opt.n_finetune_classes, opt.ft_begin_index)
+    model, parameters, _ = create_model(ModelSpec.from_options(opt), opt.pretrain_path,
+                                        opt.n_finetune_classes, opt.ft_begin_index)
     if not opt.no_cuda and torch.cuda.is_available():
         model = nn.DataParallel(model.cuda())
     return model, parameters

@@ -296,3 +296,65 @@ def test_an_output_that_is_a_file_is_one_line(tmp_path, capsys, clip_folder):
                                  *MODEL)
     assert_one_line_error(code, err, f'--output {out} is a file, not a folder')
     assert out.read_text() == 'precious'
+
+
+# -- checkpoints record what they were trained with -------------------------------------------
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    """A checkpoint of a 1-epoch run at 32 x 32 x 8 clips, and its data."""
+    video_path, annotation_path = ucf_like(tmp_path / 'data', classes=('jump', 'run', 'swim'))
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 1, '--no_val')
+    assert code == 0, err
+    return result / 'save_1.pth', video_path
+
+
+def test_checkpoints_record_the_model_and_clip_options(trained):
+    from models.checkpoint import load_checkpoint
+    settings = load_checkpoint(str(trained[0]))['settings']
+    assert settings['sample_size'] == 32 and settings['sample_duration'] == 8
+    assert settings['model_depth'] == 10 and settings['resnet_shortcut'] == 'A'
+    assert settings['n_classes'] == 3 and settings['class_names'] == ['jump', 'run', 'swim']
+
+
+def test_inference_needs_no_flags_for_a_checkpoint_that_records_them(tmp_path, capsys,
+                                                                     trained):
+    checkpoint, video_path = trained
+    folder = os.path.join(video_path, 'run')
+    video = os.path.join(folder, sorted(os.listdir(folder))[0])
+    out = tmp_path / 'out'
+    code, _, err = run_inference(capsys, video, '--output', out, '--resume_path', checkpoint,
+                                 '--no_cuda', '--n_threads', 0)
+    assert code == 0, err
+    assert 'warning' not in err
+    results = json.loads((out / 'results.json').read_text())['results']
+    name = os.path.basename(video)
+    assert {r['label'] for r in results[name]} == {'jump', 'run', 'swim'}
+    flags = ['--model_depth', 10, '--resnet_shortcut', 'A', '--n_classes', 3, '--sample_size',
+             32, '--sample_duration', 8, '--no_cuda', '--n_threads', 0]
+    code, _, err = run_inference(capsys, video, '--output', tmp_path / 'explicit',
+                                 '--resume_path', checkpoint, *flags)
+    assert code == 0, err
+    assert json.loads((tmp_path / 'explicit' / 'results.json').read_text())['results'] == \
+        results
+
+
+def test_other_clip_options_than_the_checkpoints_are_said(tmp_path, capsys, trained):
+    checkpoint, video_path = trained
+    folder = os.path.join(video_path, 'run')
+    video = os.path.join(folder, sorted(os.listdir(folder))[0])
+    code, _, err = run_inference(capsys, video, '--output', tmp_path / 'out', '--resume_path',
+                                 checkpoint, '--sample_size', 48, '--no_cuda', '--n_threads', 0)
+    assert code == 0, err
+    assert f'warning: {checkpoint} was trained with --sample_size 32; this run uses ' \
+           '--sample_size 48' in err
+    annotation = os.path.join(os.path.dirname(video_path), 'annotation.json')
+    code, err = run_cli(capsys, '--video_path', video_path, '--annotation_path', annotation,
+                        '--dataset', 'ucf101', '--n_classes', 3, *TINY, '--sample_duration',
+                        16, '--result_path', tmp_path / 'r2', '--resume_path', checkpoint,
+                        '--n_epochs', 2, '--no_val')
+    assert code == 0, err
+    assert f'warning: {checkpoint} was trained with --sample_duration 8; this run uses ' \
+           '--sample_duration 16' in err
