@@ -73,6 +73,8 @@ def start(opt, runtime, **decided):
             os.remove(stale)
     if not opt.no_train and not resumes_own_run(opt):
         move_earlier_run_aside(result_path)
+    if opt.test:
+        keep_earlier_test_results(os.path.join(result_path, f'{opt.test_subset}.json'))
     write_options(opt, runtime, **decided)
     logs = other_rank_logs(opt)
     if not opt.no_train:
@@ -108,6 +110,21 @@ def move_earlier_run_aside(result_path):
         os.replace(path, os.path.join(archive, os.path.basename(path)))
     print(f'{result_path} held an earlier training run: moved its files to {archive} '
           '(use --resume_path to continue a run instead)')
+
+
+def keep_earlier_test_results(path):
+    """Before a test pass writes `path`, an earlier test's file there is renamed with its
+    date (a test of another checkpoint into the same folder would overwrite it)."""
+    if not os.path.exists(path):
+        return
+    stem, ext = os.path.splitext(path)
+    kept = f'{stem}_{time.strftime("%Y%m%d-%H%M%S", time.localtime(os.path.getmtime(path)))}'
+    n = 1
+    while os.path.exists(f'{kept}{"" if n == 1 else f"_{n}"}{ext}'):
+        n += 1
+    kept = f'{kept}{"" if n == 1 else f"_{n}"}{ext}'
+    os.replace(path, kept)
+    print(f'kept the earlier test results {path} as {kept}')
 
 
 def write_options(opt, runtime, **decided):

@@ -89,6 +89,9 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
         print(damage.epoch_note(), file=sys.stderr, flush=True)
     if epoch_logger:
         epoch_logger.log({'epoch': epoch, 'loss': losses.avg, 'acc': accuracies.avg, 'lr': lr})
+    if runtime.is_main:  # the epoch's line, as train.log has it
+        print(f'train epoch {epoch}: loss {losses.avg:.4f}, acc {accuracies.avg:.3f}, '
+              f'lr {lr:g}', flush=True)
     return losses.avg, len(data_loader)
 
 

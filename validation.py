@@ -48,4 +48,6 @@ def val_epoch(epoch, data_loader, model, criterion, runtime, logger=None, damage
         raise LossNotFinite(f'the validation loss became {mean_loss} at epoch {epoch}')
     if logger:
         logger.log({'epoch': epoch, 'loss': mean_loss, 'acc': mean_acc})
+    if runtime.is_main:  # the epoch's line, as val.log has it
+        print(f'val epoch {epoch}: loss {mean_loss:.4f}, acc {mean_acc:.3f}', flush=True)
     return mean_loss

@@ -358,3 +358,34 @@ def test_other_clip_options_than_the_checkpoints_are_said(tmp_path, capsys, trai
     assert code == 0, err
     assert f'warning: {checkpoint} was trained with --sample_duration 8; this run uses ' \
            '--sample_duration 16' in err
+
+
+def test_a_second_test_pass_keeps_the_earlier_results(tmp_path, capsys, trained):
+    checkpoint, video_path = trained
+    annotation = os.path.join(os.path.dirname(video_path), 'annotation.json')
+    result = tmp_path / 'tests'
+    flags = ['--video_path', video_path, '--annotation_path', annotation, '--dataset',
+             'ucf101', '--n_classes', 3, *TINY, '--result_path', result, '--resume_path',
+             checkpoint, '--no_train', '--no_val', '--test']
+    assert run_cli(capsys, *flags)[0] == 0
+    first = (result / 'val.json').read_text()
+    code, _ = run_cli(capsys, *flags)
+    assert code == 0
+    kept = [p for p in os.listdir(result) if p.startswith('val_') and p.endswith('.json')]
+    assert len(kept) == 1 and (result / kept[0]).read_text() == first
+    assert (result / 'val.json').exists()
+
+
+def test_each_epoch_says_its_loss_and_accuracy_on_the_console(tmp_path, capsys):
+    video_path, annotation_path = ucf_like(tmp_path)
+    from tests.conftest import run_main
+    run_main(*data_flags(video_path, annotation_path, 'ucf101'), *TINY, '--result_path',
+             tmp_path / 'r', '--n_epochs', 2)
+    out = capsys.readouterr().out
+    train = [line for line in out.splitlines() if line.startswith('train epoch ')]
+    val = [line for line in out.splitlines() if line.startswith('val epoch ')]
+    assert [line.split(':')[0] for line in train] == ['train epoch 1', 'train epoch 2']
+    assert [line.split(':')[0] for line in val] == ['val epoch 1', 'val epoch 2']
+    logged = (tmp_path / 'r' / 'train.log').read_text().splitlines()[1].split('\t')
+    assert train[0] == (f'train epoch 1: loss {float(logged[1]):.4f}, acc '
+                        f'{float(logged[2]):.3f}, lr {float(logged[3]):g}')
