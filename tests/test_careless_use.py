@@ -389,3 +389,25 @@ def test_each_epoch_says_its_loss_and_accuracy_on_the_console(tmp_path, capsys):
     logged = (tmp_path / 'r' / 'train.log').read_text().splitlines()[1].split('\t')
     assert train[0] == (f'train epoch 1: loss {float(logged[1]):.4f}, acc '
                         f'{float(logged[2]):.3f}, lr {float(logged[3]):g}')
+
+
+# -- data preparation ------------------------------------------------------------------------
+
+@pytest.mark.parametrize('program', ['video_reencode.py', 'video_jpg_ucf101_hmdb51.py'])
+def test_two_videos_that_would_write_one_place_are_refused_up_front(tmp_path, program):
+    src = tmp_path / 'src' / 'a'
+    src.mkdir(parents=True)
+    (src / 'clip.mp4').write_bytes(b'not decoded: refused before')
+    (src / 'clip.webm').write_bytes(b'not decoded: refused before')
+    done = script(program, tmp_path / 'src', tmp_path / 'dst')
+    assert done.returncode == 2 and 'Traceback' not in done.stderr
+    assert 'clip.mp4' in done.stderr and 'clip.webm' in done.stderr
+    assert 'would both be written to' in done.stderr
+    assert not (tmp_path / 'dst').exists()
+
+
+def test_the_ucf101_extractor_takes_class_folders_of_mp4(tmp_path):
+    write_video_file(str(tmp_path / 'src' / 'jump' / 'v1.mp4'), 6)
+    done = script('video_jpg_ucf101_hmdb51.py', tmp_path / 'src', tmp_path / 'jpg')
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(os.listdir(tmp_path / 'jpg' / 'jump' / 'v1')) == 6

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from datasets.names import FRAME_FILE_FFMPEG, frame_path  # noqa: E402
+from datasets.names import FRAME_FILE_FFMPEG, VIDEO_EXTENSIONS, frame_path  # noqa: E402,F401
 
 
 def is_done(folder):
@@ -54,6 +54,18 @@ def video_jobs(src_dir, dst_dir, extensions, class_folders):
                 jobs.append((os.path.join(src_dir, group, file_name),
                              os.path.join(dst_dir, group, name)))
     return jobs
+
+
+def clash(jobs):
+    """A line naming two videos that would be written to the same place (clip.mp4 and
+    clip.webm in one folder), or None: run at once, they would overwrite each other."""
+    sources = {}
+    for video, target in jobs:
+        if target in sources:
+            return (f'{sources[target]} and {video} would both be written to {target}: '
+                    'rename or move one of them, then run again')
+        sources[target] = video
+    return None
 
 
 def run_ffmpeg(command):
@@ -111,5 +123,8 @@ def main(description, extensions, height, class_folders, argv=None):
                        'make install)\n')
     jobs = video_jobs(args.src, args.dst, extensions, class_folders)
     if not jobs:
-        parser.exit(2, f'error: no {"/".join(extensions)} videos in {args.src}\n')
+        parser.exit(2, f'error: no videos ({", ".join(extensions)}) in {args.src}' +
+                    (' or its class folders' if class_folders else '') + '\n')
+    if clash(jobs):
+        parser.exit(2, f'error: {clash(jobs)}\n')
     return run_all(jobs, args.height, max(1, args.n_jobs))

@@ -1,4 +1,5 @@
-"""Frames of Kinetics videos (class folders and test/), 240 pixels high.
+"""Frames of Kinetics videos (class folders and test/; .mp4 or any other video file), 240
+pixels high.
 
     python utils_scripts/video_jpg_kinetics.py SRC DST  # SRC/class/x.mp4 -> DST/class/x/
 """
@@ -6,7 +7,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from frames import main  # noqa: E402
+from frames import VIDEO_EXTENSIONS, main  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(main(__doc__.splitlines()[0], ('.mp4',), 240, class_folders=True))
+    sys.exit(main(__doc__.split('\n\n')[0].replace('\n', ' '), VIDEO_EXTENSIONS,
+                  240, class_folders=True))

@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.names import VIDEO_EXTENSIONS  # noqa: E402
-from utils_scripts.frames import run_ffmpeg, run_jobs, video_jobs  # noqa: E402
+from utils_scripts.frames import clash, run_ffmpeg, run_jobs, video_jobs  # noqa: E402
 
 
 X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow',
@@ -77,8 +77,8 @@ def main(argv=None):
     parser.add_argument('--preset', default='fast', choices=X264_PRESETS,
                         help="x264's preset: slower is smaller (default fast)")
     parser.add_argument('--tune', default='fastdecode', type=x264_tune,
-                        help="x264's tuning (default fastdecode: decodes about 1.7 times as "
-                             "fast for about 10 %% more disk; 'none' for x264's default)")
+                        help="x264's tuning (default fastdecode: decodes faster for a little "
+                             "more disk; 'none' for x264's default)")
     parser.add_argument('--n_jobs', type=int, default=os.cpu_count() or 1,
                         help='videos encoded at once (default: all cores)')
     args = parser.parse_args(argv)
@@ -97,6 +97,8 @@ def main(argv=None):
             video_jobs(args.src, args.dst, VIDEO_EXTENSIONS, class_folders)]
     if not jobs:
         parser.exit(2, f'error: no videos in {args.src}\n')
+    if clash(jobs):
+        parser.exit(2, f'error: {clash(jobs)}\n')
 
     def work(video, target):
         return reencode(video, target, args.short_side, args.key_every, args.crf, args.preset,
