@@ -411,3 +411,61 @@ def test_the_ucf101_extractor_takes_class_folders_of_mp4(tmp_path):
     done = script('video_jpg_ucf101_hmdb51.py', tmp_path / 'src', tmp_path / 'jpg')
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(os.listdir(tmp_path / 'jpg' / 'jump' / 'v1')) == 6
+
+
+@pytest.fixture
+def ucf_lists(tmp_path):
+    folder = tmp_path / 'lists'
+    folder.mkdir()
+    (folder / 'classInd.txt').write_text('1 Apply Eye Makeup\n2 Jump\n')
+    return folder
+
+
+@pytest.mark.parametrize('train, test, fragment', [
+    ('Jump/v_a.avi 2\nJump/v_b.avi 2\n', 'Jump/v_a.avi\n', 'v_a is listed twice'),
+    ('Jump/v_a.avi 2\nJump/v_a.avi 2\n', 'Jump/v_c.avi\n', 'v_a is listed twice'),
+    ('v_a.avi 2\n', 'Jump/v_c.avi\n', 'line 1: expected "<class>/<video file>"'),
+    ('Swim/v_a.avi 2\n', 'Jump/v_c.avi\n', "class 'Swim' is not in classInd.txt"),
+])
+def test_ucf101_json_names_the_line_of_a_bad_list(ucf_lists, train, test, fragment):
+    (ucf_lists / 'trainlist01.txt').write_text(train)
+    (ucf_lists / 'testlist01.txt').write_text(test)
+    done = script('ucf101_json.py', ucf_lists)
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert fragment in done.stderr
+    assert not (ucf_lists / 'ucf101_01.json').exists()
+
+
+def test_ucf101_json_takes_spaces_and_backslashes(ucf_lists):
+    (ucf_lists / 'trainlist01.txt').write_text('Apply Eye Makeup\\v_a.avi 1\nJump/v_b.avi 2\n')
+    (ucf_lists / 'testlist01.txt').write_text('Jump/v_c.avi\n')
+    done = script('ucf101_json.py', ucf_lists)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((ucf_lists / 'ucf101_01.json').read_text())
+    assert data['labels'] == ['Apply Eye Makeup', 'Jump']
+    assert data['database']['v_a']['annotations']['label'] == 'Apply Eye Makeup'
+    assert data['database']['v_c']['subset'] == 'validation'
+
+
+@pytest.mark.parametrize('program, fragment', [
+    ('ucf101_json.py', 'no classInd.txt in'),
+    ('hmdb51_json.py', 'no <class>_test_splitN.txt files in'),
+    ('n_frames_ucf101_hmdb51.py', 'no frame folders in'),
+])
+def test_preparation_programs_pointed_at_the_wrong_folder_say_so(tmp_path, program, fragment):
+    (tmp_path / 'elsewhere' / 'x').mkdir(parents=True)
+    done = script(program, tmp_path / 'elsewhere')
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert fragment in done.stderr
+
+
+def test_kinetics_json_names_a_row_with_an_empty_time(tmp_path):
+    header = 'label,youtube_id,time_start,time_end,split\n'
+    (tmp_path / 'train.csv').write_text(header + 'jump,abc,1,11,train\njump,abd,,10,train\n')
+    (tmp_path / 'val.csv').write_text(header + 'jump,abe,0,10,val\n')
+    (tmp_path / 'test.csv').write_text('youtube_id,time_start,time_end,split\nabf,0,10,test\n')
+    done = script('kinetics_json.py', tmp_path / 'train.csv', tmp_path / 'val.csv',
+                  tmp_path / 'test.csv', tmp_path / 'k.json')
+    assert done.returncode == 1 and 'Traceback' not in done.stderr
+    assert f"{tmp_path / 'train.csv'} line 3: time_start '' is not a number" in done.stderr
+    assert not (tmp_path / 'k.json').exists()

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import re
+import sys
 
 SPLIT_FILE = re.compile(r'(.+)_test_split(\d)\.txt$')
 SUBSETS = {'1': 'training', '2': 'validation'}
@@ -17,20 +18,31 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dir', help='folder of the split files')
     args = parser.parse_args(argv)
+    if not os.path.isdir(args.dir):
+        sys.exit(f'error: no such folder: {args.dir}')
     splits = {}
     for file_name in sorted(os.listdir(args.dir)):
         match = SPLIT_FILE.match(file_name)
         if match:
             splits.setdefault(match.group(2), []).append((match.group(1), file_name))
+    if not splits:
+        sys.exit(f'error: no <class>_test_splitN.txt files in {args.dir}: give the folder of '
+                 'the split files (testTrainMulti_7030_splits)')
     for split, files in sorted(splits.items()):
         database = {}
         for class_name, file_name in files:
-            with open(os.path.join(args.dir, file_name), encoding='utf-8') as f:
+            with open(os.path.join(args.dir, file_name), encoding='utf-8-sig',
+                      errors='replace') as f:
                 for line in f:
-                    fields = line.split()
+                    fields = line.rsplit(None, 1)  # the file name (spaces allowed), 0/1/2
                     if len(fields) == 2 and fields[1] in SUBSETS:
-                        database[os.path.splitext(fields[0])[0]] = {
-                            'subset': SUBSETS[fields[1]], 'annotations': {'label': class_name}}
+                        key = os.path.splitext(fields[0])[0]
+                        if key in database:
+                            sys.exit(f'error: {key} is listed twice in split {split} (in '
+                                     f'{file_name} and another class\'s file); a video '
+                                     'belongs to one class and subset')
+                        database[key] = {'subset': SUBSETS[fields[1]],
+                                         'annotations': {'label': class_name}}
         labels = sorted({class_name for class_name, _ in files})
         path = os.path.join(args.dir, f'hmdb51_{split}.json')
         with open(path, 'w') as f:

@@ -35,7 +35,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not os.path.isdir(args.dir):
         parser.exit(2, f'error: no such folder: {args.dir}\n')
-    print(f'wrote n_frames in {write_n_frames(args.dir)} video folders')
+    written = write_n_frames(args.dir)
+    if not written:
+        sys.exit(f'error: no frame folders in {args.dir}/<class>/<video>: give the folder of '
+                 'class folders that utils_scripts/video_jpg*.py wrote')
+    print(f'wrote n_frames in {written} video folders')
 
 
 if __name__ == '__main__':

@@ -2,25 +2,61 @@
 
     python utils_scripts/ucf101_json.py DIR    # DIR holds classInd.txt, trainlist0N.txt, ...
 
-Training lists give the `training` subset, test lists `validation`.
+Training lists give the `training` subset, test lists `validation`. A list line is
+`<class>/<video file>[ <class index>]` (`\\` separators are taken too); a video listed twice,
+a line without a class folder, or a class that classInd.txt does not name is an error that
+names the file and line.
 """
 import argparse
 import json
 import os
+import sys
+
+
+class ListError(Exception):
+    pass
 
 
 def read_lines(path):
-    with open(path, encoding='utf-8') as f:
-        return [line.split() for line in f if line.strip()]
+    """(line number, stripped text) of the non-empty lines (a byte-order mark dropped)."""
+    try:
+        with open(path, encoding='utf-8-sig') as f:
+            return [(n, line.strip()) for n, line in enumerate(f, 1) if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise ListError(f'cannot read {path}: {e}') from None
 
 
-def split_database(train_list, test_list):
-    database = {}
+def class_names(path):
+    """The names of classInd.txt (`<index> <name>` a line; a name may hold spaces)."""
+    names = []
+    for n, line in read_lines(path):
+        fields = line.split(None, 1)
+        if len(fields) != 2:
+            raise ListError(f'{path} line {n}: expected "<index> <class name>", found {line!r}')
+        names.append(fields[1])
+    return names
+
+
+def split_database(train_list, test_list, labels):
+    database, listed = {}, {}
+    known = set(labels)
     for path, subset in ((train_list, 'training'), (test_list, 'validation')):
-        for fields in read_lines(path):
-            class_name, file_name = fields[0].split('/')
-            database[os.path.splitext(file_name)[0]] = {
-                'subset': subset, 'annotations': {'label': class_name}}
+        for n, line in read_lines(path):
+            fields = line.rsplit(None, 1)  # the path (which may hold spaces), its index
+            entry = fields[0] if len(fields) == 2 and fields[1].isdigit() else line
+            parts = entry.replace('\\', '/').split('/')
+            if len(parts) != 2 or not all(parts):
+                raise ListError(f'{path} line {n}: expected "<class>/<video file>", found '
+                                f'{line!r}')
+            class_name, file_name = parts
+            if class_name not in known:
+                raise ListError(f'{path} line {n}: class {class_name!r} is not in classInd.txt')
+            key = os.path.splitext(file_name)[0]
+            if key in listed:
+                raise ListError(f'{key} is listed twice: {listed[key]} and {path} line {n}; '
+                                'a video belongs to one subset')
+            listed[key] = f'{path} line {n}'
+            database[key] = {'subset': subset, 'annotations': {'label': class_name}}
     return database
 
 
@@ -28,16 +64,28 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dir', help='folder of classInd.txt, trainlist0N.txt, testlist0N.txt')
     args = parser.parse_args(argv)
-    labels = [fields[1] for fields in read_lines(os.path.join(args.dir, 'classInd.txt'))]
-    for split in (1, 2, 3):
-        train = os.path.join(args.dir, f'trainlist0{split}.txt')
-        test = os.path.join(args.dir, f'testlist0{split}.txt')
-        if not (os.path.exists(train) and os.path.exists(test)):
-            continue
-        path = os.path.join(args.dir, f'ucf101_0{split}.json')
-        with open(path, 'w') as f:
-            json.dump({'labels': labels, 'database': split_database(train, test)}, f)
-        print(f'wrote {path}')
+    index = os.path.join(args.dir, 'classInd.txt')
+    if not os.path.isfile(index):
+        sys.exit(f'error: no classInd.txt in {args.dir}: give the folder of the split lists '
+                 '(ucfTrainTestlist)')
+    written = 0
+    try:
+        labels = class_names(index)
+        for split in (1, 2, 3):
+            train = os.path.join(args.dir, f'trainlist0{split}.txt')
+            test = os.path.join(args.dir, f'testlist0{split}.txt')
+            if not (os.path.exists(train) and os.path.exists(test)):
+                continue
+            database = split_database(train, test, labels)
+            path = os.path.join(args.dir, f'ucf101_0{split}.json')
+            with open(path, 'w') as f:
+                json.dump({'labels': labels, 'database': database}, f)
+            print(f'wrote {path}: {len(labels)} classes, {len(database)} videos')
+            written += 1
+    except ListError as e:
+        sys.exit(f'error: {e}')
+    if not written:
+        sys.exit(f'error: no trainlist0N.txt and testlist0N.txt pair in {args.dir}')
 
 
 if __name__ == '__main__':
