@@ -149,6 +149,9 @@ def write_atomically(path, write, what='file'):
     any moment) see the old file or the new one, never a part: a temporary file in the same
     folder, flushed to disk, then renamed. A failed write (a full disk) removes the temporary
     file and raises a UserError; the old file stays."""
+    if os.path.isdir(path):
+        raise UserError(f'could not write {what} {path}: a folder of that name is in the way; '
+                        'move it away')
     fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.tmp',
                                dir=os.path.dirname(os.path.abspath(path)))
     try:

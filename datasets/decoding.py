@@ -275,6 +275,13 @@ def resampled(n_source, source_fps, fps=None):
                       n_source - 1)
 
 
+# Containers torchcodec 0.17 fails on near their end ("no more frames left to decode"), in
+# exact and approximate seeking alike: refused with advice, when indexed or given to
+# inference, rather than met as damaged clips during a run. FFmpeg itself reads them, so
+# video_reencode.py converts them.
+MPEG_STREAMS = ('.mpg', '.mpeg', '.ts', '.m2ts', '.mts', '.vob')
+
+
 class VideoFile:
     """A video file's frames, in order, at its own frame rate or resampled to `fps`.
 
@@ -287,6 +294,10 @@ class VideoFile:
     def __init__(self, path, fps=None):
         from torchcodec.decoders import VideoDecoder  # only where videos are read
         self.path = path
+        if path.lower().endswith(MPEG_STREAMS):
+            raise VideoError(path, 'an MPEG program or transport stream, which torchcodec does '
+                                   'not decode reliably to its end (clip by clip or in order):'
+                                   ' re-encode it with utils_scripts/video_reencode.py')
         try:
             # 'exact': the frame count comes from scanning the file, not from its header.
             self.decoder = VideoDecoder(path, dimension_order='NHWC', num_ffmpeg_threads=1,

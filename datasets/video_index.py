@@ -22,7 +22,7 @@ from datasets.decoding import VideoError, VideoFile
 from datasets.names import VIDEO_EXTENSIONS
 from utils import UserError, one_line, write_atomically
 
-CACHE_VERSION = 3  # 3: frame sizes
+CACHE_VERSION = 4  # 3: frame sizes; 4: MPEG streams refused
 
 
 def find_video_files(root, names):

@@ -25,6 +25,9 @@ from datasets.video_index import find_video_files, holds_videos, index_videos
 from utils import UserError
 
 
+MIXED_SAMPLE = 200  # skipped videos looked for as the other kind
+
+
 class VideoDataset(torch.utils.data.Dataset):
     """Clips of frame folders (or of video files where `video_path` holds those, their
     frame counts and rates from datasets/video_index.py), as `layout`'s annotation file
@@ -88,6 +91,7 @@ class VideoDataset(torch.utils.data.Dataset):
         holes = []  # video << 32 | missing frame number, ascending
         self.n_missing = self.n_empty = 0
         self.damaged_folders = []
+        missing = []  # record folders with nothing on disk
         root = os.path.join(self.video_path, '')
         for record in records:
             try:
@@ -97,6 +101,7 @@ class VideoDataset(torch.utils.data.Dataset):
                 continue
             if found is None:
                 self.n_missing += 1
+                missing.append(record.folder)
             elif not found[0]:
                 self.n_empty += 1
             else:
@@ -106,7 +111,7 @@ class VideoDataset(torch.utils.data.Dataset):
                 folders.append(where)
                 video_ids.append(record.video_id)
                 frame_sizes.append(frame_size)
-        self._report_skipped(len(records))
+        self._report_skipped(len(records), missing)
         self.folders = StringTable(folders)
         self.video_ids = StringTable(video_ids)
         # (width, height) of each video file's frames: a training clip decodes only its crop.
@@ -138,16 +143,32 @@ class VideoDataset(torch.utils.data.Dataset):
         return (self.layout.spans_of_video(record, n_frames, fps, self.untrimmed),
                 os.path.relpath(path, root), (width, height))
 
-    def _report_skipped(self, n_records):
+    def _report_skipped(self, n_records, missing):
         if self.n_missing or self.n_empty:
             kind = 'video file' if self.input_format == 'videos' else 'frame folder'
             print(f'{self.annotation_path} ({self.described}): skipped {self.n_missing} of '
                   f'{n_records} videos with no {kind} under {self.video_path}'
                   + (f' and {self.n_empty} with no frames' if self.n_empty else ''))
+            self._say_if_mixed(missing[:MIXED_SAMPLE], kind)
         for e in self.damaged_folders[:5]:
             print(f'skipped {e}', file=sys.stderr)
         if len(self.damaged_folders) > 5:
             print(f'skipped {len(self.damaged_folders) - 5} more damaged videos',
+                  file=sys.stderr)
+
+    def _say_if_mixed(self, missing, kind):
+        """A line when videos skipped for want of a `kind` are there as the other kind: the
+        folder mixes frame folders and video files, and a run reads one kind."""
+        if self.input_format == 'videos':
+            other = sum(os.path.isdir(os.path.join(self.video_path, name)) for name in missing)
+        else:
+            other = len(find_video_files(self.video_path, missing))
+        if other:
+            found = 'frame folders' if self.input_format == 'videos' else 'video files'
+            print(f'warning: {other} of the first {len(missing)} skipped are {found}: '
+                  f'{self.video_path} mixes frame folders and video files, and this run reads '
+                  f'{kind}s only (--input_format {self.input_format}); keep one kind '
+                  '(utils_scripts/video_jpg*.py extracts frames) or pass --input_format',
                   file=sys.stderr)
 
     @property

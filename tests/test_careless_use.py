@@ -3,6 +3,7 @@ what to do, no traceback, nothing already written lost; data that changed under 
 damaged data, not a crash."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -469,3 +470,53 @@ def test_kinetics_json_names_a_row_with_an_empty_time(tmp_path):
     assert done.returncode == 1 and 'Traceback' not in done.stderr
     assert f"{tmp_path / 'train.csv'} line 3: time_start '' is not a number" in done.stderr
     assert not (tmp_path / 'k.json').exists()
+
+
+def test_mpeg_streams_are_refused_when_indexed_naming_the_re_encoder(tmp_path, capsys):
+    """torchcodec fails near the end of MPEG program and transport streams: such files are
+    named when the index is built, with the program that converts them, instead of giving
+    damaged clips through the run."""
+    from datasets import UCF101
+    video_path, annotation_path = video_file_layout(
+        str(tmp_path), ['a'], [('a', 'training', 30), ('a', 'training', 30),
+                               ('a', 'training', 30)])
+    folder = os.path.join(video_path, 'a')
+    for key, ext in (('v001', '.mpg'), ('v002', '.ts')):
+        os.remove(os.path.join(folder, f'{key}.mp4'))
+        subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                        'testsrc2=size=64x48:rate=25', '-frames:v', '40', '-g', '8',
+                        os.path.join(folder, key + ext)], check=True)
+    dataset = UCF101(video_path, annotation_path, 'training', 0, sample_duration=8)
+    assert [dataset.video_ids[i] for i in range(len(dataset.video_ids))] == ['v000']
+    err = capsys.readouterr().err
+    for name in ('v001.mpg', 'v002.ts'):
+        line = next(line for line in err.splitlines() if name in line)
+        assert 'MPEG program or transport stream' in line
+        assert 'utils_scripts/video_reencode.py' in line
+
+
+def test_a_folder_where_the_video_index_goes_is_named_not_blamed_on_the_disk(tmp_path, capsys):
+    from datasets import UCF101
+    from datasets.video_index import cache_path
+    video_path, annotation_path = video_file_layout(str(tmp_path), ['a'],
+                                                    [('a', 'training', 10)])
+    os.makedirs(cache_path(annotation_path, video_path))
+    UCF101(video_path, annotation_path, 'training', sample_duration=8)
+    err = capsys.readouterr().err
+    assert 'a folder of that name is in the way' in err and 'disk' not in err
+
+
+def test_a_folder_mixing_frame_folders_and_video_files_is_said(tmp_path, capsys):
+    from datasets import UCF101
+    from tests.datagen import labelled_layout
+    videos = [('a', 'training', 10)] * 4
+    video_path, annotation_path = labelled_layout(str(tmp_path), ['a'], videos)  # frames
+    for key in ('v002', 'v003'):  # two of them as video files instead
+        shutil.rmtree(os.path.join(video_path, 'a', key))
+        write_video_file(os.path.join(video_path, 'a', f'{key}.mp4'), 10)
+    dataset = UCF101(video_path, annotation_path, 'training', sample_duration=8)
+    assert len(dataset.video_ids) == 2
+    captured = capsys.readouterr()
+    assert 'skipped 2 of 4 videos with no frame folder' in captured.out
+    assert 'warning: 2 of the first 2 skipped are video files' in captured.err
+    assert 'mixes frame folders and video files' in captured.err
