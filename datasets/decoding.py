@@ -222,10 +222,22 @@ def video_file_pil_loader(path, frame_indices):
     return [images[i] for i in frame_indices]
 
 
+# torchcodec's messages for faults of the file, in plain words.
+KNOWN_FAILURES = (
+    ('best video stream is unknown', 'has no video stream (an audio file?)'),
+    ('Expected pre-allocated tensor of shape', 'changes its frame size partway through; '
+     're-encode it (utils_scripts/video_reencode.py gives every frame one size)'),
+)
+
+
 def decoding_failure(exc):
-    """'cannot be decoded (FFmpeg's message)' for an exception from torchcodec, which prefixes
-    the message with its own source location."""
+    """What is wrong with a file, from an exception of torchcodec: its known faults in plain
+    words, otherwise 'cannot be decoded (FFmpeg's message)' (torchcodec prefixes messages
+    with its own source location, dropped)."""
     reason = re.sub(r'^\w+, \S+:\d+, ', '', one_line(exc))
+    for pattern, plain in KNOWN_FAILURES:
+        if pattern in reason:
+            return plain
     return f'cannot be decoded ({reason[:200]})'
 
 

@@ -520,3 +520,22 @@ def test_a_folder_mixing_frame_folders_and_video_files_is_said(tmp_path, capsys)
     assert 'skipped 2 of 4 videos with no frame folder' in captured.out
     assert 'warning: 2 of the first 2 skipped are video files' in captured.err
     assert 'mixes frame folders and video files' in captured.err
+
+
+def test_an_audio_file_and_a_video_changing_size_are_said_in_plain_words(tmp_path):
+    from datasets.decoding import VideoError, VideoFile
+    audio = str(tmp_path / 'song.mp4')
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                    'sine=frequency=440:duration=1', audio], check=True)
+    with pytest.raises(VideoError, match='has no video stream'):
+        VideoFile(audio)
+    parts = []
+    for i, size in enumerate(('64x48', '96x64')):
+        parts.append(str(tmp_path / f'part{i}.ts'))
+        subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                        f'testsrc2=size={size}:rate=25', '-t', '0.5', parts[-1]], check=True)
+    resized = str(tmp_path / 'resized.mkv')
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i',
+                    f'concat:{"|".join(parts)}', '-c', 'copy', resized], check=True)
+    with pytest.raises(VideoError, match='changes its frame size partway through'):
+        list(VideoFile(resized).frames())
