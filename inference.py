@@ -40,7 +40,7 @@ from models.factory import build_model
 from models.registry import ModelSpec
 from result_folder import held
 from runtime import Runtime
-from utils import UserError, one_line, write_atomically, write_text_atomically
+from utils import UserError, one_line, printable, write_atomically, write_text_atomically
 
 LIST_EXTENSIONS = ('.txt', '.lst', '.list')
 PARTS = '.parts'  # OUT/.parts/NAME.json: what was found for one video (the resumable unit)
@@ -162,13 +162,18 @@ def find_sources(inputs):
 def sources_of(given, base, lists):
     """The videos `given` names, relative to `base`; `lists`: the list files being read
     (one listing itself, or a cycle of lists, is an error)."""
+    if given == '-' or '://' in given:
+        raise UserError(f'input {given}: inference.py reads files and folders, not standard '
+                        'input or URLs: save the video to a file first')
     path = os.path.join(base, os.path.expanduser(given))
     if os.path.isdir(path):
         if is_frame_folder(path):
             return [Source(os.path.basename(os.path.normpath(path)), path, True)]
         return search_folder(path)
     if not os.path.isfile(path):
-        raise UserError(f'input not found: {given}')
+        raise UserError(f'input not found: {given}' if not os.path.exists(path) else
+                        f'input {given} is not a file or folder (a pipe or a device?): '
+                        'save the video to a file first')
     if path.lower().endswith(LIST_EXTENSIONS):
         real = os.path.realpath(path)
         if real in lists:
@@ -410,7 +415,10 @@ def write_summary(sources, settings, failed, opt):
     write_text_atomically(path, json.dumps(summary))
     failed_path = os.path.join(opt.output, 'failed.txt')
     if failed:
-        write_text_atomically(failed_path, ''.join(f'{os.path.abspath(p)}\n' for p in failed))
+        # One path a line, as the file system names it (bytes that are not UTF-8 kept); a
+        # line break inside a name written as \n.
+        lines = ''.join(os.path.abspath(p).replace('\n', '\\n') + '\n' for p in failed)
+        write_atomically(failed_path, lambda f: f.write(lines.encode('utf-8', 'surrogateescape')))
         print(f'{len(failed)} of {len(sources)} videos could not be read: listed in '
               f'{failed_path}', file=sys.stderr)
     elif os.path.exists(failed_path):
@@ -441,7 +449,7 @@ class VideoProgress:
             return
         what = (f'{part["results"][0]["label"]} ({part["results"][0]["score"]:.3f})'
                 if 'results' in part else f'{n_clips} feature rows')
-        print(f'[{self.count}/{self.n_videos}] {source.name}: {what}  '
+        print(f'[{self.count}/{self.n_videos}] {printable(source.name)}: {what}  '
               f'[{n_clips} clips, {rate:.1f} clips/s]', flush=True)
 
     def update(self, *batch_timings):
@@ -451,9 +459,9 @@ class VideoProgress:
         """Said by every rank: the line names the video."""
         self.count += 1
         if self.bar is None:
-            print(f'failed: {message}', file=sys.stderr, flush=True)
+            print(f'failed: {printable(message)}', file=sys.stderr, flush=True)
             return
-        self.bar.write(f'failed: {message}', file=sys.stderr)
+        self.bar.write(f'failed: {printable(message)}', file=sys.stderr)
         self.bar.update(1)
 
     def close(self):

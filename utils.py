@@ -93,6 +93,12 @@ def one_line(exc, limit=None):
     return text if limit is None or len(text) <= limit else text[:limit - 3] + '...'
 
 
+def printable(text):
+    """`text` as a console shows it whatever its encoding: bytes of a file name that are not
+    UTF-8 (kept by Python as surrogates) written as \\xNN."""
+    return text.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+
+
 class AverageMeter:
     """Running average weighted by batch size."""
 

@@ -130,8 +130,8 @@ class OpenVideo:
             self.key, self.decoder = None, None
             crop = None if box is None else [box_crop(box)]
             mode = 'exact' if path in self.irregular else 'approximate'
-            self.decoder = VideoDecoder(path, dimension_order='NHWC', num_ffmpeg_threads=1,
-                                        seek_mode=mode, transforms=crop)
+            self.decoder = VideoDecoder(decoder_source(path), dimension_order='NHWC',
+                                        num_ffmpeg_threads=1, seek_mode=mode, transforms=crop)
             self.key = (path, box)
         return self.decoder
 
@@ -230,6 +230,16 @@ KNOWN_FAILURES = (
 )
 
 
+def decoder_source(path):
+    """What torchcodec opens for `path`: the path, or, for a name that is not valid UTF-8
+    (an archive from a Latin-1 system), the open file, which torchcodec reads through."""
+    try:
+        path.encode('utf-8')
+        return path
+    except UnicodeEncodeError:
+        return open(path, 'rb')  # noqa: SIM115 (the decoder holds it while it is used)
+
+
 def decoding_failure(exc):
     """What is wrong with a file, from an exception of torchcodec: its known faults in plain
     words, otherwise 'cannot be decoded (FFmpeg's message)' (torchcodec prefixes messages
@@ -312,8 +322,8 @@ class VideoFile:
                                    ' re-encode it with utils_scripts/video_reencode.py')
         try:
             # 'exact': the frame count comes from scanning the file, not from its header.
-            self.decoder = VideoDecoder(path, dimension_order='NHWC', num_ffmpeg_threads=1,
-                                        seek_mode='exact')
+            self.decoder = VideoDecoder(decoder_source(path), dimension_order='NHWC',
+                                        num_ffmpeg_threads=1, seek_mode='exact')
             metadata = self.decoder.metadata
         except Exception as e:  # FFmpeg's errors arrive as RuntimeError, ValueError, ...
             raise decoding_error(path, e) from None

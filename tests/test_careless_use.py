@@ -539,3 +539,38 @@ def test_an_audio_file_and_a_video_changing_size_are_said_in_plain_words(tmp_pat
                     f'concat:{"|".join(parts)}', '-c', 'copy', resized], check=True)
     with pytest.raises(VideoError, match='changes its frame size partway through'):
         list(VideoFile(resized).frames())
+
+
+def test_file_names_that_are_not_utf8_are_read_and_listed(tmp_path, capsys):
+    """Archives from Latin-1 systems: the video is read, and a damaged one is listed in
+    failed.txt by its bytes."""
+    model = tiny_model(tmp_path / 'model.pth')
+    folder = tmp_path / 'in'
+    write_video_file(str(folder / 'good.mp4'), 10)
+    os.rename(folder / 'good.mp4', os.path.join(os.fsencode(folder), b'caf\xe9.mp4'))
+    with open(os.path.join(os.fsencode(folder), b'na\xefve.mp4'), 'wb') as f:
+        f.write(b'not a video')
+    out = tmp_path / 'out'
+    code, _, err = run_inference(capsys, folder, '--output', out, '--resume_path', model,
+                                 *MODEL)
+    assert code == 1 and 'Traceback' not in err  # one video failed
+    results = json.loads((out / 'results.json').read_text())['results']
+    assert list(results) == [os.fsdecode(b'caf\xe9')]
+    assert (out / 'failed.txt').read_bytes() == \
+        os.path.join(os.fsencode(folder), b'na\xefve.mp4') + b'\n'
+
+
+@pytest.mark.parametrize('given, fragment', [
+    ('-', 'not standard input or URLs'),
+    ('https://example.org/v.mp4', 'not standard input or URLs'),
+    ('fifo', 'is not a file or folder (a pipe or a device?)'),
+])
+def test_standard_input_urls_and_pipes_are_said_to_be_no_files(tmp_path, capsys, given,
+                                                                fragment):
+    model = tiny_model(tmp_path / 'model.pth')
+    if given == 'fifo':
+        os.mkfifo(tmp_path / 'fifo')
+        given = str(tmp_path / 'fifo')
+    code, _, err = run_inference(capsys, given, '--output', tmp_path / 'out', '--resume_path',
+                                 model, *MODEL)
+    assert_one_line_error(code, err, fragment)
