@@ -574,3 +574,15 @@ def test_standard_input_urls_and_pipes_are_said_to_be_no_files(tmp_path, capsys,
     code, _, err = run_inference(capsys, given, '--output', tmp_path / 'out', '--resume_path',
                                  model, *MODEL)
     assert_one_line_error(code, err, fragment)
+
+
+def test_evaluation_reads_inference_names_of_class_folder_trees(tmp_path):
+    """inference.py on ucf101_videos/ names a video `Jump/v_a`; main.py's test JSON `v_a`:
+    the evaluation programs take both."""
+    ann = annotation(tmp_path)
+    results = tmp_path / 'results.json'
+    results.write_text(json.dumps({'results': {'a/v1': [{'label': 'a', 'score': 0.9}]},
+                                   'clips': {}}))
+    done = script('eval_ucf101.py', ann, results)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == 'top-1 video accuracy: 1.000 (1/1)'

@@ -37,6 +37,17 @@ def load_json(path, what):
     return data
 
 
+def by_video_id(results, truth, layout):
+    """The results keyed by video id: inference.py names a video found in class folders
+    `<class>/<file name>`, whose last part (less a Kinetics time suffix) is the id."""
+    keyed = {}
+    for name, predictions in results.items():
+        video_id = name if name in truth else layout.video_id(name.replace('\\', '/')
+                                                              .rsplit('/', 1)[-1])
+        keyed.setdefault(video_id, predictions)
+    return keyed
+
+
 def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset='ucf101'):
     """(accuracy, correct, total) over the annotated videos of `subset`: a video is right
     when one of its labels is among its top_k predictions. `dataset`: the layout (its video
@@ -56,6 +67,7 @@ def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset
                if isinstance(value, dict) and value.get('subset') == subset}
     truth = {vid: layout.labels_of(value) for vid, value in entries.items()}
     truth = {vid: labels for vid, labels in truth.items() if labels}
+    results = by_video_id(results, truth, layout)
     if entries and not truth:
         raise ValueError(f'{annotation_path} holds no labels of the {layout.title} layout in '
                          f'subset {subset!r}: is it an annotation file of another dataset '
