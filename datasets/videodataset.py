@@ -26,6 +26,9 @@ from utils import UserError
 
 
 MIXED_SAMPLE = 200  # skipped videos looked for as the other kind
+# A video file with a shorter side is refused when indexed: its training crops (a fraction of
+# the shorter side) would be empty or a pixel or two.
+MIN_FRAME_SIDE = 8
 
 
 class VideoDataset(torch.utils.data.Dataset):
@@ -140,6 +143,9 @@ class VideoDataset(torch.utils.data.Dataset):
         path, n_frames, fps, width, height, error = video_facts[record.folder]
         if error:
             raise DamagedFolder(path, error)
+        if 0 < min(width, height) < MIN_FRAME_SIDE:
+            raise DamagedFolder(path, f'its frames are {width}x{height} pixels, too small to '
+                                      'crop clips from: drop it from the annotation file')
         return (self.layout.spans_of_video(record, n_frames, fps, self.untrimmed),
                 os.path.relpath(path, root), (width, height))
 

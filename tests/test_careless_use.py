@@ -586,3 +586,13 @@ def test_evaluation_reads_inference_names_of_class_folder_trees(tmp_path):
     done = script('eval_ucf101.py', ann, results)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == 'top-1 video accuracy: 1.000 (1/1)'
+
+
+def test_a_video_of_tiny_frames_is_refused_when_indexed(tmp_path, capsys):
+    from datasets import UCF101
+    video_path, annotation_path = video_file_layout(
+        str(tmp_path), ['a'], [('a', 'training', 10), ('a', 'training', 10)])
+    write_video_file(os.path.join(video_path, 'a', 'v001.mp4'), 10, size=(2, 2))
+    dataset = UCF101(video_path, annotation_path, 'training', sample_duration=8)
+    assert len(dataset.video_ids) == 1
+    assert 'v001.mp4: its frames are 2x2 pixels, too small' in capsys.readouterr().err
