@@ -596,3 +596,15 @@ def test_a_video_of_tiny_frames_is_refused_when_indexed(tmp_path, capsys):
     dataset = UCF101(video_path, annotation_path, 'training', sample_duration=8)
     assert len(dataset.video_ids) == 1
     assert 'v001.mp4: its frames are 2x2 pixels, too small' in capsys.readouterr().err
+
+
+def test_a_failed_name_with_a_line_break_stays_one_line_of_failed_txt(tmp_path, capsys):
+    model = tiny_model(tmp_path / 'model.pth')
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    (folder / 'two\nlines.mp4').write_bytes(b'not a video')
+    code, _, err = run_inference(capsys, folder, '--output', tmp_path / 'out', '--resume_path',
+                                 model, *MODEL)
+    assert code == 1 and 'Traceback' not in err
+    assert (tmp_path / 'out' / 'failed.txt').read_text().splitlines() == \
+        [f'{folder}/two\\nlines.mp4']

@@ -21,10 +21,11 @@ import time
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(SCRIPTS)
-# The model and its clips (main.py and inference.py), then how main.py trains it.
+# The model and its clips (the checkpoints record them: inference.py needs none), the
+# loader, then how main.py trains it.
 MODEL = ['--model', 'resnet', '--model_depth', '10', '--resnet_shortcut', 'A',
-         '--sample_size', '64', '--sample_duration', '16', '--norm_value', '255', '--std_norm',
-         '--batch_size', '12', '--n_threads', '2']
+         '--sample_duration', '16', '--norm_value', '255', '--std_norm']
+LOADER = ['--batch_size', '12', '--n_threads', '2']
 TRAINING = ['--train_crop', 'center', '--n_scales', '1', '--amp', '--n_val_samples', '1',
             '--learning_rate', '0.01', '--lr_patience', '2']
 
@@ -58,11 +59,11 @@ def prepare(out, classes, per_class, held_out):
            f'{out}/demo_test.json')
 
 
-def train_test_evaluate(out, n_classes, epochs, train_flags=()):
+def train_test_evaluate(out, n_classes, epochs, sample_size, train_flags=()):
     """Train (with validation), test on held-out videos, plot, evaluate; returns the
     evaluation's accuracy line. `n_classes`: the classes of the trained model."""
     data = ['--root_path', out, '--video_path', 'jpg', '--dataset', 'kinetics', *MODEL,
-            *TRAINING]
+            '--sample_size', str(sample_size), *LOADER, *TRAINING]
     run(sys.executable, 'main.py', *data, '--annotation_path', 'demo.json', '--result_path',
         'results', '--n_epochs', str(epochs), '--checkpoint', str(epochs), *train_flags)
     run(sys.executable, 'main.py', *data, '--annotation_path', 'demo_test.json',
@@ -78,7 +79,7 @@ def train_test_evaluate(out, n_classes, epochs, train_flags=()):
     return line.strip()
 
 
-def classify_raw_videos(out, checkpoint, n_classes):
+def classify_raw_videos(out, checkpoint):
     """inference.py on one held-out .mp4 per class, straight from the files; prints each
     video's true and predicted action."""
     with open(f'{out}/test.csv') as f:
@@ -93,8 +94,7 @@ def classify_raw_videos(out, checkpoint, n_classes):
     with open(list_file, 'w') as f:
         f.write(''.join(os.path.abspath(v) + '\n' for v in videos))
     run(sys.executable, 'inference.py', list_file, '--output', f'{out}/inference',
-        '--resume_path', checkpoint, '--annotation_path', f'{out}/demo.json',
-        '--n_classes', str(n_classes), *MODEL, '--top_k', '1')
+        '--resume_path', checkpoint, '--n_threads', '2', '--top_k', '1')
     with open(f'{out}/inference/results.json') as f:
         results = json.load(f)['results']
     print('\nRaw held-out videos, classified by inference.py:')
@@ -126,6 +126,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='demo_data')
     parser.add_argument('--epochs', type=int, default=18)
+    parser.add_argument('--sample_size', type=int, default=64,
+                        help='clip height and width (the model is ResNet-10)')
     parser.add_argument('--finetune_epochs', type=int, default=10)
     parser.add_argument('--per_class', type=int, default=120,
                         help='training videos per class of the six actions')
@@ -138,14 +140,14 @@ def main(argv=None):
     fresh_output_folder(args.out)
     main_dir, ft_dir = f'{args.out}/actions', f'{args.out}/new_actions'
     prepare(main_dir, 'main', args.per_class, args.held_out)
-    first = train_test_evaluate(main_dir, 6, args.epochs, ['--n_classes', '6'])
+    first = train_test_evaluate(main_dir, 6, args.epochs, args.sample_size, ['--n_classes', '6'])
     prepare(ft_dir, 'finetune', args.finetune_per_class, args.held_out)
     pretrained = os.path.abspath(f'{main_dir}/results/save_{args.epochs}.pth')
-    second = train_test_evaluate(ft_dir, 4, args.finetune_epochs,
+    second = train_test_evaluate(ft_dir, 4, args.finetune_epochs, args.sample_size,
                                  ['--n_classes', '6', '--pretrain_path', pretrained,
                                   '--n_finetune_classes', '4', '--ft_begin_index', '4'])
     finetuned = os.path.abspath(f'{ft_dir}/results/save_{args.finetune_epochs}.pth')
-    classify_raw_videos(ft_dir, finetuned, 4)
+    classify_raw_videos(ft_dir, finetuned)
     minutes = (time.time() - start) / 60
     print(f'\nSix actions, trained from scratch, on held-out videos: {first}')
     print(f'Four new actions, fine-tuned from it (layer4 and fc): {second}')
