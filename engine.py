@@ -14,15 +14,17 @@ class LossNotFinite(UserError):
 
 
 class Batches:
-    """`for i, batch in Batches(loader, 'train', epoch, runtime)`: the loader's batches,
-    numbered from 1, with the time spent waiting for each (data) and on the whole batch
-    measured, and a progress line or bar after each (the pass's `losses` and `accuracies`
-    meters shown where it sets them).
+    """`with Batches(loader, 'train', epoch, runtime) as batches: for i, batch in batches`:
+    the loader's batches, numbered from 1, with the time spent waiting for each (data) and
+    on the whole batch measured, and a progress line or bar after each (the pass's `losses`
+    and `accuracies` meters shown where it sets them).
 
     After a batch the loop stops with Interrupted on a stop request (Ctrl-C, SIGTERM), or,
     with `check_stop` False, when the pass sets `stop_now` (training: the ranks agree on
     stopping in their all-reduce). A batch the pass calls `skip()` on is not timed or
-    shown."""
+    shown. Leaving the `with` block, by the end or by an exception, shuts the loader's
+    worker processes down at once: a run that stops then saves interrupted.pth with no
+    worker left whose death PyTorch would report in the middle of the save."""
 
     def __init__(self, loader, title, epoch, runtime, check_stop=True, progress=None):
         """`progress`: what shows the pass's progress instead of a Progress over batches
@@ -33,24 +35,43 @@ class Batches:
         self.progress = progress or Progress(epoch, len(loader), title,
                                              enabled=runtime.is_main)
         self.skipped = self.stop_now = False
+        self.running = None
 
     def skip(self):
         self.skipped = True
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        if self.running is not None:
+            self.running.close()  # its `finally` drops the loader's iterator
+
     def __iter__(self):
-        end = time.perf_counter()
-        for i, batch in enumerate(self.loader, 1):
-            self.data_time.update(time.perf_counter() - end)
-            self.skipped = False
-            yield i, batch
-            if not self.skipped:
-                self.batch_time.update(time.perf_counter() - end)
-                self.progress.update(i, self.batch_time, self.data_time, self.losses,
-                                     self.accuracies)
-                if self.stop_now or (self.check_stop and STOP.requested):
-                    raise Interrupted
-            end = time.perf_counter()
-        self.progress.close()
+        self.running = self.batches()
+        return self.running
+
+    def batches(self):
+        iterator = iter(self.loader)
+        try:
+            i, end = 0, time.perf_counter()
+            for batch in iterator:
+                i += 1
+                self.data_time.update(time.perf_counter() - end)
+                self.skipped = False
+                yield i, batch
+                if not self.skipped:
+                    self.batch_time.update(time.perf_counter() - end)
+                    self.progress.update(i, self.batch_time, self.data_time, self.losses,
+                                         self.accuracies)
+                    if self.stop_now or (self.check_stop and STOP.requested):
+                        raise Interrupted
+                end = time.perf_counter()
+            self.progress.close()
+        finally:
+            # The last reference: a multi-process iterator shuts its workers down and
+            # unregisters them from PyTorch's SIGCHLD handler as it goes.
+            del iterator
 
 
 class Progress:

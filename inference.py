@@ -358,24 +358,25 @@ def process(sources, todo, model, class_names, settings, opt, runtime):
     rows = {}  # video -> {clip index: output row}
     failed = []
     with torch.no_grad():
-        for _, (clips, items, errors) in Batches(loader, 'inference', None, runtime,
-                                                 check_stop=False, progress=progress):
-            if clips is not None:
-                with runtime.autocast():
-                    outputs = model(runtime.to_device(clips)).float()
-                if opt.mode == 'score':
-                    outputs = F.softmax(outputs, dim=1)
-                for item, output in zip(items, outputs.cpu()):
-                    rows.setdefault(item.video, {})[item.index] = (item, output)
-                    if len(rows[item.video]) == item.n_clips:
-                        source = sources[item.video]
-                        part = finish_video(source, rows.pop(item.video), class_names, opt)
-                        write_part(opt.output, source, part, settings)
-                        progress.done(source, part, item.n_clips)
-            for error in errors:
-                rows.pop(error.video, None)
-                failed.append(sources[error.video].path)
-                progress.failed(error.error)
+        with Batches(loader, 'inference', None, runtime, check_stop=False,
+                     progress=progress) as batches:
+            for _, (clips, items, errors) in batches:
+                if clips is not None:
+                    with runtime.autocast():
+                        outputs = model(runtime.to_device(clips)).float()
+                    if opt.mode == 'score':
+                        outputs = F.softmax(outputs, dim=1)
+                    for item, output in zip(items, outputs.cpu()):
+                        rows.setdefault(item.video, {})[item.index] = (item, output)
+                        if len(rows[item.video]) == item.n_clips:
+                            source = sources[item.video]
+                            part = finish_video(source, rows.pop(item.video), class_names, opt)
+                            write_part(opt.output, source, part, settings)
+                            progress.done(source, part, item.n_clips)
+                for error in errors:
+                    rows.pop(error.video, None)
+                    failed.append(sources[error.video].path)
+                    progress.failed(error.error)
     return failed
 
 

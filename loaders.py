@@ -13,11 +13,14 @@ from distributed import ShardSampler
 
 def seed_worker(worker_id):
     """Seed numpy in each loader worker from the seed torch gave that worker, and leave
-    SIGINT (a terminal's Ctrl-C reaches the whole process group) to the main process, which
-    stops after the current batch. SIGTERM still ends a worker: the loader shuts workers
-    down with it."""
+    SIGINT and SIGTERM (a terminal's Ctrl-C and a scheduler's SIGTERM reach the whole
+    process group) to the main process, which stops after the current batch and then shuts
+    the workers down. A worker killed by the signal instead would be reported by PyTorch
+    at any moment after, even in the middle of saving interrupted.pth. A worker whose main
+    process dies exits by itself (PyTorch's watchdog)."""
     np.random.seed(torch.initial_seed() % 2 ** 32)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def make_loader(dataset, batch_size, n_workers, runtime, shuffle=False, sampler=None,

@@ -16,18 +16,19 @@ def video_scores(data_loader, model, runtime, softmax=True, damage=None):
     {video_id: video folder} of the videos with damaged clips, which were left out)."""
     model.eval()
     scores, damaged_videos = {}, {}
-    for _, (inputs, video_ids, damaged) in Batches(data_loader, 'test', None, runtime):
-        if damage is not None:
-            damage.record(damaged)
-        damaged_videos.update((clip.video_id, clip.video_dir) for clip in damaged)
-        if inputs is not None:
-            with runtime.autocast():
-                outputs = model(runtime.to_device(inputs)).float()
-            if softmax:
-                outputs = F.softmax(outputs, dim=1)
-            for video_id, output in zip(video_ids, outputs.cpu()):
-                total, count = scores.get(video_id, (0, 0))
-                scores[video_id] = (total + output, count + 1)
+    with Batches(data_loader, 'test', None, runtime) as batches:
+        for _, (inputs, video_ids, damaged) in batches:
+            if damage is not None:
+                damage.record(damaged)
+            damaged_videos.update((clip.video_id, clip.video_dir) for clip in damaged)
+            if inputs is not None:
+                with runtime.autocast():
+                    outputs = model(runtime.to_device(inputs)).float()
+                if softmax:
+                    outputs = F.softmax(outputs, dim=1)
+                for video_id, output in zip(video_ids, outputs.cpu()):
+                    total, count = scores.get(video_id, (0, 0))
+                    scores[video_id] = (total + output, count + 1)
     return scores, damaged_videos
 
 

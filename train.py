@@ -33,58 +33,58 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
     damage = damage or DamageReport(None, float('inf'))
     damage.start(epoch, 'train', len(data_loader.dataset))
     model.train()
-    batches = Batches(data_loader, 'train', epoch, runtime, check_stop=False)
-    losses = batches.losses = AverageMeter()
-    accuracies = batches.accuracies = AverageMeter()
-    lr = optimizer.param_groups[0]['lr']
-    for i, (inputs, targets, damaged) in batches:
-        if not usable(inputs, damaged, damage, data_loader.batch_size, runtime):
-            batches.skip()
-            continue
-        inputs = runtime.to_device(inputs)
-        targets = targets.to(runtime.device, non_blocking=True)
-        with runtime.autocast():
-            outputs = model(inputs)
-            loss = criterion(outputs, targets)
-        optimizer.zero_grad(set_to_none=True)
-        (loss if scaler is None else scaler.scale(loss)).backward()
+    with Batches(data_loader, 'train', epoch, runtime, check_stop=False) as batches:
+        losses = batches.losses = AverageMeter()
+        accuracies = batches.accuracies = AverageMeter()
+        lr = optimizer.param_groups[0]['lr']
+        for i, (inputs, targets, damaged) in batches:
+            if not usable(inputs, damaged, damage, data_loader.batch_size, runtime):
+                batches.skip()
+                continue
+            inputs = runtime.to_device(inputs)
+            targets = targets.to(runtime.device, non_blocking=True)
+            with runtime.autocast():
+                outputs = model(inputs)
+                loss = criterion(outputs, targets)
+            optimizer.zero_grad(set_to_none=True)
+            (loss if scaler is None else scaler.scale(loss)).backward()
 
-        # The batch's numbers in one transfer (and, across ranks, one all-reduce that also
-        # agrees on stopping), before the step: nothing non-finite may reach the weights.
-        n = inputs.size(0)
-        hits = correct_predictions(outputs.detach(), targets)
-        # (A GradScaler checks its scaled gradients itself.)
-        grad_norm = gradient_norm(model, loss) if scaler is None else loss.new_zeros(())
-        loss_value, correct, grad_norm = torch.stack(
-            [loss.detach().float(), hits.float(), grad_norm.float()]).tolist()
-        loss_sum, correct, count, grad_norm, stop = all_reduce_sum(
-            [loss_value * n, correct, n, grad_norm, float(STOP.requested)], runtime)
-        if not math.isfinite(loss_sum):
-            raise LossNotFinite(f'the loss became {loss_sum / count} at epoch {epoch}, batch '
-                                f'{i}')
-        if scaler is not None:  # it skips steps with overflowed (scaled) gradients itself
-            scaler.step(optimizer)
-            scaler.update()
-        elif math.isfinite(grad_norm):
-            optimizer.step()
-            skipped.in_a_row = 0
-        else:
-            skipped.in_a_row += 1
-            if skipped.in_a_row == MAX_SKIPPED_STEPS:
-                raise LossNotFinite(f'the gradients became {grad_norm} in {MAX_SKIPPED_STEPS} '
-                                    f'batches in a row, the last at epoch {epoch}, batch {i}')
-            if runtime.is_main:
-                batches.progress.write(f'epoch {epoch}, batch {i}: the gradients are not finite '
-                                       f'(the loss is {loss_sum / count:.4f}); this step is '
-                                       'skipped')
+            # The batch's numbers in one transfer (and, across ranks, one all-reduce that also
+            # agrees on stopping), before the step: nothing non-finite may reach the weights.
+            n = inputs.size(0)
+            hits = correct_predictions(outputs.detach(), targets)
+            # (A GradScaler checks its scaled gradients itself.)
+            grad_norm = gradient_norm(model, loss) if scaler is None else loss.new_zeros(())
+            loss_value, correct, grad_norm = torch.stack(
+                [loss.detach().float(), hits.float(), grad_norm.float()]).tolist()
+            loss_sum, correct, count, grad_norm, stop = all_reduce_sum(
+                [loss_value * n, correct, n, grad_norm, float(STOP.requested)], runtime)
+            if not math.isfinite(loss_sum):
+                raise LossNotFinite(f'the loss became {loss_sum / count} at epoch {epoch}, batch '
+                                    f'{i}')
+            if scaler is not None:  # it skips steps with overflowed (scaled) gradients itself
+                scaler.step(optimizer)
+                scaler.update()
+            elif math.isfinite(grad_norm):
+                optimizer.step()
+                skipped.in_a_row = 0
+            else:
+                skipped.in_a_row += 1
+                if skipped.in_a_row == MAX_SKIPPED_STEPS:
+                    raise LossNotFinite(f'the gradients became {grad_norm} in {MAX_SKIPPED_STEPS} '
+                                        f'batches in a row, the last at epoch {epoch}, batch {i}')
+                if runtime.is_main:
+                    batches.progress.write(f'epoch {epoch}, batch {i}: the gradients are not '
+                                           f'finite (the loss is {loss_sum / count:.4f}); this '
+                                           'step is skipped')
 
-        losses.update(loss_sum / count, count)
-        accuracies.update(correct / count, count)
-        if batch_logger:
-            batch_logger.log({'epoch': epoch, 'batch': i,
-                              'iter': (epoch - 1) * len(data_loader) + i,
-                              'loss': losses.val, 'acc': accuracies.val, 'lr': lr})
-        batches.stop_now = bool(stop)
+            losses.update(loss_sum / count, count)
+            accuracies.update(correct / count, count)
+            if batch_logger:
+                batch_logger.log({'epoch': epoch, 'batch': i,
+                                  'iter': (epoch - 1) * len(data_loader) + i,
+                                  'loss': losses.val, 'acc': accuracies.val, 'lr': lr})
+            batches.stop_now = bool(stop)
     if runtime.is_main and damage.epoch_note():
         print(damage.epoch_note(), file=sys.stderr, flush=True)
     if epoch_logger:

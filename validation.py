@@ -20,24 +20,24 @@ def val_epoch(epoch, data_loader, model, criterion, runtime, logger=None, damage
     damage = damage or DamageReport(None, float('inf'))
     damage.start(epoch, 'val', len(data_loader.dataset))
     model.eval()
-    batches = Batches(data_loader, 'val', epoch, runtime)
-    losses = batches.losses = AverageMeter()
-    accuracies = batches.accuracies = AverageMeter()
-    n_damaged = 0
-    for _, (inputs, targets, damaged) in batches:
-        damage.record(damaged)
-        n_damaged += len(damaged)
-        if inputs is not None:
-            inputs = runtime.to_device(inputs)
-            targets = targets.to(runtime.device, non_blocking=True)
-            with runtime.autocast():
-                outputs = model(inputs)
-                loss = criterion(outputs.float(), targets)
-            n = inputs.size(0)
-            loss_value, correct = torch.stack(
-                [loss.float(), correct_predictions(outputs, targets).float()]).tolist()
-            losses.update(loss_value, n)
-            accuracies.update(correct / n, n)
+    with Batches(data_loader, 'val', epoch, runtime) as batches:
+        losses = batches.losses = AverageMeter()
+        accuracies = batches.accuracies = AverageMeter()
+        n_damaged = 0
+        for _, (inputs, targets, damaged) in batches:
+            damage.record(damaged)
+            n_damaged += len(damaged)
+            if inputs is not None:
+                inputs = runtime.to_device(inputs)
+                targets = targets.to(runtime.device, non_blocking=True)
+                with runtime.autocast():
+                    outputs = model(inputs)
+                    loss = criterion(outputs.float(), targets)
+                n = inputs.size(0)
+                loss_value, correct = torch.stack(
+                    [loss.float(), correct_predictions(outputs, targets).float()]).tolist()
+                losses.update(loss_value, n)
+                accuracies.update(correct / n, n)
     loss_sum, correct, count, n_damaged = all_reduce_sum(
         [losses.sum, accuracies.sum, losses.count, n_damaged], runtime)
     damage.add(n_damaged)

@@ -78,7 +78,8 @@ def test_two_straight_runs_give_identical_logs(tmp_path):
 
 @pytest.mark.slow
 def test_fine_tuning_freezes_all_but_layer4_and_fc(tmp_path):
-    video_path, annotation_path = ucf_like(tmp_path)
+    video_path, annotation_path = ucf_like(tmp_path, classes=('a', 'b', 'c', 'd', 'e'),
+                                           train=1)
     pre = tmp_path / 'pre'
     run_main(*data_flags(video_path, annotation_path, 'ucf101', n_classes=5), *TINY,
              '--result_path', pre, '--n_epochs', 1)
