@@ -178,10 +178,8 @@ class ToTensor(FrameTransform):
         return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div(self.norm_value)
 
     def apply_clip(self, frames):
-        if is_tensor_frames(frames):
+        if isinstance(frames, torch.Tensor) or is_tensor_frames(frames):
             return self.from_tensor_frames(frames)
-        if isinstance(frames, torch.Tensor):  # converted already
-            return frames
         arrays = [np.asarray(frame) for frame in frames]
         if arrays[0].ndim != 3 or arrays[0].dtype != np.uint8:
             return torch.stack([self(f) for f in frames], 1)
@@ -191,8 +189,8 @@ class ToTensor(FrameTransform):
         return clip if self.norm_value == 1 else clip.div_(self.norm_value)
 
     def from_tensor_frames(self, frames):
-        """T x C x H x W uint8 (or a list of C x H x W) -> contiguous C x T x H x W float, in
-        one converting copy."""
+        """T x C x H x W frames (or a list of C x H x W), uint8 as decoded -> contiguous
+        C x T x H x W float, in one converting copy."""
         if isinstance(frames, list):
             frames = torch.stack(frames)
         t, c, h, w = frames.shape
