@@ -105,20 +105,21 @@ def train_and_test(opt, runtime):
     check_input_fits(spec, None if opt.no_train else opt.batch_size)
     model, parameters, pretrained = create_model(spec, opt.pretrain_path,
                                                  opt.n_finetune_classes, opt.ft_begin_index)
+    # The model's outputs, and the flag that sets them.
+    outputs = ('--n_finetune_classes', opt.n_finetune_classes) if opt.pretrain_path else \
+        ('--n_classes', opt.n_classes)
     checkpoint, begin_epoch = None, opt.begin_epoch
     if opt.resume_path:
-        checkpoint, epoch = resume(model, opt.resume_path, spec.arch, '--n_finetune_classes'
-                                   if opt.pretrain_path else '--n_classes')
+        checkpoint, epoch = resume(model, opt.resume_path, spec.arch, outputs[0])
         begin_epoch = epoch or begin_epoch
     if runtime.is_main:
         say_what_will_not_happen(opt, begin_epoch)
         say_what_differs_from_the_checkpoints(opt, checkpoint, pretrained)
     model = wrap_model(model, runtime, opt.sync_bn)
-    outputs = ('--n_finetune_classes', opt.n_finetune_classes) if opt.pretrain_path else \
-        ('--n_classes', opt.n_classes)
     training = None if opt.no_train else prepare_training(
         opt, model, parameters, checkpoint, begin_epoch,
-        ready(build_training_set(source, clips, skip_damaged=True), *outputs), runtime)
+        ready(build_training_set(source, clips, skip_damaged=True), *outputs), outputs[1],
+        runtime)
     val_loader = None if opt.no_val else loader_of(
         ready(build_validation_set(source, clips, skip_damaged=True), *outputs), opt, runtime)
     test_set = ready(build_test_set(source, clips, skip_damaged=True), *outputs) \
@@ -166,7 +167,8 @@ def say_what_differs_from_the_checkpoints(opt, resumed, pretrained):
             print(f'warning: {differences_line(path, differences)}', file=sys.stderr)
 
 
-def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set, runtime):
+def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set, n_outputs,
+                     runtime):
     """The training set's loader, the optimiser, scheduler and gradient scaler, restored
     from the checkpoint when resuming."""
     if runtime.amp_dtype == torch.bfloat16 and not runtime.uses_cuda:
@@ -201,8 +203,7 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
     # A checkpoint written during an epoch's validation has that epoch's training done.
     trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
         else begin_epoch - 1
-    settings = recorded_settings(opt, opt.n_finetune_classes if opt.pretrain_path else
-                                 opt.n_classes, train_set.class_names)
+    settings = recorded_settings(opt, n_outputs, train_set.class_names)
     return Training(loader, sampler, optimizer, scheduler, scaler, settings, trained)
 
 

@@ -286,13 +286,18 @@ def _box_crop_class():
 
 # -- video files: every frame in order (indexing, inference) ---------------------------------
 
+def resampled_count(n_source, source_fps, fps):
+    """How many frames at `fps` span `n_source` frames at `source_fps` (at least one)."""
+    return max(1, math.ceil(n_source * fps / source_fps - 1e-9))
+
+
 def resampled(n_source, source_fps, fps=None):
     """The source frame (from 0) of each output frame when `n_source` frames at `source_fps`
     are resampled to `fps` (all of them, in order, without `fps`): output frame k shows what
     is on screen at time k / fps."""
     if not fps:
         return np.arange(n_source)
-    n = max(1, math.ceil(n_source * fps / source_fps - 1e-9))
+    n = resampled_count(n_source, source_fps, fps)
     return np.minimum(np.floor(np.arange(n) * (source_fps / fps) + 1e-9).astype(np.int64),
                       n_source - 1)
 
@@ -337,8 +342,8 @@ class VideoFile:
         self.resample_to = fps
         self.begin = float(metadata.begin_stream_seconds or 0)
         self.fps = float(fps or self.source_fps)
-        self.n_frames = max(1, math.ceil(self.n_source / self.source_fps * fps - 1e-9)) \
-            if fps else self.n_source
+        self.n_frames = resampled_count(self.n_source, self.source_fps, fps) if fps \
+            else self.n_source
 
     def source_frames(self, stop):
         """(time in seconds, H x W x 3 uint8 array) of source frames 0 ... stop - 1, in
