@@ -1,15 +1,47 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install test test-fast demo bench
+.PHONY: install python-packages native asan test test-fast demo bench
 
-# Python packages from requirements.txt and Debian's ffmpeg, each only when missing.
-install:
+CC ?= gcc
+NATIVE_FLAGS = -O3 -Wall -Wextra -shared -fPIC
+# AddressSanitizer's runtime, preloaded into Python for `make asan`.
+ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
+
+# Python packages from requirements.txt and Debian's ffmpeg, each only when missing; then
+# the native clip core.
+install: python-packages native
+
+python-packages:
 	@$(PYTHON) utils_scripts/requirements_met.py requirements.txt || \
 	  $(PIP) install -q -r requirements.txt
 	@command -v ffmpeg >/dev/null 2>&1 || { \
 	  echo "installing ffmpeg (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
+
+# The native clip core (native/clipcore.c) against libjpeg-turbo: its headers (and gcc) are
+# installed on Debian when missing. Without them everything works on the Python path, and
+# main.py says so in one line.
+native: native/libclipcore.so
+
+native/libclipcore.so: native/clipcore.c
+	@{ command -v $(CC) >/dev/null 2>&1 && [ -f /usr/include/jpeglib.h ]; } || { \
+	  echo "installing gcc and libjpeg-turbo's headers (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc \
+	    libjpeg62-turbo-dev >/dev/null; } || true; }
+	@$(CC) $(NATIVE_FLAGS) native/clipcore.c -ljpeg -lm -o $@ || { rm -f $@; \
+	  echo "note: the native clip core could not be built: training takes the Python path"; }
+
+# The core built with AddressSanitizer and UndefinedBehaviorSanitizer, run under the
+# native tests and their fuzzing; the normal build is restored afterwards.
+asan: python-packages
+	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=undefined -Wall -shared -fPIC native/clipcore.c -ljpeg -lm \
+	  -o native/libclipcore.so
+	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$(ASAN_RUNTIME) CLIPCORE_FUZZ_ROUNDS=2000 \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_native.py; \
+	  status=$$?; rm -f native/libclipcore.so; $(MAKE) --no-print-directory native; \
+	  exit $$status
 
 test: install
 	$(PYTHON) -m pytest -q tests

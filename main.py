@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+import native
 import result_folder
 from clip_settings import ClipSettings
 from damage import TooMuchDamage
@@ -155,6 +156,20 @@ def say_what_will_not_happen(opt, begin_epoch):
             else f'--begin_epoch is {begin_epoch}'
         print(f'note: nothing to train: {since} and --n_epochs is {opt.n_epochs}; raise '
               '--n_epochs to train further', file=sys.stderr)
+    if not opt.no_train:
+        say_how_training_clips_are_made(opt.fast_training_clips)
+
+
+def say_how_training_clips_are_made(fast_flag):
+    """Where the native clip core is built, --fast_training_clips has nothing left to do;
+    where it is not, one line says how to get it."""
+    if native.library() is not None:
+        if fast_flag:
+            print('note: --fast_training_clips changes nothing: the native clip core '
+                  '(native/) makes the reference\'s exact training clips faster than it',
+                  file=sys.stderr)
+    elif not native.disabled:
+        print(native.unavailable_line(), file=sys.stderr)
 
 
 def say_what_differs_from_the_checkpoints(opt, resumed, pretrained):

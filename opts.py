@@ -75,10 +75,11 @@ def build_parser():
                         'video files in the same layout (<label>/<key>.mp4, v_<key>.mp4, any '
                         'extension the decoder reads); auto: found by looking')
     g.add_argument('--fast_training_clips', action='store_true',
-                   help="resize training clips with PyTorch's uint8 kernel, once per clip, "
-                        "instead of PIL's, frame by frame: more clips/s from the loader "
-                        '(bench/RESULTS.md), 1 or 2 grey levels off the reference\'s clips in '
-                        'a small fraction of values. Validation and test stay exact')
+                   help="only where the native clip core (native/, built by make install) "
+                        "is missing: resize training clips with PyTorch's uint8 kernel "
+                        "instead of PIL's, 1 or 2 grey levels off the reference's clips in a "
+                        'small fraction of values. With the core, training clips are exact '
+                        'and faster, and this changes nothing')
     g.add_argument('--n_val_samples', default=3, type=positive_int,
                    help='clips per video in validation')
     g.add_argument('--test_subset', default='val', choices=('val', 'test'),

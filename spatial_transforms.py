@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+import native
+
 BILINEAR = Image.BILINEAR
 CROP_POSITIONS = ('c', 'tl', 'tr', 'bl', 'br')
 
@@ -88,7 +90,14 @@ class Compose(FrameTransform):
 
     def apply_clip(self, frames, cropped=False):
         """A clip's frames through every step: a C x T x H x W tensor (or what the steps
-        make). `cropped`: the decoder already kept only `decoder_crop_box` of each frame."""
+        make). `cropped`: the decoder already kept only `decoder_crop_box` of each frame.
+        Tensor frames go through the native core in one call where it is built and the
+        steps are a training transform's (`native_plan`): the same tensors."""
+        if native.library() is not None and is_tensor_frames(frames):
+            plan = self.native_plan()
+            clip = native.clip_from_frames(frames, plan, cropped) if plan else None
+            if clip is not None:
+                return clip
         for k, t in enumerate(self.transforms):
             if k == 0 and cropped:
                 frames = t.apply_clip(frames, cropped=True)
@@ -96,6 +105,27 @@ class Compose(FrameTransform):
                 frames = t.apply_clip(frames) if hasattr(t, 'apply_clip') else \
                     map_frames(t, frames)
         return frames
+
+    def native_plan(self):
+        """The clip plan of the native core (crop, BILINEAR resize, flip or not, ToTensor,
+        Normalize, with the parameters drawn), or None when the steps are not that."""
+        steps = list(self.transforms)
+        crop = steps.pop(0) if steps else None
+        if not isinstance(crop, TensorFramesCrop) or crop.interpolation != BILINEAR:
+            return None
+        flip = False
+        if steps and type(steps[0]) is RandomHorizontalFlip:
+            flip = steps.pop(0).p < 0.5
+        if not steps or type(steps[0]) is not ToTensor:
+            return None
+        norm_value = steps.pop(0).norm_value
+        mean, std = (0, 0, 0), (1, 1, 1)
+        if steps and type(steps[0]) is Normalize:
+            normalize = steps.pop(0)
+            mean, std = tuple(normalize.mean), tuple(normalize.std)
+        if steps or len(mean) != 3 or len(std) != 3:
+            return None
+        return native.ClipPlan(crop.box, crop.size, flip, norm_value, mean, std)
 
     def decoder_crop_box(self, width, height):
         """The box (left, top, right, bottom) that the first step, a crop, keeps of a

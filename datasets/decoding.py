@@ -86,25 +86,67 @@ def jpeg_decoder():
 
 def tensor_video_loader(video_dir, frame_indices):
     """The frames of a clip as C x H x W uint8 tensors, each frame decoded once. A frame the
-    JPEG decoder refuses goes to PIL, which reads what it can (other formats under a .jpg
+    JPEG decoder refuses, or that declares more pixels than PIL accepts (torchcodec would
+    allocate them all), goes to PIL, which reads what it can (other formats under a .jpg
     name) and names the damage as video_loader does."""
     decode_jpeg = jpeg_decoder()
     unique = list(dict.fromkeys(frame_indices))
     paths = [frame_path(video_dir, i) for i in unique]
-    try:
-        decoded = decode_jpeg(paths)  # one call for the clip: less Python per frame
-    except (RuntimeError, OSError, ValueError):
-        decoded = [decode_one_frame(decode_jpeg, path) for path in paths]
+    encoded = [jpeg_bytes(path) for path in paths]
+    decoded = None
+    if all(data is not None for data in encoded):
+        try:
+            decoded = decode_jpeg(encoded)  # one call for the clip: less Python per frame
+        except (RuntimeError, OSError, ValueError):
+            pass
+    if decoded is None:
+        decoded = [decode_one_frame(decode_jpeg, path, data)
+                   for path, data in zip(paths, encoded)]
     by_number = dict(zip(unique, decoded))
     return [by_number[i] for i in frame_indices]
 
 
-def decode_one_frame(decode_jpeg, path):
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def declared_pixels(data):
+    """Width x height that a JPEG's frame header declares, or None where none is found."""
+    i = 2
+    while i + 9 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in SOF_MARKERS:
+            height = int.from_bytes(data[i + 5:i + 7], 'big')
+            return height * int.from_bytes(data[i + 7:i + 9], 'big')
+        if marker == 0xFF:  # a fill byte
+            i += 1
+            continue
+        i += 2 + int.from_bytes(data[i + 2:i + 4], 'big')
+    return None
+
+
+def jpeg_bytes(path):
+    """A frame file's bytes for the JPEG decoder, or None where PIL should decode it: the
+    file cannot be read (PIL names why), it is no JPEG with a frame header, or it declares
+    more pixels than PIL's limit."""
     try:
-        return decode_jpeg(path)
-    except (RuntimeError, OSError, ValueError):
-        frame = np.asarray(pil_loader(path))
-        return torch.from_numpy(frame.copy()).permute(2, 0, 1)
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError:
+        return None
+    pixels = declared_pixels(data) if data[:2] == b'\xff\xd8' else None
+    if pixels is None or pixels > Image.MAX_IMAGE_PIXELS:
+        return None
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
+def decode_one_frame(decode_jpeg, path, data):
+    if data is not None:
+        try:
+            return decode_jpeg(data)
+        except (RuntimeError, OSError, ValueError):
+            pass
+    frame = np.asarray(pil_loader(path))
+    return torch.from_numpy(frame.copy()).permute(2, 0, 1)
 
 
 # -- video files: clips at random places (training, validation, test) -----------------------

@@ -83,8 +83,9 @@ def normalization(clips):
 
 def training_transforms(clips):
     """(spatial, temporal, target) transforms of training. The spatial one takes decoded
-    tensor frames: resized by PIL (the reference's pixels), or with --fast_training_clips
-    by PyTorch's uint8 kernel."""
+    tensor frames; the native core (native/) makes its clips in one call where it is built
+    (the reference's exact pixels). Without the core, the crops are resized by PIL (the
+    same pixels), or with --fast_training_clips by PyTorch's uint8 kernel."""
     resize = 'torch' if clips.fast_resize else 'pil'
     crops = {
         'random': lambda: st.MultiScaleRandomCrop(clips.scales, clips.size,

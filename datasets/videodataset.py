@@ -14,11 +14,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+import native
 from datasets.annotations import DamagedFolder, load_annotation
 from datasets.clip_index import make_samples
 from datasets.decoding import (DamagedFrame, get_default_video_loader, jpeg_decoder,
                                tensor_video_loader, video_file_loader, video_file_pil_loader,
                                video_loader)
+from datasets.names import frame_path
 from datasets.registry import DATASETS
 from datasets.string_table import StringTable
 from datasets.video_index import find_video_files, holds_videos, index_videos
@@ -231,20 +233,36 @@ class VideoDataset(torch.utils.data.Dataset):
         box = self.spatial_transform.decoder_crop_box(int(width), int(height))
         return functools.partial(video_file_loader, box=box), box is not None
 
+    def native_clip(self, video_dir, frame_indices):
+        """A training clip of JPEG frames made by the native core in one call (the same
+        tensor as the Python path), or None: the Python path makes it (no core, not a
+        training transform, a frame the core leaves to it: damaged, progressive, ...)."""
+        if native.library() is None or self.input_format != 'frames' or \
+                self.loader is not video_loader:  # a loader of one's own is kept
+            return None
+        plan = getattr(self.spatial_transform, 'native_plan', lambda: None)()
+        if plan is None:
+            return None
+        return native.clip_from_jpegs([frame_path(video_dir, i) for i in frame_indices],
+                                      frame_indices, plan)
+
     def __getitem__(self, index):
         record = self.target_record(index)
         frame_indices = record['frame_indices']
         if self.temporal_transform is not None:
             frame_indices = self.temporal_transform(frame_indices)
         randomize(self.spatial_transform)  # before decoding: a video decodes only the crop
-        loader, cropped = self.clip_loader(index)
-        try:
-            frames = loader(record['video'], frame_indices)
-        except DamagedFrame as e:
-            if not self.skip_damaged:
-                raise
-            return DamagedClip(record['video'], record['video_id'], e.path, e.reason)
-        clip = transform_clip(self.spatial_transform, frames, randomized=True, cropped=cropped)
+        clip = self.native_clip(record['video'], frame_indices)
+        if clip is None:
+            loader, cropped = self.clip_loader(index)
+            try:
+                frames = loader(record['video'], frame_indices)
+            except DamagedFrame as e:
+                if not self.skip_damaged:
+                    raise
+                return DamagedClip(record['video'], record['video_id'], e.path, e.reason)
+            clip = transform_clip(self.spatial_transform, frames, randomized=True,
+                                  cropped=cropped)
         target = record if self.target_transform is None else self.target_transform(record)
         return clip, target
 

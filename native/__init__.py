@@ -1,0 +1,143 @@
+"""The native clip core (native/clipcore.c): a training clip in one call, from JPEG frame
+files or from decoded frames, with the same tensors as the Python path (docs/data.md).
+
+`make install` builds native/libclipcore.so from source; where it is missing or cannot be
+loaded, `library()` is None and the callers keep the Python path (`unavailable_line()` says
+how to get the fast one). The core returns "fallback" for anything it does not handle
+exactly (progressive JPEGs, other colour spaces, frames of other sizes, damaged files): the
+caller then takes the Python path for that clip, which decodes it or names the damage.
+ctypes releases the GIL during the calls, so loader threads and processes run them in
+parallel.
+"""
+import ctypes
+import functools
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'libclipcore.so')
+OK, FALLBACK, NO_MEMORY = 0, 1, 2
+# Tests and benchmarks set this to compare with the Python path.
+disabled = False
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """What a training transform does to a clip, drawn parameters included: the crop's
+    `box(width, height)`, resized to size x size (PIL's BILINEAR), flipped or not, then
+    value / norm_value - mean, / std per channel."""
+    box: Callable[[int, int], tuple]
+    size: int
+    flip: bool
+    norm_value: float
+    mean: tuple
+    std: tuple
+
+    def params(self):
+        return (ctypes.c_float * 7)(self.norm_value, *self.mean, *self.std)
+
+
+@functools.cache
+def load():
+    """The loaded library, or the reason it is not there (a str)."""
+    if not os.path.exists(LIBRARY):
+        return 'native/libclipcore.so is not built'
+    try:
+        lib = ctypes.CDLL(LIBRARY)
+    except OSError as e:
+        return f'native/libclipcore.so cannot be loaded ({e})'
+    c_int_p = ctypes.POINTER(ctypes.c_int)
+    c_float_p = ctypes.POINTER(ctypes.c_float)
+    lib.cc_jpeg_size.argtypes = [ctypes.c_char_p, c_int_p, c_int_p]
+    lib.cc_clip_from_jpegs.argtypes = [
+        ctypes.POINTER(ctypes.c_char_p), c_int_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+        c_int_p, ctypes.c_int, ctypes.c_int, c_float_p, c_float_p, c_int_p]
+    lib.cc_clip_from_frames.argtypes = [
+        ctypes.c_void_p, c_int_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long,
+        ctypes.c_long, c_int_p, ctypes.c_int, ctypes.c_int, c_float_p, c_float_p]
+    lib.cc_use_simd.argtypes = [ctypes.c_int]
+    return lib
+
+
+def library():
+    """The native core, or None where it is not built, cannot be loaded or is disabled."""
+    lib = load()
+    return None if disabled or isinstance(lib, str) else lib
+
+
+def unavailable_line():
+    """One line for users when the core is missing; None when it is there."""
+    lib = load()
+    if not isinstance(lib, str):
+        return None
+    return (f'note: {lib}: training clips take the slower Python path (the same tensors); '
+            'run `make install` (it needs gcc and libjpeg-turbo\'s headers, which it '
+            'installs on Debian) to build it')
+
+
+def _ints(values):
+    return (ctypes.c_int * len(values))(*values)
+
+
+def _float_pointer(tensor):
+    return ctypes.cast(tensor.data_ptr(), ctypes.POINTER(ctypes.c_float))
+
+
+def valid_box(box, width, height):
+    left, top, right, bottom = box
+    return 0 <= left < right <= width and 0 <= top < bottom <= height
+
+
+def clip_from_jpegs(paths, numbers, plan):
+    """A C x T x size x size float clip from the JPEG files `paths` (equal `numbers` mark a
+    frame repeated by loop padding), or None: take the Python path for this clip."""
+    lib = library()
+    if lib is None:
+        return None
+    width, height = ctypes.c_int(), ctypes.c_int()
+    encoded = [os.fsencode(p) for p in paths]
+    if lib.cc_jpeg_size(encoded[0], ctypes.byref(width), ctypes.byref(height)) != OK:
+        return None
+    box = tuple(plan.box(width.value, height.value))
+    if not valid_box(box, width.value, height.value):
+        return None
+    out = torch.empty((3, len(paths), plan.size, plan.size), dtype=torch.float32)
+    failed = ctypes.c_int()
+    status = lib.cc_clip_from_jpegs(
+        (ctypes.c_char_p * len(encoded))(*encoded), _ints(numbers), len(encoded),
+        width.value, height.value, _ints(box), plan.size, int(plan.flip), plan.params(),
+        _float_pointer(out), ctypes.byref(failed))
+    if status == NO_MEMORY:
+        raise MemoryError('out of memory making a training clip')
+    return out if status == OK else None
+
+
+def clip_from_frames(frames, plan, cropped=False):
+    """The same from decoded RGB frames (C x H x W uint8 tensors, or T x C x H x W); None
+    where they are not one size of three channels. `cropped`: the frames are the box."""
+    lib = library()
+    if lib is None:
+        return None
+    frames = list(frames)
+    shapes = {tuple(f.shape) for f in frames}
+    if len(shapes) != 1:
+        return None
+    channels, height, width = shapes.pop()
+    box = (0, 0, width, height) if cropped else tuple(plan.box(width, height))
+    if channels != 3 or not valid_box(box, width, height):
+        return None
+    left, top, right, bottom = box
+    # One copy of only the boxes, channels last: T x h x w x 3 contiguous.
+    crops = torch.stack([f[:, top:bottom, left:right].permute(1, 2, 0) for f in frames])
+    first_of = {}  # a frame repeated by loop padding is the same tensor: resized once
+    numbers = [first_of.setdefault(id(f), k) for k, f in enumerate(frames)]
+    out = torch.empty((3, len(frames), plan.size, plan.size), dtype=torch.float32)
+    h, w = bottom - top, right - left
+    status = lib.cc_clip_from_frames(
+        crops.data_ptr(), _ints(numbers), len(frames), w, h, h * w * 3, w * 3,
+        _ints((0, 0, w, h)), plan.size, int(plan.flip), plan.params(), _float_pointer(out))
+    if status == NO_MEMORY:
+        raise MemoryError('out of memory making a training clip')
+    return out if status == OK else None
