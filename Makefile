@@ -5,8 +5,6 @@ PIP ?= $(PYTHON) -m pip
 
 CC ?= gcc
 NATIVE_FLAGS = -O3 -Wall -Wextra -shared -fPIC
-# AddressSanitizer's runtime, preloaded into Python for `make asan`.
-ASAN_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
 
 # Python packages from requirements.txt and Debian's ffmpeg, each only when missing; then
 # the native clip core.
@@ -32,16 +30,18 @@ native/libclipcore.so: native/clipcore.c
 	@$(CC) $(NATIVE_FLAGS) native/clipcore.c -ljpeg -lm -o $@ || { rm -f $@; \
 	  echo "note: the native clip core could not be built: training takes the Python path"; }
 
-# The core built with AddressSanitizer and UndefinedBehaviorSanitizer, run under the
-# native tests and their fuzzing; the normal build is restored afterwards.
-asan: python-packages
+# The core built with AddressSanitizer and UndefinedBehaviorSanitizer, with the fuzzing
+# driver native/fuzz.c run over damaged JPEG files (tests/jpeg_samples.py writes them).
+ASAN_ROUNDS ?= 2000
+asan: python-packages native
+	mkdir -p native/build
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=undefined -Wall -shared -fPIC native/clipcore.c -ljpeg -lm \
-	  -o native/libclipcore.so
-	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$(ASAN_RUNTIME) CLIPCORE_FUZZ_ROUNDS=2000 \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_native.py; \
-	  status=$$?; rm -f native/libclipcore.so; $(MAKE) --no-print-directory native; \
-	  exit $$status
+	  -fno-sanitize-recover=all -Wall native/fuzz.c native/clipcore.c -ljpeg -lm \
+	  -o native/build/fuzz-asan
+	rm -rf native/build/corpus
+	$(PYTHON) -m tests.jpeg_samples native/build/corpus --rounds $(ASAN_ROUNDS)
+	ASAN_OPTIONS=detect_leaks=1 native/build/fuzz-asan native/build/corpus/intact.jpg \
+	  native/build/corpus/*.jpg
 
 test: install
 	$(PYTHON) -m pytest -q tests

@@ -2,13 +2,12 @@
 through the dataset's own __getitem__, for every crop, flip and frame kind; what it leaves
 to the Python path is still handled as before; damaged and hostile files are fuzzed.
 
-`make asan` runs this file against a build with AddressSanitizer (CLIPCORE_FUZZ_ROUNDS sets
-the fuzzing's length there)."""
+The same damaged files go through the core built with AddressSanitizer by `make asan`
+(native/fuzz.c; CLIPCORE_FUZZ_ROUNDS sets the fuzzing's length here)."""
 import os
 import random
 import shutil
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -20,6 +19,7 @@ from datasets.names import frame_path
 from datasets.videodataset import DamagedClip, dataset_class, transform_clip
 from temporal_transforms import LoopPadding
 from tests.datagen import labelled_layout, write_footage_frames
+from tests.jpeg_samples import FRAME_KINDS, mutations, write_frames
 
 # Skipped only where the core cannot be built here; where it can, make install built it.
 pytestmark = pytest.mark.skipif(
@@ -27,7 +27,6 @@ pytestmark = pytest.mark.skipif(
                                       os.path.exists('/usr/include/jpeglib.h')),
     reason='the native clip core cannot be built on this machine (gcc, libjpeg-turbo)')
 SCALES = [0.84089641525 ** i for i in range(5)]
-FUZZ_ROUNDS = int(os.environ.get('CLIPCORE_FUZZ_ROUNDS', '120'))
 
 
 @pytest.fixture(scope='module')
@@ -106,20 +105,6 @@ def test_random_crops_other_sample_sizes_and_value_scalings(footage, simd, size)
                            reference_clip(spatial, footage, frames))
 
 
-def write_frames(folder, n, size, seed=0, mode=None, **save):
-    """n frames of smooth structure with grain (JPEG-like content), saved by PIL with
-    `save`'s options, converted to `mode` first if given."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    w, h = size
-    base = rng.integers(0, 255, (h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
-    for i in range(1, n + 1):
-        img = Image.fromarray(np.roll(base, i, axis=1)).resize((w, h), Image.BILINEAR)
-        noise = rng.integers(-20, 20, (h, w, 3))
-        image = Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8))
-        (image.convert(mode) if mode else image).save(frame_path(folder, i), **save)
-
-
 @pytest.mark.parametrize('size', [(97, 61), (61, 97), (33, 17), (320, 240), (565, 240)])
 def test_odd_frame_sizes_every_corner(tmp_path, simd, size):
     folder = str(tmp_path / 'v')
@@ -133,24 +118,16 @@ def test_odd_frame_sizes_every_corner(tmp_path, simd, size):
                                reference_clip(spatial, folder, [1, 2, 3, 4]))
 
 
-FRAME_KINDS = {
-    # name: (PIL save options, whether the core decodes it itself)
-    '4:2:0': (dict(quality=85, subsampling=2), True),
-    '4:2:2': (dict(quality=85, subsampling=1), True),
-    '4:4:4': (dict(quality=85, subsampling=0), True),
-    'progressive': (dict(quality=85, progressive=True), False),
-    'grayscale': (dict(quality=85, mode='L'), False),
-    'CMYK': (dict(quality=85, mode='CMYK'), False),
-    'PNG named .jpg': (dict(format='PNG'), False),
-}
+# Which kinds of frame the core decodes itself (the others go to the Python path).
+DECODED_NATIVELY = {'4:2:0', '4:2:2', '4:4:4'}
 
 
 @pytest.mark.parametrize('kind', list(FRAME_KINDS))
 def test_each_kind_of_frame_gives_the_python_paths_clip(tmp_path, python_path, kind):
     """What the core decodes and what it leaves to the Python path give the same clip
     through the dataset's __getitem__ as the Python path does."""
-    save, decoded_natively = FRAME_KINDS[kind]
-    dataset = one_video_dataset(tmp_path, (97, 66), save)
+    decoded_natively = kind in DECODED_NATIVELY
+    dataset = one_video_dataset(tmp_path, (97, 66), FRAME_KINDS[kind])
     crop = dataset.spatial_transform.transforms[0]
     paths = [frame_path(dataset.video_dir(0), i) for i in range(1, 5)]
     for crop.scale in (SCALES[0], SCALES[2]):
@@ -235,39 +212,6 @@ def test_transforms_the_core_does_not_make_are_left_to_python(footage):
 
 
 # -- damaged and hostile files ------------------------------------------------------------
-
-def mutations(data, rng):
-    """Damaged versions of a JPEG file's bytes, each with what was done."""
-    yield 'empty', b''
-    yield 'header only', data[:600]
-    for _ in range(FUZZ_ROUNDS):
-        kind = rng.choice(['truncate', 'flip bits', 'random bytes', 'declared size',
-                           'cut a piece', 'marker'])
-        b = bytearray(data)
-        if kind == 'truncate':
-            b = b[:rng.randrange(2, len(b))]
-        elif kind == 'flip bits':
-            for _ in range(rng.choice([1, 2, 8, 40])):
-                i = rng.randrange(len(b))
-                b[i] ^= 1 << rng.randrange(8)
-        elif kind == 'random bytes':
-            start = rng.randrange(len(b))
-            b[start:start + rng.randrange(1, 64)] = rng.randbytes(rng.randrange(1, 64))
-        elif kind == 'declared size':
-            sof = b.find(b'\xff\xc0')
-            b[sof + 5:sof + 9] = rng.choice([b'\xff\xff\xff\xff', b'\x00\x00\x00\x00',
-                                             b'\x00\x01\xff\xff', rng.randbytes(4)])
-        elif kind == 'cut a piece':
-            start = rng.randrange(len(b))
-            del b[start:start + rng.randrange(1, 2000)]
-        else:  # a marker inside the scan data
-            i = rng.randrange(len(b) // 3, len(b) - 2)
-            b[i:i + 2] = bytes([0xFF, rng.choice([0xC0, 0xC4, 0xD8, 0xD9, 0xDA, 0xDB, 0xE1,
-                                                  0x01, 0xD3])])
-        yield kind, bytes(b)
-    yield 'random file', rng.randbytes(3000)
-    yield 'JPEG start then noise', data[:2] + rng.randbytes(5000)
-
 
 def outcome(dataset):
     item = dataset[0]

@@ -1,0 +1,65 @@
+/*
+ * The fuzzing driver of `make asan`: every file named on the command line goes through the
+ * core as one frame of a clip (and as two, next to an intact frame first), at several
+ * boxes and sizes, with the AVX2 code and without. Built with AddressSanitizer and
+ * UndefinedBehaviorSanitizer, any bad read, write or overflow stops it with a report;
+ * otherwise it prints how many calls the core made and what they returned.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+int cc_jpeg_size(const char *path, int *width, int *height);
+int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frames, int width,
+                       int height, const int *box, int size, int flip, const float *params,
+                       float *out, int *failed_frame);
+int cc_use_simd(int on);
+
+static const int SIZES[] = {16, 112, 171};
+
+int main(int argc, char **argv)
+{
+    const float params[7] = {1.0f, 114.8f, 107.7f, 99.6f, 1.0f, 1.0f, 1.0f};
+    long calls = 0, returned[3] = {0, 0, 0};
+    int f, s, b, simd, failed;
+    float *out = malloc(sizeof(float) * 3 * 2 * 171 * 171);
+
+    if (argc < 3 || !out) {
+        fprintf(stderr, "usage: fuzz INTACT.jpg FILE...\n");
+        return 2;
+    }
+    for (f = 2; f < argc; f++) {
+        int w, h;
+        if (cc_jpeg_size(argv[f], &w, &h) != 0) {   /* the first frame must have a size */
+            returned[1]++;
+            continue;
+        }
+        for (simd = 0; simd < 2; simd++) {
+            cc_use_simd(simd);
+            for (b = 0; b < 4; b++) {
+                int side = (w < h ? w : h) * (b + 1) / 4, box[4];
+                if (side < 1)
+                    continue;
+                box[0] = b % 2 ? w - side : 0;
+                box[1] = b / 2 ? h - side : 0;
+                box[2] = box[0] + side;
+                box[3] = box[1] + side;
+                for (s = 0; s < 3; s++) {
+                    const char *one[1] = {argv[f]};
+                    const char *two[2] = {argv[1], argv[f]};
+                    int numbers[2] = {1, 2};
+                    int r = cc_clip_from_jpegs(one, numbers, 1, w, h, box, SIZES[s], b % 2,
+                                               params, out, &failed);
+                    returned[r]++;
+                    r = cc_clip_from_jpegs(two, numbers, 2, w, h, box, SIZES[s], 0, params,
+                                           out, &failed);
+                    returned[r]++;
+                    calls += 2;
+                }
+            }
+        }
+    }
+    printf("%d files, %ld calls: %ld made a clip, %ld left to Python, %ld out of memory\n",
+           argc - 2, calls, returned[0], returned[1], returned[2]);
+    free(out);
+    return 0;
+}
