@@ -1,44 +1,62 @@
-"""Clip loading speed of the training pipeline, one process, one thread, on 427x240 JPEG
+"""Clip loading speed of the training pipeline, one process, one thread, on 240-line JPEG
 frames made by ffmpeg as the Kinetics preparation makes them (real-looking generated
-footage; needs ffmpeg):
+footage; needs ffmpeg), at three frame sizes (427x240, 565x240, 320x240):
 
-    frame by frame   the reference: PIL decode, crop, resize, flip, then a tensor and
-                     normalisation per frame
-    PIL clip path    validation's and test's (and training's without torchcodec): PIL per
-                     frame, tensors per clip; identical to frame by frame
-    training         the default of training: torchcodec decodes, the crop is a view, PIL
-                     resizes it; identical to frame by frame
-    fast path        --fast_training_clips: as training, with one uint8 resize of the clip
-                     (PyTorch's kernel); up to 2 grey levels off
-    float resize     the fast path resizing in float instead (within 1 grey level; not
-                     used: slower than PIL on the CPU)
+    reference        the reference's way: PIL decode and RGB copy, crop, resize, flip,
+                     then a tensor and normalisation per frame
+    Python path      training without the native core: torchcodec decodes, the crop is a
+                     view, PIL resizes it; identical to the reference
+    fast path        the same with --fast_training_clips (PyTorch's uint8 resize of the
+                     clip); up to 2 grey levels off
+    native           the native core (native/clipcore.c): one call per clip decoding the
+                     crop's band and resizing it exactly; identical to the reference
+    __getitem__ ...  the dataset's own __getitem__ (what loader workers call), with the
+                     core and without it
 
-    python bench/loader.py [--frames 64] [--clips 200] [--rounds 3] [--epoch_videos 256]
+    python bench/loader.py [--frames 64] [--clips 200] [--rounds 5] [--epoch_videos 256]
 
-Prints clips per second of each and their ratio to frame by frame; then clips/s of a
-main.py training epoch (ResNet-10, --sample_size 16, batch 8, one loader process) over
---epoch_videos videos (links to the same frames) with and without --fast_training_clips.
+Prints, per frame size, clips per second of each way (the median of interleaved rounds),
+its ratio to the reference and its largest difference from it over every scale, position
+and flip; per-frame decoding and resizing times; then clips/s of a main.py training epoch
+(ResNet-10, --sample_size 16, batch 8, one loader process) over --epoch_videos videos
+(links to the same frames) with the core and without it.
 """
 import argparse
+import contextlib
+import io
+import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import native  # noqa: E402
 import spatial_transforms as st  # noqa: E402
-from datasets.decoding import tensor_video_loader, video_loader  # noqa: E402
+from datasets.decoding import tensor_video_loader  # noqa: E402
 from datasets.names import frame_path  # noqa: E402
-from datasets.videodataset import transform_clip  # noqa: E402
+from datasets.videodataset import dataset_class, transform_clip  # noqa: E402
 from tests.datagen import write_footage_frames  # noqa: E402
 from bench.train_speed import timed_epoch  # noqa: E402
 from mean import get_mean  # noqa: E402
 from temporal_transforms import TemporalRandomCrop  # noqa: E402
+
+FRAME_SIZES = ((427, 240), (565, 240), (320, 240))
+
+
+@contextlib.contextmanager
+def python_path():
+    """The native core switched off: what training does where it is not built."""
+    native.disabled = True
+    try:
+        yield
+    finally:
+        native.disabled = False
 
 
 def reference_loader(video_dir, frame_indices):
@@ -64,9 +82,8 @@ def reference_normalize(tensor, mean, std):
     return tensor
 
 
-def frame_by_frame(spatial, video_dir, frame_indices):
+def reference(spatial, video_dir, frame_indices):
     """The reference's way: PIL steps, then tensor conversion and normalisation per frame."""
-    spatial.randomize_parameters()
     *pil_steps, to_tensor, normalize = spatial.transforms
     clip = []
     for img in reference_loader(video_dir, frame_indices):
@@ -77,36 +94,24 @@ def frame_by_frame(spatial, video_dir, frame_indices):
     return torch.stack(clip, 0).permute(1, 0, 2, 3)
 
 
-def clip_path(spatial, video_dir, frame_indices):
-    return transform_clip(spatial, video_loader(video_dir, frame_indices))
-
-
-def tensor_path(resize):
-    """The training path on decoded frames, resized by 'pil' or 'torch'."""
+def python_path_way(resize):
+    """Training on decoded tensor frames without the core, resized by 'pil' or 'torch'."""
     def way(spatial, video_dir, frame_indices):
         spatial.transforms[0].tensor_resize = resize
-        return transform_clip(spatial, tensor_video_loader(video_dir, frame_indices))
+        try:
+            with python_path():
+                return transform_clip(spatial, tensor_video_loader(video_dir, frame_indices),
+                                      randomized=True)
+        finally:
+            spatial.transforms[0].tensor_resize = 'pil'
     return way
 
 
-fast_path = tensor_path('torch')
-
-
-def float_resize(frames, box, size):
-    """crop_and_resize in float, rounded once: within 1 grey level of PIL's two roundings."""
-    left, top, right, bottom = box
-    crops = torch.stack([f[:, top:bottom, left:right] for f in frames]).float()
-    return F.interpolate(crops, size=(size, size), mode='bilinear', antialias=True,
-                         align_corners=False).round_().clamp_(0, 255)
-
-
-def float_path(spatial, video_dir, frame_indices):
-    original = st.crop_and_resize
-    st.crop_and_resize = float_resize
-    try:
-        return fast_path(spatial, video_dir, frame_indices)
-    finally:
-        st.crop_and_resize = original
+def native_way(spatial, video_dir, frame_indices):
+    clip = native.clip_from_jpegs([frame_path(video_dir, i) for i in frame_indices],
+                                  frame_indices, spatial.native_plan())
+    assert clip is not None, 'the core left a clip to the Python path'
+    return clip
 
 
 def training_pipeline():
@@ -116,50 +121,110 @@ def training_pipeline():
                       tensor_frames=True)
 
 
-def measure(fn, spatial, video_dir, n_frames, clips, seed):
+WAYS = {'reference': reference, 'Python path': python_path_way('pil'),
+        'fast path': python_path_way('torch'), 'native': native_way}
+
+
+def clips_per_second(fn, spatial, video_dir, n_frames, clips, seed):
+    """Random clips (parameters drawn, 16-frame random crop) through fn, per second."""
     random.seed(seed)
     crop = TemporalRandomCrop(16)
     frames = list(range(1, n_frames + 1))
     start = time.perf_counter()
     for _ in range(clips):
+        spatial.randomize_parameters()
         fn(spatial, video_dir, crop(frames))
     return clips / (time.perf_counter() - start)
 
 
-def per_frame_ms(fn, n_frames, repeats=3):
-    """Mean milliseconds of fn(i) over all frames, best of `repeats`."""
+def getitem_per_second(dataset, clips, seed):
+    random.seed(seed)
+    start = time.perf_counter()
+    for _ in range(clips):
+        dataset[0]
+    return clips / (time.perf_counter() - start)
+
+
+def one_video_dataset(root, frames_dir, n_frames):
+    """The training set of main.py's dataset class over one video (the frames)."""
+    os.makedirs(os.path.join(root, 'jpg', 'c0'))
+    os.symlink(frames_dir, os.path.join(root, 'jpg', 'c0', 'v0'))
+    annotation = os.path.join(root, 'annotation.json')
+    with open(annotation, 'w') as f:
+        json.dump({'labels': ['c0'], 'database': {'v0': {
+            'subset': 'training', 'annotations': {'label': 'c0'}}}}, f)
+    return dataset_class('ucf101')(os.path.join(root, 'jpg'), annotation, 'training',
+                                   spatial_transform=training_pipeline(),
+                                   temporal_transform=TemporalRandomCrop(16))
+
+
+def per_frame_ms(fn, n, repeats=3):
+    """Mean milliseconds of fn(i) for i in 1..n, best of `repeats`."""
     best = float('inf')
     for _ in range(repeats):
         start = time.perf_counter()
-        for i in range(1, n_frames + 1):
+        for i in range(1, n + 1):
             fn(i)
-        best = min(best, (time.perf_counter() - start) / n_frames * 1000)
+        best = min(best, (time.perf_counter() - start) / n * 1000)
     return best
 
 
-def largest_difference(fn, spatial, video_dir, n_frames):
-    """Largest difference from frame by frame over every scale, position and flip."""
+def largest_difference(fn, spatial, video_dir):
+    """Largest difference from the reference over every scale, position and flip."""
     crop, flip = spatial.transforms[:2]
     frames = list(range(1, 17))
     worst = 0.0
-    saved = crop.randomize_parameters, flip.randomize_parameters
-    crop.randomize_parameters = flip.randomize_parameters = lambda: None
-    try:
-        for crop.scale in crop.scales:
-            for crop.crop_position in crop.crop_positions:
-                for flip.p in (0.2, 0.8):
-                    a = frame_by_frame(spatial, video_dir, frames)
-                    worst = max(worst, (fn(spatial, video_dir, frames) - a).abs().max().item())
-    finally:
-        crop.randomize_parameters, flip.randomize_parameters = saved
+    for crop.scale in crop.scales:
+        for crop.crop_position in crop.crop_positions:
+            for flip.p in (0.2, 0.8):
+                a = reference(spatial, video_dir, frames)
+                worst = max(worst, (fn(spatial, video_dir, frames) - a).abs().max().item())
     return worst
 
 
+def stage_times(spatial, video_dir, n_frames):
+    """Per-frame milliseconds of decoding and of crop + resize (+ flip and conversion for
+    the core), at the middle scale and the centre."""
+    crop = spatial.transforms[0]
+    crop.scale, crop.crop_position = crop.scales[2], 'c'
+    frame = Image.open(frame_path(video_dir, 1)).convert('RGB')
+    decoded = tensor_video_loader(video_dir, list(range(1, 17)))
+    plan = spatial.native_plan()
+    return {
+        'PIL decode': per_frame_ms(lambda i: Image.open(frame_path(video_dir, i)).load(),
+                                   n_frames),
+        'torchcodec decode': per_frame_ms(lambda i: tensor_video_loader(video_dir, [i]),
+                                          n_frames),
+        'PIL crop + resize': per_frame_ms(lambda i: crop(frame), 4 * n_frames),
+        'native crop + resize + convert': per_frame_ms(
+            lambda i: native.clip_from_frames(decoded, plan), 8) / 16,
+        'native whole clip': per_frame_ms(
+            lambda i: native_way(spatial, video_dir, list(range(1, 17))), 8) / 16,
+    }
+
+
+def measure_size(width, height, args):
+    with tempfile.TemporaryDirectory() as root:
+        video_dir = os.path.join(root, 'frames')
+        write_footage_frames(video_dir, args.frames, height, width)
+        spatial = training_pipeline()
+        differences = {name: largest_difference(fn, spatial, video_dir)
+                       for name, fn in WAYS.items()}
+        stages = stage_times(spatial, video_dir, args.frames)
+        dataset = one_video_dataset(root, video_dir, args.frames)
+        rates = {name: [] for name in [*WAYS, '__getitem__ native', '__getitem__ Python']}
+        for r in range(args.rounds):  # interleaved rounds
+            for name, fn in WAYS.items():
+                rates[name].append(clips_per_second(fn, spatial, video_dir, args.frames,
+                                                    args.clips, r))
+            rates['__getitem__ native'].append(getitem_per_second(dataset, args.clips, r))
+            with python_path():
+                rates['__getitem__ Python'].append(getitem_per_second(dataset, args.clips, r))
+    return {k: statistics.median(v) for k, v in rates.items()}, differences, stages
+
+
 def epoch_rates(frames_dir, n_videos):
-    """Clips/s of a main.py training epoch, default and --fast_training_clips."""
-    import contextlib
-    import io
-    import json
+    """Clips/s of a main.py training epoch, with the native core and without it."""
     with tempfile.TemporaryDirectory() as root:
         database = {}
         for i in range(n_videos):
@@ -175,50 +240,40 @@ def epoch_rates(frames_dir, n_videos):
                 '--batch_size', '8', '--n_threads', '1', '--n_epochs', '2', '--no_val',
                 '--sample_size', '16', '--sample_duration', '16']
         rates = {}
-        for name, flags in (('default', []), ('--fast_training_clips', ['--fast_training_clips'])):
-            with contextlib.redirect_stdout(io.StringIO()):
-                rates[name] = timed_epoch(argv + flags, n_videos)
+        for name, switch in (('native', contextlib.nullcontext), ('Python path', python_path)):
+            with switch(), contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
+                rates[name] = timed_epoch(argv, n_videos)
         return rates
-
-
-WAYS = {'frame by frame': frame_by_frame, 'PIL clip path': clip_path,
-        'training': tensor_path('pil'), 'fast path': fast_path, 'float resize': float_path}
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--frames', type=int, default=64)
     parser.add_argument('--clips', type=int, default=200)
-    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--epoch_videos', type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as video_dir:
-        write_footage_frames(video_dir, args.frames)
-        spatial = training_pipeline()
-        differences = {name: largest_difference(fn, spatial, video_dir, args.frames)
-                       for name, fn in WAYS.items()}
-        decode_ms = per_frame_ms(lambda i: Image.open(frame_path(video_dir, i)).load(),
-                                 args.frames)
-        torchcodec_ms = per_frame_ms(lambda i: tensor_video_loader(video_dir, [i]), args.frames)
-        frame = video_loader(video_dir, [1])[0]
-        crop = spatial.transforms[0]
-        crop_ms = per_frame_ms(lambda i: (crop.randomize_parameters(), crop(frame)),
-                               args.frames * 4)
-        best = dict.fromkeys(WAYS, 0.0)
-        for r in range(args.rounds):  # interleaved rounds, best of each
-            for name, fn in WAYS.items():
-                best[name] = max(best[name], measure(fn, spatial, video_dir, args.frames,
-                                                     args.clips, r))
-        epochs = epoch_rates(video_dir, args.epoch_videos) if args.epoch_videos else {}
-    print(f'{frame.size[0]}x{frame.size[1]} JPEG decode: PIL {decode_ms:.3f} ms/frame, '
-          f'torchcodec {torchcodec_ms:.3f} ms/frame; PIL crop + resize: {crop_ms:.3f} ms/frame')
-    print(f'{"":15s} {"clips/s":>7s}  {"ms/clip":>7s}  ratio  largest difference (grey levels)')
-    for name, rate in best.items():
-        print(f'{name:15s} {rate:7.1f}  {1000 / rate:7.2f}  {rate / best["frame by frame"]:4.2f}x'
-              f'  {differences[name]:.0f}')
-    for name, rate in epochs.items():
-        print(f'main.py epoch, {name}: {rate:.1f} clips/s ({rate / epochs["default"]:.2f}x)')
+    if native.library() is None:
+        sys.exit(native.unavailable_line())
+    for width, height in FRAME_SIZES:
+        rates, differences, stages = measure_size(width, height, args)
+        print(f'{width}x{height}: per frame, ' + ', '.join(
+            f'{name} {ms:.3f} ms' for name, ms in stages.items()))
+        print(f'  {"":20s} {"clips/s":>7s}  {"ms/clip":>7s}  ratio  largest difference')
+        for name, rate in rates.items():
+            difference = differences.get(name, differences['native' if 'native' in name
+                                                           else 'Python path'])
+            print(f'  {name:20s} {rate:7.1f}  {1000 / rate:7.2f}  '
+                  f'{rate / rates["reference"]:4.2f}x  {difference:.0f}')
+    if args.epoch_videos:
+        with tempfile.TemporaryDirectory() as frames_dir:
+            write_footage_frames(frames_dir, args.frames)
+            epochs = epoch_rates(frames_dir, args.epoch_videos)
+        for name, rate in epochs.items():
+            print(f'main.py epoch (427x240), {name}: {rate:.1f} clips/s '
+                  f'({rate / epochs["Python path"]:.2f}x)')
 
 
 if __name__ == '__main__':

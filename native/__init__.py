@@ -129,12 +129,15 @@ def clip_from_frames(frames, plan, cropped=False):
     if channels != 3 or not valid_box(box, width, height):
         return None
     left, top, right, bottom = box
-    # One copy of only the boxes, channels last: T x h x w x 3 contiguous.
-    crops = torch.stack([f[:, top:bottom, left:right].permute(1, 2, 0) for f in frames])
+    # One copy of only the boxes, channels last: T x h x w x 3 contiguous, and the 2 bytes
+    # past its end that the core's 8-byte reads may touch.
+    h, w = bottom - top, right - left
+    memory = torch.empty(len(frames) * h * w * 3 + 2, dtype=torch.uint8)
+    crops = memory[:-2].view(len(frames), h, w, 3)
+    torch.stack([f[:, top:bottom, left:right].permute(1, 2, 0) for f in frames], out=crops)
     first_of = {}  # a frame repeated by loop padding is the same tensor: resized once
     numbers = [first_of.setdefault(id(f), k) for k, f in enumerate(frames)]
     out = torch.empty((3, len(frames), plan.size, plan.size), dtype=torch.float32)
-    h, w = bottom - top, right - left
     status = lib.cc_clip_from_frames(
         crops.data_ptr(), _ints(numbers), len(frames), w, h, h * w * 3, w * 3,
         _ints((0, 0, w, h)), plan.size, int(plan.flip), plan.params(), _float_pointer(out))

@@ -186,26 +186,32 @@ static void pass_horizontal_scalar(const uint8_t *src, long src_stride, int rows
 }
 
 #if HAVE_AVX2_CODE
-/* The same from 4-byte pixels, two input pixels (8 lanes) a step, into 3-byte pixels
- * (each written with 4 bytes, the next overwriting the fourth: dst has a byte to spare). */
+/* The same, two input pixels (8 lanes) a step, into 3-byte pixels (each written with 4
+ * bytes, the next overwriting the fourth: dst has a byte to spare). A step reads 8 bytes:
+ * with 3-byte pixels, 2 past the pair, so src has 2 bytes to spare after its last row. */
 __attribute__((target("avx2")))
-static void pass_horizontal_avx2(const uint8_t *src, long src_stride, int rows,
-                                 const Kernel *kh, int out_w, uint8_t *dst)
+static inline void horizontal_avx2(const uint8_t *src, long src_stride, int rows,
+                                   const Kernel *kh, int out_w, int bpp, uint8_t *dst)
 {
     const __m128i half = _mm_set1_epi32(1 << (PRECISION_BITS - 1));
+    const __m128i spread = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1,
+                                         -1, -1);
     int r, x, j, pairs = kh->even / 2;
     for (r = 0; r < rows; r++) {
         const uint8_t *row = src + r * src_stride;
         uint8_t *out = dst + (long)r * out_w * 3;
         for (x = 0; x < out_w; x++) {
-            uint32_t rgbx;
-            const uint8_t *p = row + kh->even_first[x] * 4;
+            const uint8_t *p = row + kh->even_first[x] * bpp;
             const __m256i *w = (const __m256i *)(kh->lanes + (size_t)x * kh->even * 4);
             __m256i acc = _mm256_setzero_si256();
             __m128i sum;
+            uint32_t rgbx;
             for (j = 0; j < pairs; j++) {
-                __m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 8 * j)));
-                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, _mm256_loadu_si256(w + j)));
+                __m128i two = _mm_loadl_epi64((const __m128i *)(p + 2 * bpp * j));
+                if (bpp == 3)
+                    two = _mm_shuffle_epi8(two, spread);
+                acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(two),
+                                                               _mm256_loadu_si256(w + j)));
             }
             sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
             sum = _mm_srai_epi32(_mm_add_epi32(sum, half), PRECISION_BITS);
@@ -215,6 +221,16 @@ static void pass_horizontal_avx2(const uint8_t *src, long src_stride, int rows,
         }
     }
 }
+
+__attribute__((target("avx2")))
+static void pass_horizontal_avx2(const uint8_t *src, long src_stride, int rows,
+                                 const Kernel *kh, int out_w, int bpp, uint8_t *dst)
+{
+    if (bpp == 4)   /* two copies, each with its bytes per pixel a constant */
+        horizontal_avx2(src, src_stride, rows, kh, out_w, 4, dst);
+    else
+        horizontal_avx2(src, src_stride, rows, kh, out_w, 3, dst);
+}
 #endif
 
 static void pass_horizontal(const uint8_t *src, long src_stride, int rows, const Kernel *kh,
@@ -223,8 +239,8 @@ static void pass_horizontal(const uint8_t *src, long src_stride, int rows, const
 #if HAVE_AVX2_CODE
     if (simd < 0)
         simd = __builtin_cpu_supports("avx2") ? 1 : 0;
-    if (simd && bpp == 4 && kh->lanes) {
-        pass_horizontal_avx2(src, src_stride, rows, kh, out_w, dst);
+    if (simd && kh->lanes) {
+        pass_horizontal_avx2(src, src_stride, rows, kh, out_w, bpp, dst);
         return;
     }
 #endif
@@ -247,25 +263,36 @@ int cc_use_simd(int on)
 }
 
 /* out_h rows of `bytes` bytes each from src rows (src_stride apart, row 0 = kv's index
- * `row0`). acc: `bytes` ints of scratch. Vectorised by the compiler, for AVX2 too. */
+ * `row0`), VBLOCK bytes at a time so that the sums stay in registers across the taps.
+ * Vectorised by the compiler, for AVX2 too. */
+#define VBLOCK 32
 CLONED static void pass_vertical(const uint8_t *src, long src_stride, int row0,
-                                 const Kernel *kv, int out_h, int bytes, int32_t *acc,
-                                 uint8_t *dst)
+                                 const Kernel *kv, int out_h, int bytes, uint8_t *dst)
 {
-    int y, i, j;
+    int y, i, j, b;
     for (y = 0; y < out_h; y++) {
         const int32_t *w = kv->weight + (size_t)y * kv->taps;
         const uint8_t *base = src + (long)(kv->first[y] - row0) * src_stride;
-        for (j = 0; j < bytes; j++)
-            acc[j] = 1 << (PRECISION_BITS - 1);
-        for (i = 0; i < kv->count[y]; i++) {
-            const uint8_t *row = base + i * src_stride;
-            int32_t wi = w[i];
-            for (j = 0; j < bytes; j++)
-                acc[j] += row[j] * wi;
+        uint8_t *out = dst + (long)y * bytes;
+        for (j = 0; j + VBLOCK <= bytes; j += VBLOCK) {
+            int32_t acc[VBLOCK];
+            for (b = 0; b < VBLOCK; b++)
+                acc[b] = 1 << (PRECISION_BITS - 1);
+            for (i = 0; i < kv->count[y]; i++) {
+                const uint8_t *row = base + i * src_stride + j;
+                int32_t wi = w[i];
+                for (b = 0; b < VBLOCK; b++)
+                    acc[b] += row[b] * wi;
+            }
+            for (b = 0; b < VBLOCK; b++)
+                out[j + b] = to_byte(acc[b]);
         }
-        for (j = 0; j < bytes; j++)
-            dst[(long)y * bytes + j] = to_byte(acc[j]);
+        for (; j < bytes; j++) {
+            int32_t acc = 1 << (PRECISION_BITS - 1);
+            for (i = 0; i < kv->count[y]; i++)
+                acc += base[i * src_stride + j] * w[i];
+            out[j] = to_byte(acc);
+        }
     }
 }
 
@@ -278,8 +305,6 @@ typedef struct {
     int crop_w, crop_h;
     uint8_t *wide;      /* after the horizontal pass: rows x size RGB pixels */
     uint8_t *resized;   /* size x size pixels (RGB after a horizontal pass, else bpp) */
-    int32_t *acc;
-    float *line;
 } Resizer;
 
 static void resizer_free(Resizer *z)
@@ -288,8 +313,6 @@ static void resizer_free(Resizer *z)
     kernel_free(&z->kv);
     free(z->wide);
     free(z->resized);
-    free(z->acc);
-    free(z->line);
 }
 
 static int resizer_init(Resizer *z, int crop_w, int crop_h, int size, int flip, int bpp,
@@ -308,9 +331,7 @@ static int resizer_init(Resizer *z, int crop_w, int crop_h, int size, int flip, 
         goto nomem;
     z->wide = malloc((size_t)crop_h * size * 3 + 1);   /* + 1: see pass_horizontal_avx2 */
     z->resized = malloc((size_t)size * size * bpp);
-    z->acc = malloc(sizeof(int32_t) * (size_t)(crop_w > size ? crop_w : size) * bpp);
-    z->line = malloc(sizeof(float) * size);
-    if (!z->wide || !z->resized || !z->acc || !z->line)
+    if (!z->wide || !z->resized)
         goto nomem;
     return CC_OK;
 nomem:
@@ -380,7 +401,7 @@ static void resize_convert(Resizer *z, const uint8_t *src, long src_stride, int 
         bpp = 3;
     }
     if (z->crop_h != n) {
-        pass_vertical(rows, rows_stride, row0, &z->kv, n, n * bpp, z->acc, z->resized);
+        pass_vertical(rows, rows_stride, row0, &z->kv, n, n * bpp, z->resized);
         img = z->resized;
     } else if (rows == z->wide) {
         img = z->wide;
@@ -646,8 +667,8 @@ int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frame
 
 /*
  * A clip from decoded RGB frames: frame t's pixel (y, x) channel c is at
- * frames[t * st + y * sy + x * 3 + c] (channels adjacent); numbers, box and the rest as
- * above.
+ * frames[t * st + y * sy + x * 3 + c] (channels adjacent), with 2 bytes readable after the
+ * last frame's last pixel; numbers, box and the rest as above.
  */
 int cc_clip_from_frames(const uint8_t *frames, const int *numbers, int n_frames, int width,
                         int height, long st, long sy, const int *box, int size, int flip,

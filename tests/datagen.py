@@ -70,11 +70,11 @@ def activitynet_layout(root, videos, size=(64, 48)):
     return video_path, annotation_path
 
 
-def write_footage_frames(folder, n_frames, height=240):
+def write_footage_frames(folder, n_frames, height=240, width=-1):
     """Real-looking frames, as utils_scripts/video_jpg_kinetics.py makes them (ffmpeg,
     scale=-1:HEIGHT, default JPEG quality), of a moving, textured, noisy 640x360 video (a
-    test pattern blended with a cellular automaton, plus grain); writes `n_frames`. Needs
-    ffmpeg."""
+    test pattern blended with a cellular automaton, plus grain); writes `n_frames`. A
+    `width` other than -1 stretches them to that width. Needs ffmpeg."""
     os.makedirs(folder, exist_ok=True)
     video = os.path.join(folder, 'source.mp4')
     sources = ('testsrc2=size=640x360:rate=30',
@@ -84,7 +84,8 @@ def write_footage_frames(folder, n_frames, height=240):
                     '[0][1]blend=all_mode=average,noise=alls=8:allf=t', '-frames:v',
                     str(n_frames), '-pix_fmt', 'yuv420p', video], check=True)
     subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-i', video, '-vf',
-                    f'scale=-1:{height}', os.path.join(folder, FRAME_FILE_FFMPEG)], check=True)
+                    f'scale={width}:{height}', os.path.join(folder, FRAME_FILE_FFMPEG)],
+                   check=True)
     os.remove(video)
     with open(os.path.join(folder, 'n_frames'), 'w') as f:
         f.write(str(n_frames))
