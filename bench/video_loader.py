@@ -12,8 +12,8 @@ frames, tuned for fast decoding; and once more with x264's default tuning, to co
 Measures, through the datasets main.py builds:
 
 - training: random clips (default pipeline: multi-scale corner crop 112, flip) per second,
-  by default and with --fast_training_clips; and JPEG frames on the PIL path (PIL decoding
-  and transforms, as training took before it decoded with torchcodec);
+  with the native clip core and without it (the Python path); and JPEG frames on the PIL
+  path (PIL decoding and transforms, as training took before it decoded with torchcodec);
 - test pass: every window of every video, in order (Scale 112, corner crop), per second;
 - where a video clip's time goes: opening the file, decoding (with the seek), transforms;
 - disk: the frame folders against the re-encoded videos;
@@ -32,6 +32,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import native  # noqa: E402
 from datasets import get_training_set  # noqa: E402
 from clip_settings import ClipSettings  # noqa: E402
 from datasets.decoding import video_loader  # noqa: E402
@@ -190,8 +191,8 @@ def main():
         untuned_bytes = folder_bytes(untuned)
         sets = {}
         for name, path in (('JPEG frames', frames), ('videos', videos)):
-            for mode, flags in (('default', []), ('fast', ['--fast_training_clips'])):
-                opt = options(path, annotation, *flags)
+            for mode in ('default', 'python'):  # with the native core, and without it
+                opt = options(path, annotation)
                 sets[name, 'train', mode] = get_training_set(
                     opt, *training_transforms(ClipSettings.from_options(opt)))
             opt = options(path, annotation)
@@ -214,8 +215,10 @@ def main():
         # between minutes, and one way's rate varies with the round's clips.
         for r in range(args.rounds):
             for key, dataset in sets.items():
+                native.disabled = key[2] == 'python'
                 runs[key].append(test_rate(dataset) if key[1] == 'test' else
                                  training_rate(dataset, args.clips, r))
+                native.disabled = False
         rates = {key: statistics.median(values) for key, values in runs.items()}
         opening, decoding = video_clip_parts(sets['videos', 'train', 'default'], args.clips // 3)
         per_clip = 1000 / rates['videos', 'train', 'default']
@@ -228,10 +231,10 @@ def main():
           f'({frames_bytes / video_bytes:.1f}x smaller); with x264\'s default tuning '
           f'{untuned_bytes / 1e6:.1f} MB ({frames_bytes / untuned_bytes:.1f}x smaller)')
     print(f'{"clips/s, one process (median)":30s} {"JPEG frames":>11s} {"videos":>8s}  ratio')
-    for what in (('train', 'default'), ('train', 'fast'), ('test', 'default')):
+    for what in (('train', 'default'), ('train', 'python'), ('test', 'default')):
         a, b = rates[('JPEG frames',) + what], rates[('videos',) + what]
         label = {'default': 'training' if what[0] == 'train' else 'test pass (in order)',
-                 'fast': 'training, --fast_training_clips'}[what[1]]
+                 'python': 'training, no native core'}[what[1]]
         print(f'{label:30s} {a:11.1f} {b:8.1f}  {b / a:.2f}')
     a, b = rates['JPEG frames', 'train', 'pil'], rates['videos', 'train', 'default']
     print(f'{"training, JPEG on the PIL path":30s} {a:11.1f} {b:8.1f}  {b / a:.2f}')
