@@ -107,16 +107,23 @@ class Compose(FrameTransform):
         return frames
 
     def native_plan(self):
-        """The clip plan of the native core (crop, BILINEAR resize, flip or not, ToTensor,
-        Normalize, with the parameters drawn), or None when the steps are not that."""
+        """The clip plan of the native core, with the parameters drawn: a training
+        transform (a multi-scale crop, BILINEAR, a flip or not) or a validation and test
+        one (Scale, BILINEAR, then CenterCrop or CornerCrop), then ToTensor and Normalize.
+        None when the steps are not one of those."""
         steps = list(self.transforms)
-        crop = steps.pop(0) if steps else None
-        if not isinstance(crop, TensorFramesCrop) or crop.interpolation != BILINEAR:
-            return None
-        flip = False
-        if steps and type(steps[0]) is RandomHorizontalFlip:
-            flip = steps.pop(0).p < 0.5
-        if not steps or type(steps[0]) is not ToTensor:
+        geometry, size, flip = None, None, False
+        if steps and isinstance(steps[0], TensorFramesCrop) and \
+                steps[0].interpolation == BILINEAR:
+            crop = steps.pop(0)
+            geometry, size = native.crop_geometry(crop.box, crop.size), crop.size
+            if steps and type(steps[0]) is RandomHorizontalFlip:
+                flip = steps.pop(0).p < 0.5
+        elif len(steps) > 1 and type(steps[0]) is Scale and steps[0].interpolation == \
+                BILINEAR and type(steps[1]) in (CenterCrop, CornerCrop):
+            scale, crop = steps.pop(0), steps.pop(0)
+            geometry, size = scaled_window_geometry(scale, crop), crop.size
+        if geometry is None or not steps or type(steps[0]) is not ToTensor:
             return None
         norm_value = steps.pop(0).norm_value
         mean, std = (0, 0, 0), (1, 1, 1)
@@ -125,7 +132,7 @@ class Compose(FrameTransform):
             mean, std = tuple(normalize.mean), tuple(normalize.std)
         if steps or len(mean) != 3 or len(std) != 3:
             return None
-        return native.ClipPlan(crop.box, crop.size, flip, norm_value, mean, std)
+        return native.ClipPlan(geometry, size, flip, norm_value, mean, std)
 
     def decoder_crop_box(self, width, height):
         """The box (left, top, right, bottom) that the first step, a crop, keeps of a
@@ -258,13 +265,30 @@ class Scale(FrameTransform):
         self.size = size
         self.interpolation = interpolation
 
-    def __call__(self, img):
-        w, h = img.size
+    def scaled_size(self, w, h):
+        """The size a w x h frame is resized to (itself where the shorter side is `size`)."""
         if min(w, h) == self.size:
-            return img
+            return w, h
         if w < h:
-            return img.resize((self.size, int(self.size * h / w)), self.interpolation)
-        return img.resize((int(self.size * w / h), self.size), self.interpolation)
+            return self.size, int(self.size * h / w)
+        return int(self.size * w / h), self.size
+
+    def __call__(self, img):
+        size = self.scaled_size(*img.size)
+        return img if size == img.size else img.resize(size, self.interpolation)
+
+
+def scaled_window_geometry(scale, crop):
+    """The native core's geometry of Scale then a crop: the whole frame scaled, the crop's
+    window of it; None where the window leaves the scaled frame (PIL pads with black)."""
+    def geometry(w, h):
+        scaled_w, scaled_h = scale.scaled_size(w, h)
+        position = 'c' if type(crop) is CenterCrop else crop.crop_position
+        left, top, right, bottom = corner_box(scaled_w, scaled_h, crop.size, position)
+        if left < 0 or top < 0 or right > scaled_w or bottom > scaled_h:
+            return None
+        return 0, 0, w, h, scaled_w, scaled_h, left, top
+    return geometry
 
 
 def corner_box(w, h, size, position):

@@ -25,10 +25,14 @@ disabled = False
 
 @dataclass(frozen=True)
 class ClipPlan:
-    """What a training transform does to a clip, drawn parameters included: the crop's
-    `box(width, height)`, resized to size x size (PIL's BILINEAR), flipped or not, then
-    value / norm_value - mean, / std per channel."""
-    box: Callable[[int, int], tuple]
+    """What a transform does to a clip, drawn parameters included. `geometry(width,
+    height)` says, for frames of that size, which box of them is resized by PIL's BILINEAR
+    filter to which size and which size x size window of that is kept: (left, top, right,
+    bottom, scaled_width, scaled_height, window_left, window_top), or None where this core
+    cannot make it (the Python path then does). Training: the crop's box resized to size x
+    size, all of it kept; validation and test: the whole frame scaled, a crop of it. Then
+    flipped or not, and value / norm_value - mean, / std per channel."""
+    geometry: Callable[[int, int], tuple | None]
     size: int
     flip: bool
     norm_value: float
@@ -37,6 +41,13 @@ class ClipPlan:
 
     def params(self):
         return (ctypes.c_float * 7)(self.norm_value, *self.mean, *self.std)
+
+
+def crop_geometry(box, size):
+    """A training crop's geometry: `box(width, height)` resized to size x size."""
+    def geometry(width, height):
+        return (*box(width, height), size, size, 0, 0)
+    return geometry
 
 
 @functools.cache
@@ -85,9 +96,13 @@ def _float_pointer(tensor):
     return ctypes.cast(tensor.data_ptr(), ctypes.POINTER(ctypes.c_float))
 
 
-def valid_box(box, width, height):
-    left, top, right, bottom = box
-    return 0 <= left < right <= width and 0 <= top < bottom <= height
+def valid_geometry(geometry, width, height, size):
+    if geometry is None:
+        return False
+    left, top, right, bottom, scaled_w, scaled_h, win_x, win_y = geometry
+    return (0 <= left < right <= width and 0 <= top < bottom <= height and
+            0 <= win_x and win_x + size <= scaled_w and 0 <= win_y and
+            win_y + size <= scaled_h)
 
 
 def clip_from_jpegs(paths, numbers, plan):
@@ -100,23 +115,24 @@ def clip_from_jpegs(paths, numbers, plan):
     encoded = [os.fsencode(p) for p in paths]
     if lib.cc_jpeg_size(encoded[0], ctypes.byref(width), ctypes.byref(height)) != OK:
         return None
-    box = tuple(plan.box(width.value, height.value))
-    if not valid_box(box, width.value, height.value):
+    geometry = plan.geometry(width.value, height.value)
+    if not valid_geometry(geometry, width.value, height.value, plan.size):
         return None
     out = torch.empty((3, len(paths), plan.size, plan.size), dtype=torch.float32)
     failed = ctypes.c_int()
     status = lib.cc_clip_from_jpegs(
         (ctypes.c_char_p * len(encoded))(*encoded), _ints(numbers), len(encoded),
-        width.value, height.value, _ints(box), plan.size, int(plan.flip), plan.params(),
+        width.value, height.value, _ints(geometry), plan.size, int(plan.flip), plan.params(),
         _float_pointer(out), ctypes.byref(failed))
     if status == NO_MEMORY:
-        raise MemoryError('out of memory making a training clip')
+        raise MemoryError('out of memory making a clip')
     return out if status == OK else None
 
 
 def clip_from_frames(frames, plan, cropped=False):
     """The same from decoded RGB frames (C x H x W uint8 tensors, or T x C x H x W); None
-    where they are not one size of three channels. `cropped`: the frames are the box."""
+    where they are not one size of three channels. `cropped`: the frames are the
+    geometry's box already (a decoder kept only it)."""
     lib = library()
     if lib is None:
         return None
@@ -125,10 +141,13 @@ def clip_from_frames(frames, plan, cropped=False):
     if len(shapes) != 1:
         return None
     channels, height, width = shapes.pop()
-    box = (0, 0, width, height) if cropped else tuple(plan.box(width, height))
-    if channels != 3 or not valid_box(box, width, height):
+    if cropped:
+        geometry = (0, 0, width, height, plan.size, plan.size, 0, 0)
+    else:
+        geometry = plan.geometry(width, height)
+    if channels != 3 or not valid_geometry(geometry, width, height, plan.size):
         return None
-    left, top, right, bottom = box
+    left, top, right, bottom = geometry[:4]
     # One copy of only the boxes, channels last: T x h x w x 3 contiguous, and the 2 bytes
     # past its end that the core's 8-byte reads may touch.
     h, w = bottom - top, right - left
@@ -140,7 +159,8 @@ def clip_from_frames(frames, plan, cropped=False):
     out = torch.empty((3, len(frames), plan.size, plan.size), dtype=torch.float32)
     status = lib.cc_clip_from_frames(
         crops.data_ptr(), _ints(numbers), len(frames), w, h, h * w * 3, w * 3,
-        _ints((0, 0, w, h)), plan.size, int(plan.flip), plan.params(), _float_pointer(out))
+        _ints((0, 0, w, h, *geometry[4:])), plan.size, int(plan.flip), plan.params(),
+        _float_pointer(out))
     if status == NO_MEMORY:
-        raise MemoryError('out of memory making a training clip')
+        raise MemoryError('out of memory making a clip')
     return out if status == OK else None

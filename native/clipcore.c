@@ -8,9 +8,11 @@
  *
  * Exactness, and why each choice is made:
  * - Decoding: the slow integer IDCT and fancy upsampling, PIL's defaults. The band keeps
- *   BAND_MARGIN extra columns on each side: chroma upsampling treats the band's edges as
- *   the image's, so the columns next to them differ from a whole-frame decode; the margin
- *   columns are decoded and dropped. Rows need no margin (skipping keeps the context).
+ *   BAND_MARGIN extra columns on each side (libjpeg widens it to whole iMCUs): fancy
+ *   upsampling treats the band's edges as the image's, which changes the columns next to
+ *   them; it reads one chroma sample beyond a pixel, so a margin of 1 pixel is identical
+ *   (the tests find differences at 0), and 4 keeps two 4:2:0 samples. Rows need no margin
+ *   (skipping keeps the context).
  * - Resize: PIL's two passes (horizontal on the rows the vertical pass reads, then
  *   vertical), its triangle weights normalised in double and rounded to PRECISION_BITS
  *   fixed-point bits, the same rounding of each pass to a byte.
@@ -31,7 +33,7 @@
 #include <jpeglib.h>
 
 #define PRECISION_BITS 22          /* PIL's fixed point for 8-bit images: 32 - 8 - 2 */
-#define BAND_MARGIN 16             /* one 4:2:0 MCU's width */
+#define BAND_MARGIN 4              /* two 4:2:0 chroma samples; one is enough (tests) */
 #define MAX_PIXELS (1L << 26)      /* larger frames go to the Python path */
 #define MAX_FILE_BYTES (64L << 20)
 
@@ -94,10 +96,11 @@ static int kernel_lanes(Kernel *k, int in_size, int out_size)
     return CC_OK;
 }
 
-/* Weights that map in_size input pixels onto out_size output pixels. */
-static int kernel_make(Kernel *k, int in_size, int out_size)
+/* Weights that map in_size input pixels onto out_total output pixels, for the n outputs
+ * from out_first on (a window of the resized image; the others are not computed). */
+static int kernel_make(Kernel *k, int in_size, int out_total, int out_first, int out_size)
 {
-    double scale = (double)in_size / out_size;
+    double scale = (double)in_size / out_total;
     double filter_scale = scale < 1.0 ? 1.0 : scale;
     double support = filter_scale;   /* the triangle's support is 1 */
     double *w;
@@ -115,7 +118,7 @@ static int kernel_make(Kernel *k, int in_size, int out_size)
         return CC_NOMEM;
     }
     for (o = 0; o < out_size; o++) {
-        double center = (o + 0.5) * scale, total = 0.0;
+        double center = (out_first + o + 0.5) * scale, total = 0.0;
         int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5), n, i;
         if (lo < 0)
             lo = 0;
@@ -163,7 +166,7 @@ static int simd = -1;   /* use the AVX2 code: decided on first use, or by cc_use
 
 /* rows x out_w RGB pixels into dst from src rows src_stride apart of `bpp`-byte pixels
  * (3: RGB, 4: RGBX). */
-static void pass_horizontal_scalar(const uint8_t *src, long src_stride, int rows,
+static void pass_horizontal_scalar(const uint8_t *src, long src_stride, int col0, int rows,
                                    const Kernel *kh, int out_w, int bpp, uint8_t *dst)
 {
     int r, x, i, c;
@@ -172,7 +175,7 @@ static void pass_horizontal_scalar(const uint8_t *src, long src_stride, int rows
         uint8_t *out = dst + (long)r * out_w * 3;
         for (x = 0; x < out_w; x++) {
             const int32_t *w = kh->weight + (size_t)x * kh->taps;
-            const uint8_t *p = row + kh->first[x] * bpp;
+            const uint8_t *p = row + (long)(kh->first[x] - col0) * bpp;
             int32_t acc[3];
             for (c = 0; c < 3; c++)
                 acc[c] = 1 << (PRECISION_BITS - 1);
@@ -190,7 +193,7 @@ static void pass_horizontal_scalar(const uint8_t *src, long src_stride, int rows
  * bytes, the next overwriting the fourth: dst has a byte to spare). A step reads 8 bytes:
  * with 3-byte pixels, 2 past the pair, so src has 2 bytes to spare after its last row. */
 __attribute__((target("avx2")))
-static inline void horizontal_avx2(const uint8_t *src, long src_stride, int rows,
+static inline void horizontal_avx2(const uint8_t *src, long src_stride, int col0, int rows,
                                    const Kernel *kh, int out_w, int bpp, uint8_t *dst)
 {
     const __m128i half = _mm_set1_epi32(1 << (PRECISION_BITS - 1));
@@ -201,7 +204,7 @@ static inline void horizontal_avx2(const uint8_t *src, long src_stride, int rows
         const uint8_t *row = src + r * src_stride;
         uint8_t *out = dst + (long)r * out_w * 3;
         for (x = 0; x < out_w; x++) {
-            const uint8_t *p = row + kh->even_first[x] * bpp;
+            const uint8_t *p = row + (long)(kh->even_first[x] - col0) * bpp;
             const __m256i *w = (const __m256i *)(kh->lanes + (size_t)x * kh->even * 4);
             __m256i acc = _mm256_setzero_si256();
             __m128i sum;
@@ -223,28 +226,30 @@ static inline void horizontal_avx2(const uint8_t *src, long src_stride, int rows
 }
 
 __attribute__((target("avx2")))
-static void pass_horizontal_avx2(const uint8_t *src, long src_stride, int rows,
+static void pass_horizontal_avx2(const uint8_t *src, long src_stride, int col0, int rows,
                                  const Kernel *kh, int out_w, int bpp, uint8_t *dst)
 {
     if (bpp == 4)   /* two copies, each with its bytes per pixel a constant */
-        horizontal_avx2(src, src_stride, rows, kh, out_w, 4, dst);
+        horizontal_avx2(src, src_stride, col0, rows, kh, out_w, 4, dst);
     else
-        horizontal_avx2(src, src_stride, rows, kh, out_w, 3, dst);
+        horizontal_avx2(src, src_stride, col0, rows, kh, out_w, 3, dst);
 }
 #endif
 
-static void pass_horizontal(const uint8_t *src, long src_stride, int rows, const Kernel *kh,
-                            int out_w, int bpp, uint8_t *dst)
+/* rows x out_w RGB pixels into dst from rows of `bpp`-byte pixels (src_stride apart)
+ * whose first column is the input's column col0. */
+static void pass_horizontal(const uint8_t *src, long src_stride, int col0, int rows,
+                            const Kernel *kh, int out_w, int bpp, uint8_t *dst)
 {
 #if HAVE_AVX2_CODE
     if (simd < 0)
         simd = __builtin_cpu_supports("avx2") ? 1 : 0;
     if (simd && kh->lanes) {
-        pass_horizontal_avx2(src, src_stride, rows, kh, out_w, bpp, dst);
+        pass_horizontal_avx2(src, src_stride, col0, rows, kh, out_w, bpp, dst);
         return;
     }
 #endif
-    pass_horizontal_scalar(src, src_stride, rows, kh, out_w, bpp, dst);
+    pass_horizontal_scalar(src, src_stride, col0, rows, kh, out_w, bpp, dst);
 }
 
 /* Whether the AVX2 code runs (on = 1 or 0; -1 leaves it): for tests and benchmarks. */
@@ -298,14 +303,22 @@ CLONED static void pass_vertical(const uint8_t *src, long src_stride, int row0,
 
 /* -- one frame: resize, flip, convert ------------------------------------------------- */
 
+/* What a clip's frames go through: the box (crop_w x crop_h pixels) resized to
+ * scaled_w x scaled_h as PIL resizes, of which the size x size window at (win_x, win_y)
+ * is kept (training: scaled = the window = size x size; Scale then a crop: the frame
+ * scaled, a window of it), flipped and converted. */
 typedef struct {
     int size, flip, bpp;    /* bpp: bytes per input pixel, 3 (RGB) or 4 (RGBX) */
     float norm, mean[3], std[3];
-    Kernel kh, kv;
-    int crop_w, crop_h;
+    int crop_w, crop_h, scaled_w, scaled_h, win_x, win_y;
+    Kernel kh, kv;          /* for the window's columns and rows */
     uint8_t *wide;      /* after the horizontal pass: rows x size RGB pixels */
     uint8_t *resized;   /* size x size pixels (RGB after a horizontal pass, else bpp) */
 } Resizer;
+
+/* PIL's need_horizontal and need_vertical: a pass runs where the size changes. */
+#define H_PASS(z) ((z)->scaled_w != (z)->crop_w)
+#define V_PASS(z) ((z)->scaled_h != (z)->crop_h)
 
 static void resizer_free(Resizer *z)
 {
@@ -315,21 +328,27 @@ static void resizer_free(Resizer *z)
     free(z->resized);
 }
 
-static int resizer_init(Resizer *z, int crop_w, int crop_h, int size, int flip, int bpp,
+/* geometry: the box (left, top, right, bottom), scaled_w, scaled_h, win_x, win_y. */
+static int resizer_init(Resizer *z, const int *geometry, int size, int flip, int bpp,
                         const float *params)
 {
     memset(z, 0, sizeof *z);
     z->size = size;
     z->flip = flip;
     z->bpp = bpp;
-    z->crop_w = crop_w;
-    z->crop_h = crop_h;
+    z->crop_w = geometry[2] - geometry[0];
+    z->crop_h = geometry[3] - geometry[1];
+    z->scaled_w = geometry[4];
+    z->scaled_h = geometry[5];
+    z->win_x = geometry[6];
+    z->win_y = geometry[7];
     z->norm = params[0];
     memcpy(z->mean, params + 1, sizeof z->mean);
     memcpy(z->std, params + 4, sizeof z->std);
-    if (kernel_make(&z->kh, crop_w, size) || kernel_make(&z->kv, crop_h, size))
+    if (kernel_make(&z->kh, z->crop_w, z->scaled_w, z->win_x, size) ||
+        kernel_make(&z->kv, z->crop_h, z->scaled_h, z->win_y, size))
         goto nomem;
-    z->wide = malloc((size_t)crop_h * size * 3 + 1);   /* + 1: see pass_horizontal_avx2 */
+    z->wide = malloc((size_t)z->crop_h * size * 3 + 1);   /* + 1: see horizontal_avx2 */
     z->resized = malloc((size_t)size * size * bpp);
     if (!z->wide || !z->resized)
         goto nomem;
@@ -339,17 +358,44 @@ nomem:
     return CC_NOMEM;
 }
 
-/* The first and one-past-last rows of the box that the vertical pass reads. */
+/* Whether a geometry is one this core computes: a box inside the frame, a window inside
+ * the scaled box, sizes that stay small. */
+static int geometry_valid(const int *g, int width, int height, int size)
+{
+    return size >= 1 && size <= 4096 && g[0] >= 0 && g[1] >= 0 && g[2] <= width &&
+           g[3] <= height && g[2] > g[0] && g[3] > g[1] && g[4] >= size && g[5] >= size &&
+           g[4] <= 16384 && g[5] <= 16384 && g[6] >= 0 && g[7] >= 0 &&
+           g[6] + size <= g[4] && g[7] + size <= g[5];
+}
+
+/* The first and one-past-last rows of the box that the window needs. */
 static void rows_read(const Resizer *z, int *first, int *last)
 {
     int n = z->size;
-    if (z->crop_h == n) {   /* no vertical pass: every row */
-        *first = 0;
-        *last = n;
+    if (!V_PASS(z)) {
+        *first = z->win_y;
+        *last = z->win_y + n;
         return;
     }
     *first = z->kv.first[0];
     *last = z->kv.first[n - 1] + z->kv.count[n - 1];
+}
+
+/* The same for the columns. */
+static void cols_read(const Resizer *z, int *first, int *last)
+{
+    int n = z->size;
+    if (!H_PASS(z)) {
+        *first = z->win_x;
+        *last = z->win_x + n;
+        return;
+    }
+    *first = z->kh.first[0];
+    *last = z->kh.first[n - 1] + z->kh.count[n - 1];
+    if (z->kh.lanes && z->kh.even_first[0] < *first)   /* the AVX2 pass's reads */
+        *first = z->kh.even_first[0];
+    if (z->kh.lanes && z->kh.even_first[n - 1] + z->kh.even > *last)
+        *last = z->kh.even_first[n - 1] + z->kh.even;
 }
 
 /* One channel of a resized frame into a plane of floats: flipped, then ToTensor's division
@@ -380,35 +426,38 @@ static void convert_channel(const Resizer *z, const uint8_t *img, int bpp, int c
     }
 }
 
-/* The box (crop_w x crop_h pixels at src, rows src_stride bytes apart, rows from `row0`
- * of the box on) resized, flipped and converted into frame t of out. */
+/* The box's pixels from row row0 and column col0 on at src (rows src_stride bytes apart;
+ * rows_read and cols_read say which must be there) resized, flipped and converted into
+ * frame t of out. */
 static void resize_convert(Resizer *z, const uint8_t *src, long src_stride, int row0,
-                           float *out, int t, int n_frames)
+                           int col0, float *out, int t, int n_frames)
 {
     int n = z->size, bpp = z->bpp, first, last, c, y;
-    const uint8_t *rows = src;
+    const uint8_t *rows;
     long rows_stride = src_stride;
     const uint8_t *img;
     long plane = (long)n * n;
 
     rows_read(z, &first, &last);
-    if (z->crop_w != n) {   /* PIL passes horizontally only the rows it will read */
-        pass_horizontal(src + (long)(first - row0) * src_stride, src_stride, last - first,
-                        &z->kh, n, bpp, z->wide);
+    if (H_PASS(z)) {   /* PIL passes horizontally only the rows it will read */
+        pass_horizontal(src + (long)(first - row0) * src_stride, src_stride, col0,
+                        last - first, &z->kh, n, bpp, z->wide);
         rows = z->wide;
         rows_stride = (long)n * 3;
         row0 = first;
         bpp = 3;
+    } else {
+        rows = src + (long)(z->win_x - col0) * bpp;
     }
-    if (z->crop_h != n) {
+    if (V_PASS(z)) {
         pass_vertical(rows, rows_stride, row0, &z->kv, n, n * bpp, z->resized);
         img = z->resized;
     } else if (rows == z->wide) {
         img = z->wide;
     } else {
         for (y = 0; y < n; y++)
-            memcpy(z->resized + (long)y * n * bpp, rows + (long)(y - row0) * rows_stride,
-                   (size_t)n * bpp);
+            memcpy(z->resized + (long)y * n * bpp,
+                   rows + (long)(z->win_y + y - row0) * rows_stride, (size_t)n * bpp);
         img = z->resized;
     }
     for (c = 0; c < 3; c++)
@@ -620,41 +669,42 @@ int cc_jpeg_size(const char *path, int *width, int *height)
 
 /*
  * A clip from the JPEG files `paths` (n_frames of them; equal numbers[] mark a frame
- * repeated by loop padding), each width x height, box = (left, top, right, bottom).
- * params: norm, mean[3], std[3]. out: 3 x n_frames x size x size floats.
- * Returns CC_OK, CC_FALLBACK (take the Python path for this clip) or CC_NOMEM; on
- * CC_FALLBACK, *failed_frame is the frame that caused it.
+ * repeated by loop padding), each width x height. geometry: the box (left, top, right,
+ * bottom) resized to scaled_w x scaled_h, of which the size x size window at (win_x,
+ * win_y) is kept (see Resizer). params: norm, mean[3], std[3]. out: 3 x n_frames x size
+ * x size floats. Returns CC_OK, CC_FALLBACK (take the Python path for this clip) or
+ * CC_NOMEM; on CC_FALLBACK, *failed_frame is the frame that caused it (-1: the geometry).
  */
 int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frames, int width,
-                       int height, const int *box, int size, int flip, const float *params,
-                       float *out, int *failed_frame)
+                       int height, const int *geometry, int size, int flip,
+                       const float *params, float *out, int *failed_frame)
 {
-    int left = box[0], top = box[1], right = box[2], bottom = box[3], first, last, t;
+    int left = geometry[0], top = geometry[1], first, last, c0, c1, t;
     int status = CC_OK;
     Resizer z;
     Decoder d;
 
     *failed_frame = -1;
-    if (n_frames < 1 || size < 1 || width < 1 || height < 1 ||
-        (long)width * height > MAX_PIXELS || left < 0 || top < 0 || right > width ||
-        bottom > height || right <= left || bottom <= top)
+    if (n_frames < 1 || width < 1 || height < 1 || (long)width * height > MAX_PIXELS ||
+        !geometry_valid(geometry, width, height, size))
         return CC_FALLBACK;
-    if (resizer_init(&z, right - left, bottom - top, size, flip, 4, params))
+    if (resizer_init(&z, geometry, size, flip, 4, params))
         return CC_NOMEM;
     if (decoder_open(&d)) {
         resizer_free(&z);
         return CC_NOMEM;
     }
     rows_read(&z, &first, &last);
+    cols_read(&z, &c0, &c1);
     for (t = 0; t < n_frames && status == CC_OK; t++) {
         const uint8_t *pixels;
         long stride;
         if (copy_of_earlier(numbers, t, out, n_frames, size))
             continue;
-        status = decode_band(&d, paths[t], width, height, left, top + first, right,
+        status = decode_band(&d, paths[t], width, height, left + c0, top + first, left + c1,
                              top + last, &pixels, &stride);
         if (status == CC_OK)
-            resize_convert(&z, pixels, stride, first, out, t, n_frames);
+            resize_convert(&z, pixels, stride, first, c0, out, t, n_frames);
         else
             *failed_frame = t;
     }
@@ -668,24 +718,23 @@ int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frame
 /*
  * A clip from decoded RGB frames: frame t's pixel (y, x) channel c is at
  * frames[t * st + y * sy + x * 3 + c] (channels adjacent), with 2 bytes readable after the
- * last frame's last pixel; numbers, box and the rest as above.
+ * last frame's last pixel; numbers, geometry and the rest as above.
  */
 int cc_clip_from_frames(const uint8_t *frames, const int *numbers, int n_frames, int width,
-                        int height, long st, long sy, const int *box, int size, int flip,
-                        const float *params, float *out)
+                        int height, long st, long sy, const int *geometry, int size,
+                        int flip, const float *params, float *out)
 {
-    int left = box[0], top = box[1], right = box[2], bottom = box[3], t;
+    int t;
     Resizer z;
 
-    if (n_frames < 1 || size < 1 || left < 0 || top < 0 || right > width ||
-        bottom > height || right <= left || bottom <= top)
+    if (n_frames < 1 || !geometry_valid(geometry, width, height, size))
         return CC_FALLBACK;
-    if (resizer_init(&z, right - left, bottom - top, size, flip, 3, params))
+    if (resizer_init(&z, geometry, size, flip, 3, params))
         return CC_NOMEM;
     for (t = 0; t < n_frames; t++)
         if (!copy_of_earlier(numbers, t, out, n_frames, size))
-            resize_convert(&z, frames + t * st + top * sy + (long)left * 3, sy, 0, out, t,
-                       n_frames);
+            resize_convert(&z, frames + t * st + geometry[1] * sy + (long)geometry[0] * 3,
+                           sy, 0, 0, out, t, n_frames);
     resizer_free(&z);
     return CC_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * The fuzzing driver of `make asan`: every file named on the command line goes through the
  * core as one frame of a clip (and as two, next to an intact frame first), at several
- * boxes and sizes, with the AVX2 code and without. Built with AddressSanitizer and
+ * boxes and sizes and as a validation clip (the frame scaled, a window of it), with the
+ * AVX2 code and without. Built with AddressSanitizer and
  * UndefinedBehaviorSanitizer, any bad read, write or overflow stops it with a report;
  * otherwise it prints how many calls the core made and what they returned.
  */
@@ -10,8 +11,8 @@
 
 int cc_jpeg_size(const char *path, int *width, int *height);
 int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frames, int width,
-                       int height, const int *box, int size, int flip, const float *params,
-                       float *out, int *failed_frame);
+                       int height, const int *geometry, int size, int flip,
+                       const float *params, float *out, int *failed_frame);
 int cc_use_simd(int on);
 
 static const int SIZES[] = {16, 112, 171};
@@ -35,23 +36,35 @@ int main(int argc, char **argv)
         }
         for (simd = 0; simd < 2; simd++) {
             cc_use_simd(simd);
-            for (b = 0; b < 4; b++) {
-                int side = (w < h ? w : h) * (b + 1) / 4, box[4];
+            for (b = 0; b < 5; b++) {
+                int side = (w < h ? w : h) * (b % 4 + 1) / 4, g[8];
                 if (side < 1)
                     continue;
-                box[0] = b % 2 ? w - side : 0;
-                box[1] = b / 2 ? h - side : 0;
-                box[2] = box[0] + side;
-                box[3] = box[1] + side;
+                g[0] = b % 2 ? w - side : 0;
+                g[1] = b / 2 % 2 ? h - side : 0;
+                g[2] = g[0] + side;
+                g[3] = g[1] + side;
                 for (s = 0; s < 3; s++) {
                     const char *one[1] = {argv[f]};
                     const char *two[2] = {argv[1], argv[f]};
-                    int numbers[2] = {1, 2};
-                    int r = cc_clip_from_jpegs(one, numbers, 1, w, h, box, SIZES[s], b % 2,
-                                               params, out, &failed);
+                    int numbers[2] = {1, 2}, r, n = SIZES[s];
+                    /* training: the box to n x n; b == 4: the frame scaled, a window */
+                    g[4] = g[5] = n;
+                    g[6] = g[7] = 0;
+                    if (b == 4) {
+                        g[0] = g[1] = 0;
+                        g[2] = w;
+                        g[3] = h;
+                        g[4] = w < h ? n : n * w / h;
+                        g[5] = w < h ? n * h / w : n;
+                        g[6] = (g[4] - n) / 2;
+                        g[7] = (g[5] - n) / 2;
+                    }
+                    r = cc_clip_from_jpegs(one, numbers, 1, w, h, g, n, b % 2, params, out,
+                                           &failed);
                     returned[r]++;
-                    r = cc_clip_from_jpegs(two, numbers, 2, w, h, box, SIZES[s], 0, params,
-                                           out, &failed);
+                    r = cc_clip_from_jpegs(two, numbers, 2, w, h, g, n, 0, params, out,
+                                           &failed);
                     returned[r]++;
                     calls += 2;
                 }

@@ -118,6 +118,38 @@ def test_odd_frame_sizes_every_corner(tmp_path, simd, size):
                                reference_clip(spatial, folder, [1, 2, 3, 4]))
 
 
+@pytest.mark.parametrize('size', [16, 112, 171])
+def test_validation_and_test_clips_are_the_references(footage, simd, size, python_path):
+    """Scale of the shorter side, then the centre crop (validation) or a corner crop (the
+    test pass, --scale_in_test below 1): the frame scaled and a window of it kept."""
+    frames = [1, 2, 3, 1]
+    for scale_to in (size, int(size / 0.8)):
+        for crop in [st.CenterCrop(size)] + [st.CornerCrop(size, p) for p in st.CROP_POSITIONS]:
+            spatial = st.Compose([st.Scale(scale_to), crop, st.ToTensor(255),
+                                  st.Normalize((0.4, 0.4, 0.4), (0.2, 0.2, 0.2))])
+            clip = native_clip(spatial, footage, frames)
+            with python_path:
+                assert torch.equal(clip, reference_clip(spatial, footage, frames)), \
+                    (scale_to, type(crop).__name__, getattr(crop, 'crop_position', 'c'))
+
+
+def test_a_crop_larger_than_the_scaled_frame_is_left_to_python(footage):
+    """PIL pads such a crop with black: the core has no plan for it."""
+    spatial = st.Compose([st.Scale(112), st.CenterCrop(300), st.ToTensor(1)])
+    paths = [frame_path(footage, 1)]
+    assert native.clip_from_jpegs(paths, [1], spatial.native_plan()) is None
+
+
+def test_the_validation_set_takes_the_core_through_its_getitem(tmp_path, python_path):
+    dataset = one_video_dataset(tmp_path, (97, 66), dict(quality=90))
+    dataset.spatial_transform = st.Compose([st.Scale(40), st.CenterCrop(40), st.ToTensor(1),
+                                            st.Normalize((110, 100, 90), (1, 1, 1))])
+    assert dataset.native_clip(dataset.video_dir(0), [1, 2, 3, 4]) is not None
+    with_core = dataset[0][0]
+    with python_path:
+        assert torch.equal(with_core, dataset[0][0])
+
+
 # Which kinds of frame the core decodes itself (the others go to the Python path).
 DECODED_NATIVELY = {'4:2:0', '4:2:2', '4:4:4'}
 
