@@ -398,32 +398,44 @@ static void cols_read(const Resizer *z, int *first, int *last)
         *last = z->kh.even_first[n - 1] + z->kh.even;
 }
 
-/* One channel of a resized frame into a plane of floats: flipped, then ToTensor's division
- * and Normalize's subtraction and division, each in float32 and skipped where they are. */
-static void convert_channel(const Resizer *z, const uint8_t *img, int bpp, int c,
-                            float *plane)
+/* A resized frame's pixels (`bpp` bytes each) into three planes of floats, flipped or
+ * not: one pass over the pixels, in which the compiler reads the channels together. */
+static inline void deinterleave(const uint8_t *img, int n, int bpp, int flip, float *r,
+                                float *g, float *b)
 {
-    int n = z->size, x, y;
-    float m = z->mean[c], s = z->std[c], norm = z->norm;
+    int y, x;
     for (y = 0; y < n; y++) {
-        const uint8_t *p = img + (long)y * n * bpp + c;
-        float *q = plane + (long)y * n;
-        if (z->flip)
-            for (x = 0; x < n; x++)
-                q[x] = (float)p[bpp * (n - 1 - x)];
+        const uint8_t *p = img + (long)y * n * bpp;
+        float *q0 = r + (long)y * n, *q1 = g + (long)y * n, *q2 = b + (long)y * n;
+        if (flip)
+            for (x = 0; x < n; x++) {
+                q0[n - 1 - x] = (float)p[bpp * x];
+                q1[n - 1 - x] = (float)p[bpp * x + 1];
+                q2[n - 1 - x] = (float)p[bpp * x + 2];
+            }
         else
-            for (x = 0; x < n; x++)
-                q[x] = (float)p[bpp * x];
-        if (norm != 1.0f)
-            for (x = 0; x < n; x++)
-                q[x] = q[x] / norm;
-        if (m != 0.0f)
-            for (x = 0; x < n; x++)
-                q[x] = q[x] - m;
-        if (s != 1.0f)
-            for (x = 0; x < n; x++)
-                q[x] = q[x] / s;
+            for (x = 0; x < n; x++) {
+                q0[x] = (float)p[bpp * x];
+                q1[x] = (float)p[bpp * x + 1];
+                q2[x] = (float)p[bpp * x + 2];
+            }
     }
+}
+
+/* ToTensor's division and Normalize's subtraction and division of one channel's plane,
+ * each in float32 and skipped where they skip it. */
+static void normalise_plane(float *q, long count, float norm, float m, float s)
+{
+    long i;
+    if (norm != 1.0f)
+        for (i = 0; i < count; i++)
+            q[i] = q[i] / norm;
+    if (m != 0.0f)
+        for (i = 0; i < count; i++)
+            q[i] = q[i] - m;
+    if (s != 1.0f)
+        for (i = 0; i < count; i++)
+            q[i] = q[i] / s;
 }
 
 /* The box's pixels from row row0 and column col0 on at src (rows src_stride bytes apart;
@@ -460,8 +472,16 @@ static void resize_convert(Resizer *z, const uint8_t *src, long src_stride, int 
                    rows + (long)(z->win_y + y - row0) * rows_stride, (size_t)n * bpp);
         img = z->resized;
     }
+    {
+        float *r = out + (long)t * plane, *g = r + n_frames * plane, *b = g + n_frames * plane;
+        if (bpp == 3)   /* two copies, each with its bytes per pixel a constant */
+            deinterleave(img, n, 3, z->flip, r, g, b);
+        else
+            deinterleave(img, n, 4, z->flip, r, g, b);
+    }
     for (c = 0; c < 3; c++)
-        convert_channel(z, img, bpp, c, out + (c * (long)n_frames + t) * plane);
+        normalise_plane(out + (c * (long)n_frames + t) * plane, plane, z->norm, z->mean[c],
+                        z->std[c]);
 }
 
 /* A frame repeated by loop padding is resized once: the copy of its first appearance. */
