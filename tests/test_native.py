@@ -78,6 +78,7 @@ def native_clip(spatial, folder, frames):
     return clip
 
 
+@pytest.mark.slow
 def test_the_clips_are_the_references_at_every_scale_position_and_flip(footage, simd):
     crop = st.MultiScaleCornerCrop(SCALES, 112)
     spatial = training_transform(crop)
@@ -258,6 +259,7 @@ def same(a, b):
     return a[1:] == b[1:] if a[0] == 'damaged' else torch.equal(a[1], b[1])
 
 
+@pytest.mark.slow
 def test_fuzzed_frames_are_handled_as_the_python_path_handles_them(tmp_path, footage,
                                                                    python_path):
     """Truncations, bit flips, random bytes, huge or zero declared sizes, cut pieces and
