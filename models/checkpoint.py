@@ -5,6 +5,7 @@ Accepted on load: legacy and zip serialisation, keys with or without the DataPar
 `module.`, the published DenseNet names (`norm.1` ...), state dicts without
 `num_batches_tracked`, tensors saved on a GPU when running on the CPU.
 """
+import collections
 import os
 import pickle
 import random
@@ -30,7 +31,10 @@ def load_checkpoint(path):
     if not os.path.isfile(path):
         raise UserError(f'checkpoint not found: {path}')
     try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        # The 2020 release's checkpoints hold MultiStepLR's milestones as a Counter: the one
+        # class beyond plain data that weights-only loading is given.
+        with torch.serialization.safe_globals([collections.Counter]):
+            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         if 'Unsupported operand' in str(e):  # bytes that are no pickle at all
             raise UserError(f'{path} is not a PyTorch checkpoint (a JSON, video or other file?): '
@@ -48,7 +52,24 @@ def load_checkpoint(path):
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         raise UserError(f'{path} is not a model checkpoint: it has no state_dict')
     check_fields(checkpoint, path)
+    if written_by_the_2020_release(checkpoint):
+        raise UserError(
+            f'{path} was written by the 2020 release of 3D-ResNets-PyTorch (arch '
+            f'{checkpoint.get("arch", "unknown")}): its models expect that release\'s input '
+            'pipeline (values in [0, 1], Kinetics mean and std, adaptive pooling), which this '
+            'program does not run yet, and through the CVPR 2018 pipeline it would score '
+            'wrongly; use a checkpoint of the CVPR 2018 release or one this program wrote')
     return checkpoint
+
+
+def written_by_the_2020_release(checkpoint):
+    """Whether a checkpoint has the 2020 release's layout: its scheduler state without the
+    entries this program adds beside it, an R(2+1)D arch, or R(2+1)D's parameter names."""
+    ours = 'trained' in checkpoint or 'rng' in checkpoint or 'settings' in checkpoint
+    return (('scheduler' in checkpoint and not ours) or
+            str(checkpoint.get('arch', '')).startswith('resnet2p1d') or
+            any(key.removeprefix('module.').startswith('conv1_s.')
+                for key in checkpoint['state_dict']))
 
 
 # What a checkpoint's fields may hold (a damaged or foreign file fails here, in one line,

@@ -77,27 +77,43 @@ class ResNet(nn.Module):
     """Stem, four residual stages with strides 1, 2, 2, 2, average pooling and `fc`.
 
     `stage_planes` are the stages' inner widths; a stage outputs `planes * block.expansion`
-    channels.
+    channels. The stem (`make_stem`, `stem`) is a convolution of `stem_planes` channels,
+    (conv1_t_size, 7, 7) with stride (conv1_t_stride, 2, 2), batch norm, ReLU and a max pool
+    unless `max_pool` is False. The CVPR 2018 code pools its last feature map with a fixed
+    window computed from the clip size; the 2020 release pools adaptively (`adaptive_pool`),
+    which takes any clip size.
     """
 
     def __init__(self, block, layers, stage_planes=(64, 128, 256, 512), shortcut_type='B',
-                 conv1_t_size=7, sample_size=112, sample_duration=16, num_classes=400):
+                 conv1_t_size=7, conv1_t_stride=1, max_pool=True, n_input_channels=3,
+                 stem_planes=64, adaptive_pool=False, sample_size=112, sample_duration=16,
+                 num_classes=400):
         super().__init__()
-        self.in_planes = 64
+        self.in_planes = stem_planes
         self.shortcut_type = shortcut_type
-        self.conv1 = nn.Conv3d(3, 64, kernel_size=(conv1_t_size, 7, 7), stride=(1, 2, 2),
-                               padding=(conv1_t_size // 2, 3, 3), bias=False)
-        self.bn1 = nn.BatchNorm3d(64)
+        self.make_stem(n_input_channels, stem_planes, conv1_t_size, conv1_t_stride)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool3d(kernel_size=3, stride=2, padding=1)
+        self.maxpool = nn.MaxPool3d(kernel_size=3, stride=2, padding=1) if max_pool else None
         strides = (1, 2, 2, 2)
         for i, (planes, n_blocks, stride) in enumerate(zip(stage_planes, layers, strides), 1):
             setattr(self, f'layer{i}', self._make_layer(block, planes, n_blocks, stride))
-        last_duration = math.ceil(sample_duration / 16)
-        last_size = math.ceil(sample_size / 32)  # the reference's ceil (DenseNet floors), kept
-        self.avgpool = nn.AvgPool3d((last_duration, last_size, last_size), stride=1)
+        if adaptive_pool:
+            self.avgpool = nn.AdaptiveAvgPool3d(1)
+        else:
+            last_duration = math.ceil(sample_duration / 16)
+            last_size = math.ceil(sample_size / 32)  # the reference's ceil (DenseNet floors)
+            self.avgpool = nn.AvgPool3d((last_duration, last_size, last_size), stride=1)
         self.fc = nn.Linear(stage_planes[-1] * block.expansion, num_classes)
         init_weights(self)
+
+    def make_stem(self, n_input_channels, planes, t_size, t_stride):
+        self.conv1 = nn.Conv3d(n_input_channels, planes, kernel_size=(t_size, 7, 7),
+                               stride=(t_stride, 2, 2), padding=(t_size // 2, 3, 3),
+                               bias=False)
+        self.bn1 = nn.BatchNorm3d(planes)
+
+    def stem(self, x):
+        return self.relu(self.bn1(self.conv1(x)))
 
     def _make_layer(self, block, planes, n_blocks, stride):
         out_planes = planes * block.expansion
@@ -114,7 +130,9 @@ class ResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.stem(x)
+        if self.maxpool is not None:
+            x = self.maxpool(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = self.avgpool(x)
         return self.fc(torch.flatten(x, 1))
@@ -144,12 +162,18 @@ DEPTHS = {
 # build() keyword -> the ModelSpec field it comes from (models/registry.py)
 OPTIONS = {'shortcut_type': 'shortcut', 'conv1_t_size': 'conv1_t_size'}
 
+# The 2020 release's stage widths before --resnet_widen_factor.
+WIDTHS = (64, 128, 256, 512)
+
 
 def fine_tuning_prefixes(ft_begin_index):
     """Names of the modules trained when fine-tuning from block `ft_begin_index` on."""
     return [f'layer{i}' for i in range(ft_begin_index, 5)] + ['fc']
 
 
-def build(depth, **kwargs):
+def build(depth, widen_factor=1.0, **kwargs):
+    """ResNet-`depth`; `widen_factor` (the 2020 release's --resnet_widen_factor) scales
+    every width, the stem's included, rounded down as the release rounds them."""
     block, layers = DEPTHS[depth]
-    return ResNet(block, layers, **kwargs)
+    widths = tuple(int(w * widen_factor) for w in WIDTHS)
+    return ResNet(block, layers, stage_planes=widths, stem_planes=widths[0], **kwargs)
