@@ -38,6 +38,7 @@ from models.checkpoint import (RECORDED_OPTIONS, differences_line, head_name, lo
                                load_model_file, setting_differences)
 from models.factory import build_model
 from models.registry import ModelSpec
+from recipes import DEFAULT, misplaced_flag, recipe_name, recipe_of, release2020
 from result_folder import held
 from runtime import Runtime
 from utils import UserError, one_line, printable, write_atomically, write_text_atomically
@@ -74,8 +75,10 @@ def build_parser():
     g.add_argument('--overwrite', action='store_true', help='redo videos already done')
     g.add_argument('--debug', action='store_true',
                    help='show the traceback of errors instead of one line')
+    opts.add_recipe_option(g)
     opts.add_clip_options(p.add_argument_group('clips (as main.py)'))
     opts.add_model_options(p.add_argument_group('model (as main.py)'))
+    release2020.add_options(p.add_argument_group('the 2020 release\'s (--recipe 2020)'))
     opts.add_compute_options(p.add_argument_group('devices and speed (as main.py)'))
     return p
 
@@ -84,6 +87,9 @@ def parse_args(argv=None):
     parser = build_parser()
     opt = parser.parse_args(argv)
     opt.explicit = opts.explicit_options(parser, argv)
+    misplaced = misplaced_flag(opt, opt.explicit)
+    if misplaced:
+        parser.error(misplaced)
     opts.add_derived_options(parser, opt)
     if opt.annotation_path and opt.class_names:
         parser.error('argument --class_names: give --annotation_path or --class_names, '
@@ -110,7 +116,8 @@ def main(argv=None):
 def run(opt):
     """Check everything, then process the videos not yet done; returns the exit status."""
     sources = find_sources(opt.inputs)
-    checkpoint = load_checkpoint(opt.resume_path)
+    checkpoint = load_checkpoint(opt.resume_path, opt.recipe)
+    say_how_the_recipe_builds(opt)
     opt = with_recorded_settings(opt, checkpoint)
     class_names = read_class_names(opt, checkpoint) if opt.mode == 'score' else None
     runtime = Runtime.from_options(opt)
@@ -271,10 +278,20 @@ def annotation_class_names(path):
 
 # -- model and outputs ------------------------------------------------------------------------
 
+def say_how_the_recipe_builds(opt):
+    """The 2020 release cannot build some families: they run as the CVPR 2018 code defines
+    them, with the 2020 pipeline, said in one line."""
+    recipe = recipe_of(opt)
+    if recipe_name(opt) == '2020' and opt.model not in recipe.FAMILIES:
+        print(f'note: the 2020 release cannot build {opt.model} (its code raises TypeError); '
+              'it runs as the CVPR 2018 code defines it, with the 2020 pipeline',
+              file=sys.stderr)
+
+
 def load_model(opt, checkpoint, runtime):
     """The trained model, on the runtime's device, in evaluation mode; in feature mode its
     classifier is removed, so that it outputs the pooled features."""
-    model = build_model(ModelSpec.from_options(opt))
+    model = build_model(ModelSpec.from_options(opt, recipe_of(opt).model_options(opt)))
     load_model_file(model, opt.resume_path, opt.arch, lambda saved: f'set --n_classes {saved}',
                     checkpoint)
     if opt.mode == 'feature':
@@ -291,8 +308,13 @@ def output_settings(opt, class_names):
             'norm_value', 'mean', 'std', 'no_mean_norm', 'std_norm', 'scale_in_test',
             'crop_position_in_test', 'top_k')
     names = hashlib.sha1('\n'.join(class_names or []).encode('utf-8', 'surrogateescape'))
-    return dict({key: getattr(opt, key) for key in keys}, checkpoint=checkpoint,
-                class_names=names.hexdigest())
+    settings = dict({key: getattr(opt, key) for key in keys}, checkpoint=checkpoint,
+                    class_names=names.hexdigest())
+    if recipe_name(opt) != DEFAULT:  # a part done under another recipe is done again
+        keys = ('recipe', 'value_scale', 'inference_crop', 'no_std_norm', 'conv1_t_stride',
+                'no_max_pool', 'resnet_widen_factor')
+        settings.update({key: getattr(opt, key) for key in keys})
+    return settings
 
 
 def parts_done(output, settings):
@@ -346,11 +368,19 @@ def save_features(output, source, rows):
 
 # -- the pass ---------------------------------------------------------------------------------
 
+def inference_transform(opt):
+    """The spatial transform of the recipe's test pass (CVPR 2018: Scale and the corner
+    crop of --crop_position_in_test; 2020: Resize and the centre crop or none)."""
+    if recipe_name(opt) == '2020':
+        return release2020.inference_transform(opt)
+    return test_transforms(ClipSettings.from_options(opt))[0]
+
+
 def process(sources, todo, model, class_names, settings, opt, runtime):
     """Run the model over every clip of the videos `todo` (indices into sources), writing
     each video's outputs as soon as its last clip is scored; returns the failed paths."""
-    stream = ClipStream(sources, test_transforms(ClipSettings.from_options(opt))[0],
-                        opt.sample_duration, opt.stride, opt.fps, todo)
+    stream = ClipStream(sources, inference_transform(opt), opt.sample_duration, opt.stride,
+                        opt.fps, todo, windows=recipe_of(opt).windows)
     loader = DataLoader(stream, batch_size=opt.batch_size, num_workers=opt.n_threads,
                         collate_fn=collate, pin_memory=runtime.uses_cuda,
                         worker_init_fn=seed_worker)

@@ -105,13 +105,14 @@ def train_and_test(opt, runtime):
                            DataSource.from_options(opt))
     check_input_fits(spec, None if opt.no_train else opt.batch_size)
     model, parameters, pretrained = create_model(spec, opt.pretrain_path,
-                                                 opt.n_finetune_classes, opt.ft_begin_index)
+                                                 opt.n_finetune_classes, opt.ft_begin_index,
+                                                 opt.recipe)
     # The model's outputs, and the flag that sets them.
     outputs = ('--n_finetune_classes', opt.n_finetune_classes) if opt.pretrain_path else \
         ('--n_classes', opt.n_classes)
     checkpoint, begin_epoch = None, opt.begin_epoch
     if opt.resume_path:
-        checkpoint, epoch = resume(model, opt.resume_path, spec.arch, outputs[0])
+        checkpoint, epoch = resume(model, opt.resume_path, spec.arch, outputs[0], opt.recipe)
         begin_epoch = epoch or begin_epoch
     if runtime.is_main:
         say_what_will_not_happen(opt, begin_epoch)

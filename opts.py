@@ -6,6 +6,7 @@ import os
 from datasets.registry import DATASETS
 from mean import get_mean, get_std
 from models.registry import FAMILIES, depths_help, supported_depths
+from recipes import RECIPES, misplaced_flag, recipe_name, recipe_of
 PATH_OPTIONS = ('video_path', 'annotation_path', 'result_path', 'resume_path', 'pretrain_path')
 
 
@@ -130,6 +131,7 @@ def build_parser():
                    help='seed of torch, random, numpy and the loader workers')
     g.add_argument('--debug', action='store_true',
                    help='show the traceback of errors instead of one line')
+    add_recipe_option(g)
     return p
 
 
@@ -139,8 +141,9 @@ def add_clip_options(g):
     """How clips are sized and normalised, and how the test pass crops them."""
     g.add_argument('--sample_size', default=112, type=positive_int, help='clip height and width')
     g.add_argument('--sample_duration', default=16, type=positive_int, help='frames per clip')
-    g.add_argument('--mean_dataset', default='activitynet', choices=('activitynet', 'kinetics'),
-                   help='dataset whose mean is subtracted')
+    g.add_argument('--mean_dataset', default=None, choices=('activitynet', 'kinetics', '0.5'),
+                   help='dataset whose mean is subtracted (default: activitynet; kinetics '
+                        'under --recipe 2020, which also takes 0.5)')
     g.add_argument('--no_mean_norm', action='store_true', help='do not subtract the mean')
     g.add_argument('--std_norm', action='store_true', help='divide by the standard deviation')
     g.add_argument('--norm_value', default=1, type=positive_int,
@@ -149,6 +152,12 @@ def add_clip_options(g):
                    help='spatial scale in test')
     g.add_argument('--crop_position_in_test', default='c', choices=('c', 'tl', 'tr', 'bl', 'br'),
                    help='crop position in test')
+
+
+def add_recipe_option(g):
+    g.add_argument('--recipe', default=None, choices=list(RECIPES),
+                   help='the release whose pipeline and models a run reproduces: cvpr2018 '
+                        '(the default) or 2020 (docs/recipes.md)')
 
 
 def add_model_options(g):
@@ -194,8 +203,16 @@ def add_derived_options(parser, opt):
                      f'{int(opt.sample_size / opt.scale_in_test)} pixels, smaller than the '
                      f'--sample_size {opt.sample_size} crop (use at most 1)')
     opt.arch = f'{opt.model}-{opt.model_depth}'
-    opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
-    opt.std = get_std(opt.norm_value)
+    recipe = recipe_of(opt)
+    opt.mean_dataset = opt.mean_dataset or recipe.MEAN_DATASET
+    if opt.mean_dataset not in recipe.MEAN_DATASETS:
+        parser.error(f'argument --mean_dataset: {opt.mean_dataset} is a choice of --recipe '
+                     f'2020 (this run is --recipe {recipe_name(opt)})')
+    if recipe_name(opt) == '2020':
+        opt.mean, opt.std = recipe.mean_std(opt)
+    else:
+        opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
+        opt.std = get_std(opt.norm_value)
     return opt
 
 
@@ -213,6 +230,13 @@ def parse_opts(argv=None):
     opt = parser.parse_args(argv)
     # When resuming, these win over the checkpoint's (say, a lower learning rate).
     opt.explicit = explicit_options(parser, argv)
+    if opt.recipe == '2020':
+        parser.error('argument --recipe: main.py does not train, validate or test under '
+                     '--recipe 2020 yet; inference.py --recipe 2020 runs the 2020 release\'s '
+                     'models on videos')
+    misplaced = misplaced_flag(opt, opt.explicit)
+    if misplaced:
+        parser.error(misplaced)
     add_derived_options(parser, opt)
     if opt.root_path:
         for name in PATH_OPTIONS:

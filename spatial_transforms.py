@@ -258,6 +258,21 @@ class Normalize(FrameTransform):
         return self(clip)
 
 
+class ScaleValues(FrameTransform):
+    """Multiply a tensor's values (the 2020 release's --value_scale, after ToTensor's
+    [0, 1])."""
+    takes_tensor_frames = True  # after ToTensor
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, tensor):
+        return tensor.mul_(self.factor)
+
+    def apply_clip(self, clip):
+        return self(clip)
+
+
 class Scale(FrameTransform):
     """Resize the shorter side to `size` (longer side: int(size * long / short))."""
 

@@ -47,13 +47,22 @@ def window_starts(n_frames, stride):
     return range(1, 1 + stride * int(n_windows(1, n_frames, stride)), stride)
 
 
+def default_windows(n_frames, duration, stride):
+    """(first, last) frame numbers of the windows main.py's test pass takes."""
+    return [(start, min(start + duration - 1, n_frames))
+            for start in window_starts(n_frames, stride)]
+
+
 class ClipStream(torch.utils.data.IterableDataset):
     """The clips of `sources` (a list of Source), prepared by `spatial_transform` as the test
     pass prepares them. `videos`: the indices into `sources` this stream reads (a rank's
     share); loader workers split them further."""
 
-    def __init__(self, sources, spatial_transform, duration, stride, fps=None, videos=None):
+    def __init__(self, sources, spatial_transform, duration, stride, fps=None, videos=None,
+                 windows=None):
         self.sources = sources
+        # (n_frames, duration, stride) -> [(first, last), ...]: the recipe's windows
+        self.windows = windows or default_windows
         self.spatial_transform = spatial_transform
         self.duration, self.stride, self.fps = duration, stride, fps
         self.videos = list(range(len(sources)) if videos is None else videos)
@@ -71,8 +80,7 @@ class ClipStream(torch.utils.data.IterableDataset):
                 yield ClipItem(None, video, -1, 0, 0, 0, 0.0, one_line(e))
 
     def clips(self, video, reader):
-        starts = window_starts(reader.n_frames, self.stride)
-        windows = [(start, min(start + self.duration - 1, reader.n_frames)) for start in starts]
+        windows = self.windows(reader.n_frames, self.duration, self.stride)
         pad = LoopPadding(self.duration)
         pending = 0  # the first window not yet given
         held = {}  # frame number -> PIL image, for the windows still pending

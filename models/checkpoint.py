@@ -10,6 +10,7 @@ import os
 import pickle
 import random
 import re
+import sys
 
 import numpy as np
 import torch
@@ -21,10 +22,12 @@ TRUST_HINT = ('if you trust its origin, convert it once with '
               '"python utils_scripts/trust_checkpoint.py {path}" and use the file it writes')
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, recipe=None):
     """Load a checkpoint dict on the CPU without executing code from the file.
 
-    A bare state dict is accepted and returned as {'state_dict': ...}.
+    A bare state dict is accepted and returned as {'state_dict': ...}. A checkpoint of the
+    2020 release needs `recipe` '2020' (its pipeline); with 'cvpr2018' given explicitly it is
+    loaded all the same, said in one line; without a recipe it is refused in one line.
     """
     if os.path.isdir(path):
         raise UserError(f'{path} is a folder: give the checkpoint file in it (e.g. save_N.pth)')
@@ -52,13 +55,15 @@ def load_checkpoint(path):
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         raise UserError(f'{path} is not a model checkpoint: it has no state_dict')
     check_fields(checkpoint, path)
-    if written_by_the_2020_release(checkpoint):
-        raise UserError(
-            f'{path} was written by the 2020 release of 3D-ResNets-PyTorch (arch '
-            f'{checkpoint.get("arch", "unknown")}): its models expect that release\'s input '
-            'pipeline (values in [0, 1], Kinetics mean and std, adaptive pooling), which this '
-            'program does not run yet, and through the CVPR 2018 pipeline it would score '
-            'wrongly; use a checkpoint of the CVPR 2018 release or one this program wrote')
+    if written_by_the_2020_release(checkpoint) and recipe != '2020':
+        what = (f'{path} was written by the 2020 release of 3D-ResNets-PyTorch (arch '
+                f'{checkpoint.get("arch", "unknown")})')
+        if recipe is None:
+            raise UserError(f'{what}: its models expect that release\'s input pipeline '
+                            '(values in [0, 1], Kinetics mean and std), and the default '
+                            'CVPR 2018 one would score wrongly: add --recipe 2020')
+        print(f'note: {what}; --recipe {recipe} runs it through that recipe\'s pipeline, '
+              'as asked', file=sys.stderr)
     return checkpoint
 
 
@@ -153,12 +158,12 @@ def head_name(model):
     return 'classifier' if hasattr(unwrap(model), 'classifier') else 'fc'
 
 
-def load_model_file(model, path, arch, class_count_advice, checkpoint=None):
+def load_model_file(model, path, arch, class_count_advice, checkpoint=None, recipe=None):
     """Load the checkpoint at `path` (or `checkpoint`, loaded from it already) into `model`
     after checking it was saved from the same architecture; returns the checkpoint.
     `class_count_advice(saved)` says which flag to set when only the number of classes
-    differs."""
-    checkpoint = checkpoint or load_checkpoint(path)
+    differs; `recipe`: the run's --recipe as given (load_checkpoint)."""
+    checkpoint = checkpoint or load_checkpoint(path, recipe)
     if checkpoint.get('arch', arch) != arch:
         raise UserError(f'{path} holds a {checkpoint["arch"]} model but this run builds '
                         f'{arch}: set --model and --model_depth to match it')
@@ -169,11 +174,12 @@ def load_model_file(model, path, arch, class_count_advice, checkpoint=None):
     return checkpoint
 
 
-def resume(model, path, arch, classes_flag='--n_classes'):
+def resume(model, path, arch, classes_flag='--n_classes', recipe=None):
     """Load the checkpoint at `path` into the model; returns (the checkpoint, the epoch it
     continues at, or None where it does not say). `classes_flag`: the option that sets the
-    model's classes (--n_finetune_classes when fine-tuning)."""
-    checkpoint = load_model_file(model, path, arch, lambda saved: f'set {classes_flag} {saved}')
+    model's classes (--n_finetune_classes when fine-tuning); `recipe`: --recipe as given."""
+    checkpoint = load_model_file(model, path, arch, lambda saved: f'set {classes_flag} {saved}',
+                                 recipe=recipe)
     return checkpoint, checkpoint.get('epoch')
 
 

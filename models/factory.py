@@ -45,13 +45,13 @@ def check_input_fits(spec, batch_size=None):
                         f'pixels{batches}: {one_line(e, 160)}') from None
 
 
-def load_pretrained(model, spec, pretrain_path, n_finetune_classes):
+def load_pretrained(model, spec, pretrain_path, n_finetune_classes, recipe=None):
     """Load `pretrain_path` (its arch must be the spec's) and put in a new classifier of
     `n_finetune_classes` outputs; returns the checkpoint."""
     checkpoint = load_model_file(model, pretrain_path, spec.arch,
                                  lambda saved: f'set --n_classes {saved} (the pretrained '
                                                'model\'s) and --n_finetune_classes to the '
-                                               'classes of your data')
+                                               'classes of your data', recipe=recipe)
     name = head_name(model)
     setattr(model, name, nn.Linear(getattr(model, name).in_features, n_finetune_classes))
     return checkpoint
@@ -74,14 +74,15 @@ def fine_tuning_parameters(model, model_name, ft_begin_index):
     return [{'params': trained}, {'params': frozen, 'lr': 0.0}]
 
 
-def create_model(spec, pretrain_path='', n_finetune_classes=None, ft_begin_index=0):
+def create_model(spec, pretrain_path='', n_finetune_classes=None, ft_begin_index=0,
+                 recipe=None):
     """(the bare model, the parameters to optimise, the pretrained checkpoint or None):
     built with the spec's classes, or from `pretrain_path` with a new classifier of
     `n_finetune_classes` outputs whose training starts at block `ft_begin_index`."""
     model = build_model(spec)
     parameters, pretrained = model.parameters(), None
     if pretrain_path:
-        pretrained = load_pretrained(model, spec, pretrain_path, n_finetune_classes)
+        pretrained = load_pretrained(model, spec, pretrain_path, n_finetune_classes, recipe)
         parameters = fine_tuning_parameters(model, spec.model, ft_begin_index)
     return model, parameters, pretrained
 

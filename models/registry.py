@@ -7,7 +7,7 @@ Depends on nothing above models/.
 """
 from dataclasses import dataclass
 
-from models import densenet, pre_act_resnet, resnet, resnext, wide_resnet
+from models import densenet, pre_act_resnet, resnet, resnet2p1d, resnext, wide_resnet
 
 FAMILIES = {
     'resnet': resnet,
@@ -15,6 +15,7 @@ FAMILIES = {
     'wideresnet': wide_resnet,
     'resnext': resnext,
     'densenet': densenet,
+    'resnet2p1d': resnet2p1d,  # the 2020 release's (--recipe 2020)
 }
 
 
@@ -40,12 +41,19 @@ class ModelSpec:
     conv1_t_size: int = 7  # resnet: temporal kernel of the first convolution
     widen_factor: int = 2  # wideresnet
     cardinality: int = 32  # resnext
+    # resnet and resnet2p1d as the 2020 release builds them (the recipe decides these)
+    conv1_t_stride: int = 1
+    max_pool: bool = True
+    resnet_widen_factor: float = 1.0
+    adaptive_pool: bool = False  # the 2020 release pools adaptively (any clip size)
 
     @classmethod
-    def from_options(cls, opt):
+    def from_options(cls, opt, recipe_options=None):
+        """The spec of the options; `recipe_options`: the fields the run's recipe decides
+        (recipes/)."""
         return cls(opt.model, opt.model_depth, opt.n_classes, opt.sample_size,
                    opt.sample_duration, opt.resnet_shortcut, opt.conv1_t_size,
-                   opt.wide_resnet_k, opt.resnext_cardinality)
+                   opt.wide_resnet_k, opt.resnext_cardinality, **(recipe_options or {}))
 
     @property
     def arch(self):

@@ -14,8 +14,8 @@ from models.resnet import ResNet, conv1x1x1
 
 
 def middle_width(in_planes, out_planes, kernel_volume=27, spatial=9, temporal=3):
-    return (in_planes * out_planes * kernel_volume) // (in_planes * spatial +
-                                                       temporal * out_planes)
+    return (in_planes * out_planes * kernel_volume) // (
+        in_planes * spatial + temporal * out_planes)
 
 
 def spatial_conv(in_planes, out_planes, stride=1):
