@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+import curves
 import native
 import result_folder
 from clip_settings import ClipSettings
@@ -101,6 +102,8 @@ def train_and_test(opt, runtime):
     """What a run does, in order. Everything a mistake in the input can break (options,
     checkpoints, annotation files, folders) is checked before the result folder is touched."""
     seed_everything(opt.manual_seed)
+    if opt.tensorboard and runtime.is_main:
+        curves.summary_writer_class()  # missing: one line now, not after the datasets
     spec, clips, source = (ModelSpec.from_options(opt), ClipSettings.from_options(opt),
                            DataSource.from_options(opt))
     check_input_fits(spec, None if opt.no_train else opt.batch_size)
@@ -145,6 +148,7 @@ def train_and_test(opt, runtime):
             print('stopped', file=sys.stderr)
     finally:
         STOP.uninstall()
+        logs.close()
 
 
 def say_what_will_not_happen(opt, begin_epoch):

@@ -131,6 +131,9 @@ def build_parser():
                    help='seed of torch, random, numpy and the loader workers')
     g.add_argument('--debug', action='store_true',
                    help='show the traceback of errors instead of one line')
+    g.add_argument('--tensorboard', action='store_true',
+                   help='also write the epochs\' loss, accuracy and learning rate as '
+                        'TensorBoard curves into the result folder (needs tensorboard)')
     add_recipe_option(g)
     return p
 

@@ -9,12 +9,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+import curves
 from damage import DamageReport
 from utils import Logger, UserError, temporary_pattern, write_text_atomically
 
 # What a training run writes: moved aside together before a new run.
 RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log',
-             'opts.json', 'opts_no_train.json', 'val.json', 'test.json', 'bad_frames.log')
+             'opts.json', 'opts_no_train.json', 'val.json', 'test.json', 'bad_frames.log',
+             'events.out.tfevents.*')
 
 
 @dataclass
@@ -26,6 +28,11 @@ class RunLogs:
     train: Logger | None = None
     train_batch: Logger | None = None
     val: Logger | None = None
+    curves: object | None = None  # the TensorBoard writer (--tensorboard), closed at the end
+
+    def close(self):
+        if self.curves is not None:
+            self.curves.close()
 
 
 def check_writable(result_path, flag='--result_path'):
@@ -83,6 +90,12 @@ def start(opt, runtime, **decided):
                                   ['epoch', 'batch', 'iter', 'loss', 'acc', 'lr'])
     if not opt.no_val:
         logs.val = Logger(os.path.join(result_path, 'val.log'), ['epoch', 'loss', 'acc'])
+    if opt.tensorboard and (logs.train or logs.val):
+        logs.curves = curves.open_writer(result_path, decided.get('begin_epoch', 1))
+        if logs.train:
+            logs.train = curves.CurveLog(logs.train, logs.curves, 'train', ('loss', 'acc', 'lr'))
+        if logs.val:
+            logs.val = curves.CurveLog(logs.val, logs.curves, 'val', ('loss', 'acc'))
     return logs
 
 
