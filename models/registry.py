@@ -46,6 +46,7 @@ class ModelSpec:
     max_pool: bool = True
     resnet_widen_factor: float = 1.0
     adaptive_pool: bool = False  # the 2020 release pools adaptively (any clip size)
+    wide_stem: bool = False  # wideresnet: the 2020 release widens the stem too
 
     @classmethod
     def from_options(cls, opt, recipe_options=None):

@@ -9,10 +9,16 @@ class WideBottleneck(Bottleneck):
 
 DEPTHS = {50: (WideBottleneck, (3, 4, 6, 3))}
 
-OPTIONS = {'shortcut_type': 'shortcut', 'k': 'widen_factor'}
+OPTIONS = {'shortcut_type': 'shortcut', 'k': 'widen_factor', 'wide_stem': 'wide_stem',
+           'conv1_t_stride': 'conv1_t_stride', 'max_pool': 'max_pool',
+           'adaptive_pool': 'adaptive_pool'}
 fine_tuning_prefixes = resnet.fine_tuning_prefixes
 
 
-def build(depth, k=2, **kwargs):
+def build(depth, k=2, wide_stem=False, **kwargs):
+    """WideResNet-`depth`: every stage `k` times wider; the stem too with `wide_stem` (the
+    2020 release widens it, the CVPR 2018 code keeps it at 64)."""
     block, layers = DEPTHS[depth]
-    return ResNet(block, layers, stage_planes=tuple(p * k for p in (64, 128, 256, 512)), **kwargs)
+    widths = tuple(p * k for p in resnet.WIDTHS)
+    return ResNet(block, layers, stage_planes=widths,
+                  stem_planes=widths[0] if wide_stem else resnet.WIDTHS[0], **kwargs)

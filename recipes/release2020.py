@@ -7,9 +7,9 @@ OWN_OPTIONS = {'value_scale', 'no_std_norm', 'inference_crop', 'conv1_t_stride',
                'no_max_pool', 'resnet_widen_factor'}
 OWN_FAMILIES = ('resnet2p1d',)
 # Families the release builds itself; it raises TypeError for its others (pre-activation
-# ResNet, ResNeXt, DenseNet, and this program's WideResNet), which run here as the CVPR
-# 2018 code defines them, with this recipe's pipeline (said in one line).
-FAMILIES = ('resnet', 'resnet2p1d')
+# ResNet, ResNeXt, DenseNet), which run here as the CVPR 2018 code defines them, with this
+# recipe's pipeline (said in one line).
+FAMILIES = ('resnet', 'resnet2p1d', 'wideresnet')
 MEAN_DATASET = 'kinetics'
 MEAN_DATASETS = ('activitynet', 'kinetics', '0.5')
 # --mean_dataset -> (mean, std) of values in [0, 1]
@@ -46,7 +46,8 @@ def mean_std(opt):
 
 def model_options(opt):
     return {'conv1_t_stride': opt.conv1_t_stride, 'max_pool': not opt.no_max_pool,
-            'resnet_widen_factor': opt.resnet_widen_factor, 'adaptive_pool': True}
+            'resnet_widen_factor': opt.resnet_widen_factor, 'adaptive_pool': True,
+            'wide_stem': True}
 
 
 def inference_transform(opt):

@@ -5,7 +5,7 @@ import collections
 import pytest
 import torch
 
-from models import resnet, resnet2p1d
+from models import resnet, resnet2p1d, wide_resnet
 from models.checkpoint import load_checkpoint
 from utils import UserError
 
@@ -66,6 +66,18 @@ def test_stem_options():
     assert grey.conv1.in_channels == 1
     with torch.no_grad():
         assert net.eval()(torch.zeros(1, 3, 16, 64, 64)).shape == (1, 5)
+
+
+def test_wideresnet_widens_the_stem_as_the_release_does():
+    """The 2020 release's WideResNet: the stem k times wider too (the CVPR 2018 code's
+    stays at 64)."""
+    net = wide_resnet.build(50, k=2, wide_stem=True, num_classes=5, adaptive_pool=True)
+    assert net.conv1.out_channels == 128 and net.layer1[0].conv1.in_channels == 128
+    assert net.fc.in_features == 2048
+    cvpr2018 = wide_resnet.build(50, k=2, num_classes=5)
+    assert cvpr2018.conv1.out_channels == 64 and cvpr2018.fc.in_features == 2048
+    with torch.no_grad():
+        assert net.eval()(torch.zeros(1, 3, 8, 48, 64)).shape == (1, 5)
 
 
 def release_2020_checkpoint(path, arch='resnet-18', family=resnet, depth=18):
