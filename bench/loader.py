@@ -14,6 +14,8 @@ footage; needs ffmpeg), at three frame sizes (427x240, 565x240, 320x240):
                      core and without it
     val ...          validation's pipeline (Scale 112, centre crop): the reference's way,
                      the Python path (PIL per frame, tensors per clip), the core
+    inference ...    inference.py's clip stream over frame folders (the test pass's
+                     transform), with the core and without it (the ratio: to the latter)
 
     python bench/loader.py [--frames 64] [--clips 200] [--rounds 5] [--epoch_videos 256]
 
@@ -40,7 +42,10 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import native  # noqa: E402
 import spatial_transforms as st  # noqa: E402
+from clip_settings import ClipSettings  # noqa: E402
+from datasets.clip_stream import ClipStream, Source  # noqa: E402
 from datasets.decoding import tensor_video_loader, video_loader  # noqa: E402
+from datasets.factory import test_transforms  # noqa: E402
 from datasets.names import frame_path  # noqa: E402
 from datasets.videodataset import dataset_class, transform_clip  # noqa: E402
 from tests.datagen import write_footage_frames  # noqa: E402
@@ -247,7 +252,26 @@ def measure_size(width, height, args):
             rates['__getitem__ native'].append(getitem_per_second(dataset, args.clips, r))
             with python_path():
                 rates['__getitem__ Python'].append(getitem_per_second(dataset, args.clips, r))
-    return {k: statistics.median(v) for k, v in rates.items()}, differences, stages
+        streams = stream_rates(video_dir, args.rounds)
+    rates = {k: statistics.median(v) for k, v in rates.items()}
+    rates.update(streams)
+    return rates, differences, stages
+
+
+def stream_rates(video_dir, rounds, copies=8):
+    """inference.py's clips/s (datasets/clip_stream.py) over `copies` of the frame folder,
+    the test pass's transform (Scale 112, centre crop), with the core and without it."""
+    stream = ClipStream([Source('v', video_dir, True)] * copies,
+                        test_transforms(ClipSettings())[0], 16, 16)
+    rates = {'inference stream native': [], 'inference stream Python': []}
+    for _ in range(rounds):
+        for name, switch in (('inference stream native', contextlib.nullcontext),
+                             ('inference stream Python', python_path)):
+            with switch():
+                start = time.perf_counter()
+                n = sum(1 for _ in stream)
+                rates[name].append(n / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 def epoch_rates(frames_dir, n_videos):
@@ -294,7 +318,8 @@ def main():
         for name, rate in rates.items():
             difference = differences.get(name, differences['native' if 'native' in name
                                                            else 'Python path'])
-            base = rates['val reference' if name.startswith('val') else 'reference']
+            base = rates['inference stream Python' if name.startswith('inference') else
+                         'val reference' if name.startswith('val') else 'reference']
             print(f'  {name:20s} {rate:7.1f}  {1000 / rate:7.2f}  '
                   f'{rate / base:4.2f}x  {difference:.0f}')
     if args.epoch_videos:

@@ -5,6 +5,9 @@ the start is below its number of frames (at least one window), the last loop-pad
 main.py's test pass takes them. A video is read once, in order, holding only the frames of
 the windows not yet complete, so memory does not depend on its length.
 
+A frame folder's clips are made by the native clip core where it is built, one call a
+window (the same tensors; native/), and by PIL from the first window the core leaves to it.
+
 The stream runs in DataLoader workers: each worker reads whole videos, and batches mix the
 clips of consecutive videos. A video that cannot be read yields one error item after the
 clips it gave, and the stream goes on with the next one.
@@ -15,6 +18,7 @@ from typing import NamedTuple
 import torch
 from PIL import Image
 
+import native
 from datasets.names import frame_numbers, frame_path
 from datasets.annotations import read_number
 from datasets.decoding import VideoError, VideoFile, pil_loader, resampled
@@ -81,8 +85,30 @@ class ClipStream(torch.utils.data.IterableDataset):
 
     def clips(self, video, reader):
         windows = self.windows(reader.n_frames, self.duration, self.stride)
+        if isinstance(reader, FrameFolder):
+            yield from self.native_clips(video, reader, windows)
+            return
+        yield from self.decoded_clips(video, reader, windows)
+
+    def native_clips(self, video, reader, windows):
+        """A frame folder's clips made by the native core, one call a window (the same
+        tensors); from the first window it leaves to Python (or where it is not built) on,
+        the frames are decoded here."""
+        plan = getattr(self.spatial_transform, 'native_plan', lambda: None)() \
+            if native.library() is not None else None
         pad = LoopPadding(self.duration)
-        pending = 0  # the first window not yet given
+        for k, (first, last) in enumerate(windows):
+            numbers = pad(list(range(first, last + 1)))
+            clip = None if plan is None else native.clip_from_jpegs(
+                [reader.frame_file(i) for i in numbers], numbers, plan)
+            if clip is None:
+                yield from self.decoded_clips(video, reader, windows, k)
+                return
+            yield ClipItem(clip, video, k, len(windows), first, last, reader.fps)
+
+    def decoded_clips(self, video, reader, windows, pending=0):
+        """The clips of windows[pending:], the frames decoded once, in order."""
+        pad = LoopPadding(self.duration)
         held = {}  # frame number -> PIL image, for the windows still pending
         for number, frame in reader.frames(last=windows[-1][1]):
             if number < windows[pending][0]:
@@ -118,9 +144,13 @@ class FrameFolder:
         self.fps = float(fps or source_fps)
         self.n_frames = len(self.source_index)
 
+    def frame_file(self, number):
+        """The file of frame `number` (from 1) after resampling."""
+        return frame_path(self.path, int(self.source_index[number - 1]) + 1)
+
     def frames(self, last=None):
         for k in range(min(last or self.n_frames, self.n_frames)):
-            yield k + 1, frame_path(self.path, int(self.source_index[k]) + 1)
+            yield k + 1, self.frame_file(k + 1)
 
 
 def collate(items):

@@ -19,8 +19,9 @@ import torch
 
 LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'libclipcore.so')
 OK, FALLBACK, NO_MEMORY = 0, 1, 2
-# Tests and benchmarks set this to compare with the Python path.
-disabled = False
+# Tests and benchmarks set this (or CLIPCORE_DISABLE=1 in the environment) to compare with
+# the Python path.
+disabled = bool(os.environ.get('CLIPCORE_DISABLE'))
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,10 @@ def save_model(path, depth=10, n_classes=3):
     return path
 
 
-def inference(*args, cwd=ROOT):
+def inference(*args, cwd=ROOT, env=None):
     done = subprocess.run([sys.executable, os.path.join(ROOT, 'inference.py'),
                            *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=None if env is None else {**os.environ, **env})
     return done.returncode, done.stdout, done.stderr
 
 

@@ -318,3 +318,24 @@ def test_main_says_in_one_line_how_to_get_the_core_when_it_is_missing(monkeypatc
     main.say_how_training_clips_are_made(True)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and '--fast_training_clips changes nothing' in err[0]
+
+
+def test_inference_on_frame_folders_gives_the_python_paths_scores(tmp_path, footage):
+    """inference.py's clips of a frame folder come from the core, a window a call: the same
+    scores as without it (a missing frame still fails the video, as before)."""
+    import json
+    from tests.test_inference import inference, save_model
+    model = save_model(str(tmp_path / 'model.pth'))
+    broken = tmp_path / 'broken'
+    shutil.copytree(footage, broken)
+    os.remove(frame_path(str(broken), 9))
+    flags = ['--resume_path', model, '--model_depth', 10, '--resnet_shortcut', 'A',
+             '--n_classes', 3, '--no_cuda', '--sample_size', 32, '--sample_duration', 8,
+             '--n_threads', 0, '--top_k', 3]
+    outputs = {}
+    for name, env in (('core', {}), ('python', {'CLIPCORE_DISABLE': '1'})):
+        code, _, stderr = inference(footage, broken, '--output', tmp_path / name, *flags,
+                                    env=env)
+        assert code == 1 and 'image_00009.jpg' in stderr, stderr
+        outputs[name] = json.loads((tmp_path / name / 'results.json').read_text())
+    assert outputs['core'] == outputs['python']
