@@ -1,5 +1,6 @@
-"""The native clip core (native/clipcore.c): a training clip in one call, from JPEG frame
-files or from decoded frames, with the same tensors as the Python path (docs/data.md).
+"""The native clip core (native/clipcore.c): a clip in one call (training's crops,
+validation's, the test pass's and inference's Scale and crop), from JPEG frame files or from
+decoded frames, with the same tensors as the Python path (docs/data.md).
 
 `make install` builds native/libclipcore.so from source; where it is missing or cannot be
 loaded, `library()` is None and the callers keep the Python path (`unavailable_line()` says
@@ -84,7 +85,7 @@ def unavailable_line():
     lib = load()
     if not isinstance(lib, str):
         return None
-    return (f'note: {lib}: training clips take the slower Python path (the same tensors); '
+    return (f'note: {lib}: clips take the slower Python path (the same tensors); '
             'run `make install` (it needs gcc and libjpeg-turbo\'s headers, which it '
             'installs on Debian) to build it')
 
