@@ -2,11 +2,12 @@
 import argparse
 import copy
 import os
+import sys
 
 from datasets.registry import DATASETS
 from mean import get_mean, get_std
 from models.registry import FAMILIES, depths_help, supported_depths
-from recipes import RECIPES, misplaced_flag, recipe_name, recipe_of
+from recipes import RECIPES, misplaced_flag, recipe_name, recipe_of, release2020
 PATH_OPTIONS = ('video_path', 'annotation_path', 'result_path', 'resume_path', 'pretrain_path')
 
 
@@ -230,6 +231,7 @@ def explicit_options(parser, argv):
 def parse_opts(argv=None):
     """Parse `argv` (default: sys.argv) and add the derived options."""
     parser = build_parser()
+    refuse_release_2020_options(parser, sys.argv[1:] if argv is None else argv)
     opt = parser.parse_args(argv)
     # When resuming, these win over the checkpoint's (say, a lower learning rate).
     opt.explicit = explicit_options(parser, argv)
@@ -250,6 +252,17 @@ def parse_opts(argv=None):
     if not -2 ** 62 <= opt.manual_seed < 2 ** 62:  # distributed runs add to it
         parser.error(f'argument --manual_seed: {opt.manual_seed} is out of range (|seed| < 2^62)')
     return opt
+
+
+def refuse_release_2020_options(parser, argv):
+    """The 2020 release's own main.py options, in one line naming their recipe (argparse
+    would call them unrecognised)."""
+    for arg in map(str, argv):
+        name = arg[2:].split('=', 1)[0] if arg.startswith('--') else None
+        if name in release2020.MAIN_OPTIONS:
+            parser.error(f'argument --{name}: an option of the 2020 release (--recipe 2020), '
+                         'which main.py does not run yet; inference.py --recipe 2020 runs '
+                         'that release\'s models on videos')
 
 
 MIN_SCALE, MAX_SCALES = 0.01, 100

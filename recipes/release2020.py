@@ -5,6 +5,15 @@ import spatial_transforms as st
 
 OWN_OPTIONS = {'value_scale', 'no_std_norm', 'inference_crop', 'conv1_t_stride',
                'no_max_pool', 'resnet_widen_factor'}
+# The release's main.py options that this program's main.py does not take yet (it refuses
+# --recipe 2020): named in one line when given.
+MAIN_OPTIONS = {'n_pretrain_classes', 'ft_begin_module', 'sample_t_stride',
+                'train_crop_min_scale', 'train_crop_min_ratio', 'colorjitter', 'train_t_crop',
+                'lr_scheduler', 'multistep_milestones', 'overwrite_milestones',
+                'plateau_patience', 'inference_batch_size', 'batchnorm_sync', 'inference',
+                'inference_subset', 'inference_stride', 'inference_no_average', 'input_type',
+                'accimage', 'output_topk', 'file_type', 'dist_url', 'world_size',
+                'n_input_channels'} | OWN_OPTIONS
 OWN_FAMILIES = ('resnet2p1d',)
 # Families the release builds itself; it raises TypeError for its others (pre-activation
 # ResNet, ResNeXt, DenseNet), which run here as the CVPR 2018 code defines them, with this

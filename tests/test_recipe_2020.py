@@ -141,3 +141,12 @@ def test_main_refuses_the_2020_recipe_in_one_line():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count('\n') == 1
     assert 'inference.py --recipe 2020' in done.stderr
+
+
+@pytest.mark.parametrize('flag', ['--inference', '--n_pretrain_classes=700', '--value_scale',
+                                  '--lr_scheduler'])
+def test_main_names_the_release_s_own_options_in_one_line(flag):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'main.py'), flag, '1'],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count('\n') == 1, done.stderr
+    assert '--recipe 2020' in done.stderr and flag.split('=')[0] in done.stderr
