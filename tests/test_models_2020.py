@@ -68,6 +68,7 @@ def test_stem_options():
         assert net.eval()(torch.zeros(1, 3, 16, 64, 64)).shape == (1, 5)
 
 
+@pytest.mark.slow
 def test_wideresnet_widens_the_stem_as_the_release_does():
     """The 2020 release's WideResNet: the stem k times wider too (the CVPR 2018 code's
     stays at 64)."""

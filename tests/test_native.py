@@ -320,6 +320,7 @@ def test_main_says_in_one_line_how_to_get_the_core_when_it_is_missing(monkeypatc
     assert len(err) == 1 and '--fast_training_clips changes nothing' in err[0]
 
 
+@pytest.mark.slow
 def test_inference_on_frame_folders_gives_the_python_paths_scores(tmp_path, footage):
     """inference.py's clips of a frame folder come from the core, a window a call: the same
     scores as without it (a missing frame still fails the video, as before)."""

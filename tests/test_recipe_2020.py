@@ -108,6 +108,7 @@ def test_a_2020_checkpoint_without_the_recipe_is_refused_in_one_line(tmp_path, s
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.slow
 def test_an_explicit_cvpr2018_recipe_runs_a_2020_checkpoint_and_says_so(tmp_path, small_video):
     checkpoint = str(tmp_path / 'r3d10.pth')
     release_2020_checkpoint(checkpoint, 'resnet-10', resnet, 10)
@@ -120,6 +121,7 @@ def test_an_explicit_cvpr2018_recipe_runs_a_2020_checkpoint_and_says_so(tmp_path
     assert stderr.count('--recipe cvpr2018 runs it') == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flags, belongs', [
     (['--value_scale', '255'], '--recipe 2020'),
     (['--inference_crop', 'nocrop'], '--recipe 2020'),
@@ -136,6 +138,7 @@ def test_a_flag_of_the_other_recipe_is_one_line(tmp_path, flags, belongs):
     assert belongs in stderr
 
 
+@pytest.mark.slow
 def test_main_refuses_the_2020_recipe_in_one_line():
     done = subprocess.run([sys.executable, os.path.join(ROOT, 'main.py'), '--recipe', '2020'],
                           capture_output=True, text=True, timeout=120)
@@ -143,6 +146,7 @@ def test_main_refuses_the_2020_recipe_in_one_line():
     assert 'inference.py --recipe 2020' in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('flag', ['--inference', '--n_pretrain_classes=700', '--value_scale',
                                   '--lr_scheduler'])
 def test_main_names_the_release_s_own_options_in_one_line(flag):
