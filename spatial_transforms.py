@@ -93,9 +93,9 @@ class Compose(FrameTransform):
         make). `cropped`: the decoder already kept only `decoder_crop_box` of each frame.
         Tensor frames go through the native core in one call where it is built and the
         steps are a training transform's (`native_plan`): the same tensors."""
-        if native.library() is not None and is_tensor_frames(frames):
-            plan = self.native_plan()
-            clip = native.clip_from_frames(frames, plan, cropped) if plan else None
+        plan = native.plan_of(self) if is_tensor_frames(frames) else None
+        if plan is not None:
+            clip = native.clip_from_frames(frames, plan, cropped)
             if clip is not None:
                 return clip
         for k, t in enumerate(self.transforms):

@@ -94,8 +94,7 @@ class ClipStream(torch.utils.data.IterableDataset):
         """A frame folder's clips made by the native core, one call a window (the same
         tensors); from the first window it leaves to Python (or where it is not built) on,
         the frames are decoded here."""
-        plan = getattr(self.spatial_transform, 'native_plan', lambda: None)() \
-            if native.library() is not None else None
+        plan = native.plan_of(self.spatial_transform)
         pad = LoopPadding(self.duration)
         for k, (first, last) in enumerate(windows):
             numbers = pad(list(range(first, last + 1)))

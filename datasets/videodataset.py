@@ -237,10 +237,9 @@ class VideoDataset(torch.utils.data.Dataset):
         """A training clip of JPEG frames made by the native core in one call (the same
         tensor as the Python path), or None: the Python path makes it (no core, not a
         training transform, a frame the core leaves to it: damaged, progressive, ...)."""
-        if native.library() is None or self.input_format != 'frames' or \
-                self.loader is not video_loader:  # a loader of one's own is kept
-            return None
-        plan = getattr(self.spatial_transform, 'native_plan', lambda: None)()
+        if self.input_format != 'frames' or self.loader is not video_loader:
+            return None  # video files, or a loader of one's own
+        plan = native.plan_of(self.spatial_transform)
         if plan is None:
             return None
         return native.clip_from_jpegs([frame_path(video_dir, i) for i in frame_indices],

@@ -80,6 +80,14 @@ def library():
     return None if disabled or isinstance(lib, str) else lib
 
 
+def plan_of(transform):
+    """The ClipPlan of a spatial transform (its `native_plan()`, see spatial_transforms.py),
+    or None: the core is not there, or the transform is nothing the core makes."""
+    if library() is None or not hasattr(transform, 'native_plan'):
+        return None
+    return transform.native_plan()
+
+
 def unavailable_line():
     """One line for users when the core is missing; None when it is there."""
     lib = load()
