@@ -10,38 +10,56 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ClipSettings:
+    recipe: str = 'cvpr2018'  # --recipe: whose pipelines (recipes/)
     size: int = 112  # --sample_size: height and width
     duration: int = 16  # --sample_duration: frames
     norm_value: int = 1  # pixel values are divided by it (1: 0-255, 255: 0-1)
-    mean: tuple = (0.0, 0.0, 0.0)  # subtracted per channel, on the divided values
+    value_scale: float = 1  # then multiplied by it (--recipe 2020's --value_scale)
+    mean: tuple = (0.0, 0.0, 0.0)  # subtracted per channel, on the scaled values
     std: tuple = (1.0, 1.0, 1.0)  # divided by per channel
     # training
     train_crop: str = 'corner'  # random, corner or center (multi-scale)
     scales: tuple = (1.0,)
     hflip: bool = True
     fast_resize: bool = False  # --fast_training_clips: PyTorch's uint8 resize, not PIL's
+    train_crop_min_scale: float = 0.25  # --recipe 2020's random crop: its area ...
+    train_crop_min_ratio: float = 0.75  # ... and aspect ratio bounds
+    train_t_crop: str = 'random'  # --recipe 2020: random or center
+    t_stride: int = 1  # --recipe 2020's --sample_t_stride: every t_stride-th frame
     # validation: this many clips a video (1: the centred one)
     n_val_samples: int = 3
     # test and inference: frames scaled so that the crop is this fraction of the shorter
     # side, then cropped at this position
     test_scale: float = 1.0
     test_crop_position: str = 'c'
+    # --recipe 2020's --inference: windows every this many (taken) frames; center or nocrop
+    inference_stride: int = 16
+    inference_crop: str = 'center'
 
     @classmethod
     def from_options(cls, opt):
         """The settings main.py's or inference.py's options give (inference has no training
         options: their defaults stand)."""
+        from recipes import recipe_name, recipe_of
         defaults = cls()
+        norm_value, mean, std = recipe_of(opt).normalisation(opt)
+
+        def option(name, field=None):
+            return getattr(opt, name, getattr(defaults, field or name))
         return cls(
-            size=opt.sample_size, duration=opt.sample_duration, norm_value=opt.norm_value,
-            mean=(0.0, 0.0, 0.0) if opt.no_mean_norm else tuple(opt.mean),
-            std=tuple(opt.std) if opt.std_norm else (1.0, 1.0, 1.0),
-            train_crop=getattr(opt, 'train_crop', defaults.train_crop),
-            scales=tuple(getattr(opt, 'scales', defaults.scales)),
-            hflip=not getattr(opt, 'no_hflip', not defaults.hflip),
-            fast_resize=getattr(opt, 'fast_training_clips', defaults.fast_resize),
-            n_val_samples=getattr(opt, 'n_val_samples', defaults.n_val_samples),
-            test_scale=opt.scale_in_test, test_crop_position=opt.crop_position_in_test)
+            recipe=recipe_name(opt), size=opt.sample_size, duration=opt.sample_duration,
+            norm_value=norm_value, value_scale=option('value_scale'), mean=tuple(mean),
+            std=tuple(std), train_crop=option('train_crop'),
+            scales=tuple(option('scales')), hflip=not getattr(opt, 'no_hflip', False),
+            fast_resize=option('fast_training_clips', 'fast_resize'),
+            train_crop_min_scale=option('train_crop_min_scale'),
+            train_crop_min_ratio=option('train_crop_min_ratio'),
+            train_t_crop=option('train_t_crop'), t_stride=option('sample_t_stride', 't_stride'),
+            n_val_samples=option('n_val_samples'),
+            test_scale=option('scale_in_test', 'test_scale'),
+            test_crop_position=option('crop_position_in_test', 'test_crop_position'),
+            inference_stride=option('inference_stride'),
+            inference_crop=option('inference_crop'))
 
     @property
     def test_frame_size(self):

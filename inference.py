@@ -38,7 +38,7 @@ from models.checkpoint import (RECORDED_OPTIONS, differences_line, head_name, lo
                                load_model_file, setting_differences)
 from models.factory import build_model
 from models.registry import ModelSpec
-from recipes import DEFAULT, misplaced_flag, recipe_name, recipe_of, release2020
+from recipes import DEFAULT, family_note, misplaced_flag, recipe_name, recipe_of, release2020
 from result_folder import held
 from runtime import Runtime
 from utils import UserError, one_line, printable, write_atomically, write_text_atomically
@@ -117,7 +117,8 @@ def run(opt):
     """Check everything, then process the videos not yet done; returns the exit status."""
     sources = find_sources(opt.inputs)
     checkpoint = load_checkpoint(opt.resume_path, opt.recipe)
-    say_how_the_recipe_builds(opt)
+    if family_note(opt):
+        print(family_note(opt), file=sys.stderr)
     opt = with_recorded_settings(opt, checkpoint)
     class_names = read_class_names(opt, checkpoint) if opt.mode == 'score' else None
     runtime = Runtime.from_options(opt)
@@ -277,16 +278,6 @@ def annotation_class_names(path):
 
 
 # -- model and outputs ------------------------------------------------------------------------
-
-def say_how_the_recipe_builds(opt):
-    """The 2020 release cannot build some families: they run as the CVPR 2018 code defines
-    them, with the 2020 pipeline, said in one line."""
-    recipe = recipe_of(opt)
-    if recipe_name(opt) == '2020' and opt.model not in recipe.FAMILIES:
-        print(f'note: the 2020 release cannot build {opt.model} (its code raises TypeError); '
-              'it runs as the CVPR 2018 code defines it, with the 2020 pipeline',
-              file=sys.stderr)
-
 
 def load_model(opt, checkpoint, runtime):
     """The trained model, on the runtime's device, in evaluation mode; in feature mode its

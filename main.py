@@ -7,6 +7,7 @@
 """
 import signal
 import sys
+import warnings
 
 
 def stopped_while_starting(signum, frame):
@@ -17,6 +18,7 @@ def stopped_while_starting(signum, frame):
 if __name__ == '__main__':  # Ctrl-C while the modules below load: one line, no traceback
     signal.signal(signal.SIGINT, stopped_while_starting)
 
+import collections
 import os
 import random
 from contextlib import nullcontext
@@ -32,8 +34,7 @@ import native
 import result_folder
 from clip_settings import ClipSettings
 from damage import TooMuchDamage
-from datasets.factory import (DataSource, build_test_set, build_training_set,
-                              build_validation_set)
+from datasets.factory import DataSource, build_test_set
 from distributed import check_replicas, evaluation_model, leave_process_group, wrap_model
 from engine import LossNotFinite
 from loaders import make_loader
@@ -41,12 +42,13 @@ from models.checkpoint import (CLIP_OPTIONS, RECORDED_OPTIONS, differences_line,
                                override_hyperparameters, random_states, recorded_settings,
                                restore_training_state, resume, save_checkpoint,
                                setting_differences, training_state, unwrap)
+from recipes import family_note, recipe_name, recipe_of
 from models.factory import check_input_fits, create_model
 from models.precision import keep_float32_where_bfloat16_fails
 from models.registry import ModelSpec
 from opts import parse_opts
 from runtime import Runtime
-from test import test
+from test import release_inference, test
 from train import SkippedSteps, train_epoch
 from utils import STOP, Interrupted, RunStopped, UserError, one_line
 from validation import val_epoch
@@ -90,7 +92,7 @@ class Training:
     loader: DataLoader
     sampler: DistributedSampler | None
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scheduler: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
     scaler: torch.amp.GradScaler | None  # float16 only
     settings: dict  # what checkpoints record of the model and its clips
     trained: int = 0  # the last epoch whose training pass is complete
@@ -104,31 +106,34 @@ def train_and_test(opt, runtime):
     seed_everything(opt.manual_seed)
     if opt.tensorboard and runtime.is_main:
         curves.summary_writer_class()  # missing: one line now, not after the datasets
-    spec, clips, source = (ModelSpec.from_options(opt), ClipSettings.from_options(opt),
-                           DataSource.from_options(opt))
+    recipe = recipe_of(opt)
+    spec, clips, source = (ModelSpec.from_options(opt, recipe.model_options(opt)),
+                           ClipSettings.from_options(opt), DataSource.from_options(opt))
     check_input_fits(spec, None if opt.no_train else opt.batch_size)
     model, parameters, pretrained = create_model(spec, opt.pretrain_path,
                                                  opt.n_finetune_classes, opt.ft_begin_index,
-                                                 opt.recipe)
-    # The model's outputs, and the flag that sets them.
-    outputs = ('--n_finetune_classes', opt.n_finetune_classes) if opt.pretrain_path else \
-        ('--n_classes', opt.n_classes)
+                                                 opt.recipe, opt.ft_begin_module)
+    outputs = model_outputs(opt)
     checkpoint, begin_epoch = None, opt.begin_epoch
     if opt.resume_path:
         checkpoint, epoch = resume(model, opt.resume_path, spec.arch, outputs[0], opt.recipe)
-        begin_epoch = epoch or begin_epoch
+        begin_epoch = begin_epoch_of(opt, epoch)
     if runtime.is_main:
         say_what_will_not_happen(opt, begin_epoch)
         say_what_differs_from_the_checkpoints(opt, checkpoint, pretrained)
     model = wrap_model(model, runtime, opt.sync_bn)
     training = None if opt.no_train else prepare_training(
         opt, model, parameters, checkpoint, begin_epoch,
-        ready(build_training_set(source, clips, skip_damaged=True), *outputs), outputs[1],
+        ready(recipe.training_set(source, clips, skip_damaged=True), *outputs), outputs[1],
         runtime)
     val_loader = None if opt.no_val else loader_of(
-        ready(build_validation_set(source, clips, skip_damaged=True), *outputs), opt, runtime)
+        ready(recipe.validation_set(source, clips, skip_damaged=True), *outputs), opt, runtime,
+        batch_size=validation_batch_size(opt))
     test_set = ready(build_test_set(source, clips, skip_damaged=True), *outputs) \
         if opt.test else None
+    inference_set = ready(recipe.inference_set(source, clips, opt.inference_subset,
+                                               skip_damaged=True), *outputs) \
+        if opt.inference else None
 
     logs = result_folder.start(opt, runtime, begin_epoch=begin_epoch) if runtime.is_main \
         else result_folder.other_rank_logs(opt)
@@ -141,6 +146,13 @@ def train_and_test(opt, runtime):
             test(loader_of(test_set, opt, runtime), evaluation_model(model),
                  test_set.class_names, os.path.join(opt.result_path, f'{opt.test_subset}.json'),
                  runtime, softmax=not opt.no_softmax_in_test, damage=logs.damage)
+        if finished and inference_set is not None:
+            logs.damage.start('-', 'inference', len(inference_set))
+            release_inference(
+                loader_of(inference_set, opt, runtime, batch_size=opt.inference_batch_size),
+                evaluation_model(model), inference_set.class_names,
+                os.path.join(opt.result_path, f'{opt.inference_subset}.json'), runtime,
+                opt.output_topk, average=not opt.inference_no_average, damage=logs.damage)
     except (Interrupted, RuntimeError) as e:
         if not stopped_by_request(e):
             raise
@@ -151,11 +163,44 @@ def train_and_test(opt, runtime):
         logs.close()
 
 
+def model_outputs(opt):
+    """(the flag that sets the model's outputs, their number): the new classifier's when
+    fine-tuning (--n_finetune_classes; --n_classes under --recipe 2020)."""
+    if not opt.pretrain_path:
+        return '--n_classes', opt.n_classes
+    flag = '--n_classes' if recipe_name(opt) == '2020' else '--n_finetune_classes'
+    return flag, opt.n_finetune_classes
+
+
+def begin_epoch_of(opt, saved_epoch):
+    """The epoch a resumed run starts at. The CVPR 2018 code saves the next epoch; the
+    2020 release the epoch done, and without training it runs the epochs from 1 (so that
+    --no_train --n_epochs 1 validates once)."""
+    if recipe_name(opt) != '2020':
+        return saved_epoch or opt.begin_epoch
+    return 1 if opt.no_train or saved_epoch is None else saved_epoch + 1
+
+
+def validation_batch_size(opt):
+    """Clips a validation batch: the 2020 release batches batch_size // n_val_samples
+    videos with all their clips (the same means over clips)."""
+    if recipe_name(opt) != '2020':
+        return opt.batch_size
+    return max(1, opt.batch_size // opt.n_val_samples) * opt.n_val_samples
+
+
 def say_what_will_not_happen(opt, begin_epoch):
     """Options that leave nothing to do, said rather than silently done."""
-    if opt.ft_begin_index and not opt.pretrain_path:
-        print(f'note: --ft_begin_index {opt.ft_begin_index} does nothing without '
-              '--pretrain_path: every layer trains', file=sys.stderr)
+    for flag, value in (('--ft_begin_index', opt.ft_begin_index),
+                        ('--ft_begin_module', opt.ft_begin_module)):
+        if value and not opt.pretrain_path:
+            print(f'note: {flag} {value} does nothing without --pretrain_path: every layer '
+                  'trains', file=sys.stderr)
+    if opt.colorjitter:
+        print('note: --colorjitter changes nothing: the 2020 release\'s jitter has all its '
+              'factors 0 (and crashes there)', file=sys.stderr)
+    if family_note(opt):
+        print(family_note(opt), file=sys.stderr)
     if not opt.no_train and begin_epoch > opt.n_epochs:
         since = f'{opt.resume_path} continues at epoch {begin_epoch}' if opt.resume_path \
             else f'--begin_epoch is {begin_epoch}'
@@ -198,8 +243,7 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
     optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
                                 dampening=0 if opt.nesterov else opt.dampening,
                                 weight_decay=opt.weight_decay, nesterov=opt.nesterov)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
-                                                           patience=opt.lr_patience)
+    scheduler = make_scheduler(opt, optimizer)
     # float16 needs its gradients scaled; bfloat16 and float32 do not.
     scaler = torch.amp.GradScaler(runtime.device.type) \
         if runtime.amp_dtype == torch.float16 else None
@@ -207,6 +251,7 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
         # Distributed runs seed each epoch from the seed instead of restoring random states.
         restore_training_state(checkpoint, opt.resume_path, optimizer, scheduler, scaler,
                                restore_rng=not runtime.distributed)
+        restore_release_2020_schedule(opt, checkpoint, scheduler)
         given = {key: getattr(opt, flag) for flag, key in HYPERPARAMETERS.items()
                  if flag in opt.explicit}
         changed = override_hyperparameters(optimizer, given)
@@ -223,8 +268,44 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
     # A checkpoint written during an epoch's validation has that epoch's training done.
     trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
         else begin_epoch - 1
-    settings = recorded_settings(opt, n_outputs, train_set.class_names)
+    settings = recorded_settings(opt, n_outputs, train_set.class_names, recipe_name(opt))
     return Training(loader, sampler, optimizer, scheduler, scaler, settings, trained)
+
+
+def make_scheduler(opt, optimizer):
+    """The CVPR 2018 code's plateau scheduler (--lr_patience); under --recipe 2020, the
+    release's multistep (--multistep_milestones) or plateau (--plateau_patience)."""
+    if recipe_name(opt) != '2020':
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
+                                                          patience=opt.lr_patience)
+    if opt.lr_scheduler == 'plateau':
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
+                                                          patience=opt.plateau_patience)
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.multistep_milestones)
+
+
+def restore_release_2020_schedule(opt, checkpoint, scheduler):
+    """--overwrite_milestones; and a checkpoint of the release itself, saved before its
+    multistep scheduler stepped for the epoch done, is stepped once here, so the rate
+    follows the run as if it had not stopped (the release's own resume lags a step)."""
+    if not isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
+        return
+    if opt.overwrite_milestones:
+        scheduler.milestones = collections.Counter(opt.multistep_milestones)
+    if checkpoint.get('scheduler') and 'trained' not in checkpoint:
+        with warnings.catch_warnings():  # (PyTorch warns of a step before any training step)
+            warnings.simplefilter('ignore', UserWarning)
+            scheduler.step()
+
+
+def step_scheduler(scheduler, val_loss):
+    """After an epoch: a plateau scheduler on the validation loss (none without
+    validation), a multistep one every epoch."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if val_loss is not None:
+            scheduler.step(val_loss)
+    else:
+        scheduler.step()
 
 
 # Options that, given on the command line, win over the optimizer state of a checkpoint.
@@ -285,13 +366,13 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
                                    training.scaler, training.skipped, logs.damage)
         check_replicas(evaluation_model(model), n_batches, epoch, runtime)
         training.trained, training.rng_after_training = epoch, random_states()
+    val_loss = None
     if val_loader:
         val_loss = val_epoch(epoch, val_loader, evaluation_model(model), criterion, runtime,
                              logs.val, logs.damage)
     if not training:
         return None
-    if val_loader:
-        training.scheduler.step(val_loss)
+    step_scheduler(training.scheduler, val_loss)
     if runtime.is_main and (epoch % opt.checkpoint == 0 or epoch == opt.n_epochs):
         path = os.path.join(opt.result_path, f'save_{epoch}.pth')
         save_checkpoint(state_of(training, epoch + 1, opt, model), path)
@@ -300,10 +381,16 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
 
 
 def state_of(training, next_epoch, opt, model):
+    """The checkpoint of a run that continues at `next_epoch`; under --recipe 2020 in the
+    release's layout (the epoch done, the state dict without `module.`), which its own
+    code loads, with what exact resuming needs beside it."""
     # Stopped during validation: resume with the random states validation started with.
     rng = training.rng_after_training if training.trained == next_epoch else None
-    return training_state(next_epoch, opt.arch, model, training.optimizer, training.scheduler,
-                          training.scaler, training.trained, rng, training.settings)
+    release = recipe_name(opt) == '2020'
+    return training_state(next_epoch, opt.arch, unwrap(model) if release else model,
+                          training.optimizer, training.scheduler, training.scaler,
+                          training.trained, rng, training.settings,
+                          saved_epoch=next_epoch - 1 if release else None)
 
 
 def stopped_by_request(error):
@@ -331,8 +418,9 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def loader_of(dataset, opt, runtime, shuffle=False, sampler=None):
-    return make_loader(dataset, opt.batch_size, opt.n_threads, runtime, shuffle, sampler)
+def loader_of(dataset, opt, runtime, shuffle=False, sampler=None, batch_size=None):
+    return make_loader(dataset, batch_size or opt.batch_size, opt.n_threads, runtime, shuffle,
+                       sampler)
 
 
 def ready(dataset, flag, n_outputs):

@@ -7,7 +7,7 @@ import sys
 from datasets.registry import DATASETS
 from mean import get_mean, get_std
 from models.registry import FAMILIES, depths_help, supported_depths
-from recipes import RECIPES, misplaced_flag, recipe_name, recipe_of, release2020
+from recipes import DEFAULT, RECIPES, misplaced_flag, recipe_name, recipe_of, release2020
 PATH_OPTIONS = ('video_path', 'annotation_path', 'result_path', 'resume_path', 'pretrain_path')
 
 
@@ -39,6 +39,13 @@ def non_negative_float(text):
     return value
 
 
+def unit_fraction(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f'must lie in (0, 1], got {text}')
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Report a usage error in one line instead of the whole usage text."""
 
@@ -46,7 +53,9 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
 
 
-def build_parser():
+def build_parser(recipe=None):
+    """main.py's parser; `recipe` (--recipe as given) sets its defaults of the options both
+    recipes share."""
     p = OneLineParser(
         prog='main.py', description='Train, fine-tune and test 3D CNNs for action recognition.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -136,6 +145,11 @@ def build_parser():
                    help='also write the epochs\' loss, accuracy and learning rate as '
                         'TensorBoard curves into the result folder (needs tensorboard)')
     add_recipe_option(g)
+
+    g = p.add_argument_group("the 2020 release's (--recipe 2020)")
+    release2020.add_options(g)
+    release2020.add_main_options(g)
+    p.set_defaults(**RECIPES[recipe or DEFAULT].DEFAULTS)
     return p
 
 
@@ -228,17 +242,25 @@ def explicit_options(parser, argv):
     return sorted(vars(shadow.parse_args(argv)))
 
 
+def recipe_given(argv):
+    """--recipe as `argv` gives it (None without), before the whole line is parsed: it sets
+    the parser's defaults."""
+    pre = argparse.ArgumentParser(add_help=False)
+    add_recipe_option(pre)
+    try:
+        known, _ = pre.parse_known_args(argv)
+    except SystemExit:  # an invalid --recipe: the whole parser says so
+        return None
+    return known.recipe
+
+
 def parse_opts(argv=None):
     """Parse `argv` (default: sys.argv) and add the derived options."""
-    parser = build_parser()
-    refuse_release_2020_options(parser, sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(recipe_given(argv))
     opt = parser.parse_args(argv)
     # When resuming, these win over the checkpoint's (say, a lower learning rate).
     opt.explicit = explicit_options(parser, argv)
-    if opt.recipe == '2020':
-        parser.error('argument --recipe: main.py does not train, validate or test under '
-                     '--recipe 2020 yet; inference.py --recipe 2020 runs the 2020 release\'s '
-                     'models on videos')
     misplaced = misplaced_flag(opt, opt.explicit)
     if misplaced:
         parser.error(misplaced)
@@ -251,18 +273,28 @@ def parse_opts(argv=None):
     opt.scales = crop_scales(parser, opt.initial_scale, opt.scale_step, opt.n_scales)
     if not -2 ** 62 <= opt.manual_seed < 2 ** 62:  # distributed runs add to it
         parser.error(f'argument --manual_seed: {opt.manual_seed} is out of range (|seed| < 2^62)')
+    if recipe_name(opt) == '2020':
+        add_release_2020_options(parser, opt)
     return opt
 
 
-def refuse_release_2020_options(parser, argv):
-    """The 2020 release's own main.py options, in one line naming their recipe (argparse
-    would call them unrecognised)."""
-    for arg in map(str, argv):
-        name = arg[2:].split('=', 1)[0] if arg.startswith('--') else None
-        if name in release2020.MAIN_OPTIONS:
-            parser.error(f'argument --{name}: an option of the 2020 release (--recipe 2020), '
-                         'which main.py does not run yet; inference.py --recipe 2020 runs '
-                         'that release\'s models on videos')
+def add_release_2020_options(parser, opt):
+    """The 2020 release's options in the terms main.py runs on: --n_classes is the trained
+    model's, --n_pretrain_classes the pretrained one's (the CVPR 2018 code's --n_classes
+    and --n_finetune_classes); --batchnorm_sync; --inference's batch size and top-k."""
+    refused = release2020.refused_option(opt)
+    if refused:
+        parser.error(refused)
+    if opt.pretrain_path:
+        if not opt.n_pretrain_classes:
+            parser.error('argument --n_pretrain_classes: --pretrain_path needs the classes of '
+                         'the pretrained model (700 for the r3d*_K and r2p1d*_K checkpoints, '
+                         '339 for _M, 1039 for _KM)')
+        opt.n_finetune_classes, opt.n_classes = opt.n_classes, opt.n_pretrain_classes
+    opt.sync_bn = opt.sync_bn or opt.batchnorm_sync
+    opt.inference_batch_size = opt.inference_batch_size or opt.batch_size
+    classes = opt.n_finetune_classes if opt.pretrain_path else opt.n_classes
+    opt.output_topk = classes if opt.output_topk <= 0 else min(opt.output_topk, classes)
 
 
 MIN_SCALE, MAX_SCALES = 0.01, 100

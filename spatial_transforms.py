@@ -367,7 +367,9 @@ class MultiScaleCornerCrop(TensorFramesCrop, FrameTransform):
     """Square crop of side int(min(w, h) * scale) at a drawn position, resized to `size`."""
 
     def __init__(self, scales, size, interpolation=BILINEAR, crop_positions=CROP_POSITIONS,
-                 tensor_resize='pil'):
+                 tensor_resize='pil', rounded_centre=False):
+        """`rounded_centre`: the centre crop placed as CenterCrop places it (the 2020
+        release's), not by the CVPR 2018 code's floor divisions."""
         self.tensor_resize = tensor_resize
         self.scales = list(scales)
         self.size = size
@@ -375,9 +377,12 @@ class MultiScaleCornerCrop(TensorFramesCrop, FrameTransform):
         self.crop_positions = list(crop_positions)
         self.scale = self.scales[0]
         self.crop_position = self.crop_positions[0]
+        self.rounded_centre = rounded_centre
 
     def box(self, w, h):
         s = int(min(w, h) * self.scale)
+        if self.crop_position == 'c' and self.rounded_centre:
+            return corner_box(w, h, s, 'c')
         if self.crop_position == 'c':
             # The reference's rounding, kept: floor divisions, not CenterCrop's round().
             cx, cy, half = w // 2, h // 2, s // 2
@@ -418,3 +423,33 @@ class MultiScaleRandomCrop(TensorFramesCrop, FrameTransform):
         self.scale = self.scales[random.randint(0, len(self.scales) - 1)]
         self.tl_x = random.random()
         self.tl_y = random.random()
+
+
+class RandomResizedCrop(TensorFramesCrop, FrameTransform):
+    """The 2020 release's training crop: torchvision's RandomResizedCrop box (an area of
+    `scale` of the frame's, an aspect ratio in `ratio`, drawn by torchvision's own
+    get_params from torch's generator), drawn once per clip on its first frame and resized
+    to size x size (BILINEAR)."""
+
+    def __init__(self, size, scale, ratio, interpolation=BILINEAR, tensor_resize='pil'):
+        self.tensor_resize = tensor_resize
+        self.size = size
+        self.scale, self.ratio = tuple(scale), tuple(ratio)
+        self.interpolation = interpolation
+        self.drawn = None  # ((w, h), box) of the clip in progress
+
+    def box(self, w, h):
+        if self.drawn is None or self.drawn[0] != (w, h):
+            from torchvision.transforms import RandomResizedCrop as TorchvisionCrop
+            # get_params reads only the frame's shape: a view of one element has it.
+            shape_only = torch.empty(1, 1, 1).expand(1, h, w)
+            top, left, height, width = TorchvisionCrop.get_params(shape_only, self.scale,
+                                                                  self.ratio)
+            self.drawn = ((w, h), (left, top, left + width, top + height))
+        return self.drawn[1]
+
+    def __call__(self, img):
+        return img.crop(self.box(*img.size)).resize((self.size, self.size), self.interpolation)
+
+    def randomize_parameters(self):
+        self.drawn = None

@@ -79,3 +79,73 @@ def test(data_loader, model, class_names, path, runtime, softmax=True, damage=No
         print(f'{len(unread)} videos had no readable clip and are not in {path}: '
               f'{", ".join(sorted(unread.values()))}', file=sys.stderr, flush=True)
     return path
+
+
+# -- the 2020 release's --inference ----------------------------------------------------------
+
+@torch.no_grad()
+def clip_softmaxes(data_loader, model, runtime, damage=None):
+    """([(video_id, [first, last + 1], softmax)] of every clip read, {video_id: video
+    folder} of the videos with damaged clips, which were left out)."""
+    model.eval()
+    clips, damaged_videos = [], {}
+    with Batches(data_loader, 'inference', None, runtime) as batches:
+        for _, (inputs, targets, damaged) in batches:
+            if damage is not None:
+                damage.record(damaged)
+            damaged_videos.update((clip.video_id, clip.video_dir) for clip in damaged)
+            if inputs is None:
+                continue
+            with runtime.autocast():
+                outputs = F.softmax(model(runtime.to_device(inputs)).float(), dim=1).cpu()
+            video_ids, firsts, ends = targets
+            clips.extend((video_id, [int(first), int(end)], output) for video_id, first, end,
+                         output in zip(video_ids, firsts.tolist(), ends.tolist(), outputs))
+    return clips, damaged_videos
+
+
+def top_k(scores, class_names, k):
+    values, indices = scores.topk(k)
+    return [{'label': class_names[j], 'score': float(v)}
+            for v, j in zip(values.tolist(), indices.tolist())]
+
+
+def release_results(clips, class_names, k, average=True):
+    """The 2020 release's result layout: per video the top `k` classes of the mean of its
+    clips' softmaxes, or (`average` False) of every clip with its segment."""
+    per_video = {}
+    for video_id, segment, scores in clips:
+        per_video.setdefault(video_id, []).append((segment, scores))
+    if average:
+        return {video_id: top_k(torch.stack([s for _, s in rows]).mean(0), class_names, k)
+                for video_id, rows in per_video.items()}
+    return {video_id: [{'segment': segment, 'result': top_k(s, class_names, k)}
+                       for segment, s in rows] for video_id, rows in per_video.items()}
+
+
+def release_inference(data_loader, model, class_names, path, runtime, k, average=True,
+                      damage=None):
+    """--inference under --recipe 2020: every window's softmax, written to `path` in the
+    release's layout (rank 0 gathers the other ranks' clips and puts them back in the
+    dataset's order). A video whose clips are all damaged is left out and named."""
+    parts = gather_to_main(clip_softmaxes(data_loader, model, runtime, damage), runtime)
+    if not runtime.is_main:
+        return None
+    order = {video_id: k for k, video_id in enumerate(data_loader.dataset.video_ids)}
+    clips = sorted((clip for part, _ in parts for clip in part),
+                   key=lambda clip: (order[clip[0]], clip[1][0]))
+    if any(not torch.isfinite(scores).all() for _, _, scores in clips):
+        raise UserError(f'some inference scores are not finite: the model has diverged; '
+                        f'{path} was not written')
+    results = release_results(clips, class_names, k, average)
+    write_text_atomically(path, json.dumps({'results': results}, allow_nan=False))
+    print(f'wrote the top {k} classes of {len(results)} videos to {path}')
+    unread = {video_id: folder for _, damaged in parts for video_id, folder in damaged.items()
+              if video_id not in results}
+    for folder in unread.values():
+        if damage is not None:
+            damage.log(folder, '', f'no readable clip: left out of {path}')
+    if unread:
+        print(f'{len(unread)} videos had no readable clip and are not in {path}: '
+              f'{", ".join(sorted(unread.values()))}', file=sys.stderr, flush=True)
+    return path

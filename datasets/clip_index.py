@@ -27,7 +27,7 @@ def ceil_div(a, b):
 
 
 def make_samples(span_video, span_begin, span_end, holes, n_samples, duration, stop_offset,
-                 drop_short):
+                 drop_short, windows=None):
     """The samples of the spans (parallel arrays: video, begin, end exclusive), given the
     frame numbers missing on disk (`holes`, video << 32 | number, ascending).
 
@@ -35,7 +35,9 @@ def make_samples(span_video, span_begin, span_end, holes, n_samples, duration, s
     takes the centre by its temporal transform); n > 1: n clips spread over the span
     (validation); 0: consecutive windows of `duration` (test). Clip starts stop
     `stop_offset` frames before a span's end; a clip is cut at the first frame missing on
-    disk; `drop_short` drops clips shorter than `duration`, otherwise only empty ones."""
+    disk; `drop_short` drops clips shorter than `duration`, otherwise only empty ones.
+    `windows(begin, end)` -> [(start, length)], when given, places the clips instead (the
+    2020 release's: temporal_transforms.release_windows)."""
     d = duration
     video = span_video.astype(np.int64)
     begin = span_begin.astype(np.int64)
@@ -49,7 +51,13 @@ def make_samples(span_video, span_begin, span_end, holes, n_samples, duration, s
         same_video = (first_hole >> 32) == video[span]
         return np.where(same_video, (first_hole & 0xFFFFFFFF) - start, 0)
 
-    if n_samples == 1:
+    if windows is not None:
+        placed = [windows(int(b), int(e)) for b, e in zip(begin, end)]
+        span = np.repeat(np.arange(len(video)), [len(p) for p in placed])
+        start = np.array([s for p in placed for s, _ in p], dtype=np.int64)
+        length = np.minimum(np.array([n for p in placed for _, n in p], dtype=np.int64),
+                            frames_on_disk(span, start))
+    elif n_samples == 1:
         span = np.arange(len(video))
         start = begin
         length = np.minimum(end - begin, frames_on_disk(span, begin))

@@ -29,13 +29,15 @@ class DataSource:
 
 
 def make_dataset(source, clips, subset, purpose, n_samples, transforms, untrimmed=False,
-                 skip_damaged=False):
+                 skip_damaged=False, layout=None, clip_windows=None):
+    """`layout`: the annotation layout (default: --dataset's registered one);
+    `clip_windows`: where a span's clips lie (VideoDataset)."""
     spatial, temporal, target = transforms
-    return VideoDataset(DATASETS[source.dataset], source.video_path, source.annotation_path,
-                        subset, n_samples, spatial, temporal, target,
+    return VideoDataset(layout or DATASETS[source.dataset], source.video_path,
+                        source.annotation_path, subset, n_samples, spatial, temporal, target,
                         sample_duration=clips.duration, purpose=purpose,
                         input_format=source.input_format, untrimmed=untrimmed,
-                        skip_damaged=skip_damaged)
+                        skip_damaged=skip_damaged, clip_windows=clip_windows)
 
 
 def build_training_set(source, clips, skip_damaged=False):

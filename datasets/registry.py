@@ -4,6 +4,7 @@ the evaluation programs all read this table."""
 from datasets.activitynet import ActivityNetLayout
 from datasets.hmdb51 import HMDB51Layout
 from datasets.kinetics import KineticsLayout
+from datasets.segments import SegmentsLayout
 from datasets.ucf101 import UCF101Layout
 
 DATASETS = {layout.name: layout for layout in (
@@ -11,6 +12,7 @@ DATASETS = {layout.name: layout for layout in (
     ActivityNetLayout(),
     UCF101Layout(),
     HMDB51Layout(),
+    SegmentsLayout('mit', 'Moments in Time'),  # the 2020 release's layout only
 )}
 
 

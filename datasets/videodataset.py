@@ -43,12 +43,15 @@ class VideoDataset(torch.utils.data.Dataset):
     `untrimmed`: a video is one span, whatever its segments (ActivityNet's test pass).
     `skip_damaged`: a clip with a damaged frame comes back as a DamagedClip (which
     collate_skipping_damaged leaves out of its batch) instead of raising DamagedFrame.
+    `clip_windows(begin, end)` -> [(start, length)]: where a span's clips lie, in place of
+    n_samples_for_each_video's (the 2020 release's validation and inference windows).
     """
 
     def __init__(self, layout, video_path, annotation_path, subset,
                  n_samples_for_each_video=1, spatial_transform=None, temporal_transform=None,
                  target_transform=None, sample_duration=16, get_loader=get_default_video_loader,
-                 purpose=None, input_format='auto', untrimmed=False, skip_damaged=False):
+                 purpose=None, input_format='auto', untrimmed=False, skip_damaged=False,
+                 clip_windows=None):
         self.layout = layout
         self.video_path = video_path
         # What the set is built for (training, validation, test): the test pass may read the
@@ -63,6 +66,7 @@ class VideoDataset(torch.utils.data.Dataset):
         self.loader = get_loader()
         self.untrimmed = untrimmed
         self.skip_damaged = skip_damaged
+        self.clip_windows = clip_windows
         if not os.path.isdir(video_path):
             raise UserError(f'video folder not found: {video_path} (check --video_path and '
                             '--root_path)')
@@ -126,7 +130,8 @@ class VideoDataset(torch.utils.data.Dataset):
             np.ascontiguousarray(c) for c in columns)
         self.sample_span, self.sample_start, self.sample_length = make_samples(
             self.span_video, self.span_begin, self.span_end, np.array(holes, dtype=np.int64),
-            n_samples, self.sample_duration, self.layout.stop_offset, self.layout.drop_short)
+            n_samples, self.sample_duration, self.layout.stop_offset, self.layout.drop_short,
+            self.clip_windows)
         if len(self) == 0:
             raise UserError(f'no usable video in {self.annotation_path} ({self.described}) '
                             f'under {self.video_path}: check --video_path, --annotation_path, ' +
@@ -138,7 +143,8 @@ class VideoDataset(torch.utils.data.Dataset):
         or video file, relative to the video folder; a video file's frame size, (0, 0) for
         a frame folder)."""
         if video_facts is None:
-            return (self.layout.spans(record, f'{root}{record.folder}', self.untrimmed),
+            return (self.layout.spans(record, os.path.join(root, record.folder),
+                                      self.untrimmed),
                     record.folder, (0, 0))
         if record.folder not in video_facts:
             return None, None, None

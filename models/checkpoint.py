@@ -55,9 +55,10 @@ def load_checkpoint(path, recipe=None):
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         raise UserError(f'{path} is not a model checkpoint: it has no state_dict')
     check_fields(checkpoint, path)
-    if written_by_the_2020_release(checkpoint) and recipe != '2020':
-        what = (f'{path} was written by the 2020 release of 3D-ResNets-PyTorch (arch '
-                f'{checkpoint.get("arch", "unknown")})')
+    if for_the_2020_pipeline(checkpoint) and recipe != '2020':
+        what = (f'{path} was trained under --recipe 2020' if 'settings' in checkpoint else
+                f'{path} was written by the 2020 release of 3D-ResNets-PyTorch') + \
+            f' (arch {checkpoint.get("arch", "unknown")})'
         if recipe is None:
             raise UserError(f'{what}: its models expect that release\'s input pipeline '
                             '(values in [0, 1], Kinetics mean and std), and the default '
@@ -67,11 +68,14 @@ def load_checkpoint(path, recipe=None):
     return checkpoint
 
 
-def written_by_the_2020_release(checkpoint):
-    """Whether a checkpoint has the 2020 release's layout: its scheduler state without the
-    entries this program adds beside it, an R(2+1)D arch, or R(2+1)D's parameter names."""
+def for_the_2020_pipeline(checkpoint):
+    """Whether a checkpoint's model expects the 2020 release's pipeline: written by that
+    release (its scheduler state without the entries this program adds beside it, an
+    R(2+1)D arch, or R(2+1)D's parameter names) or by this program under --recipe 2020."""
     ours = 'trained' in checkpoint or 'rng' in checkpoint or 'settings' in checkpoint
-    return (('scheduler' in checkpoint and not ours) or
+    if ours:
+        return (checkpoint.get('settings') or {}).get('recipe') == '2020'
+    return ('scheduler' in checkpoint or
             str(checkpoint.get('arch', '')).startswith('resnet2p1d') or
             any(key.removeprefix('module.').startswith('conv1_s.')
                 for key in checkpoint['state_dict']))
@@ -96,8 +100,9 @@ def check_fields(checkpoint, path):
             raise UserError(f'{path}: its {key!r} is a {type(value).__name__}, not a '
                             f'{kind.__name__}: the file is damaged or not a checkpoint of this '
                             'program')
-    if checkpoint.get('epoch') is not None and not 1 <= checkpoint['epoch'] <= MAX_EPOCH:
-        raise UserError(f'{path}: its epoch {checkpoint["epoch"]} is out of range (1 to '
+    # (0: a --recipe 2020 run stopped in its first epoch; that layout saves the epoch done)
+    if checkpoint.get('epoch') is not None and not 0 <= checkpoint['epoch'] <= MAX_EPOCH:
+        raise UserError(f'{path}: its epoch {checkpoint["epoch"]} is out of range (0 to '
                         f'{MAX_EPOCH}): the file is damaged')
 
 
@@ -188,15 +193,18 @@ def resume(model, path, arch, classes_flag='--n_classes', recipe=None):
 # The options that make a model and its clips: checkpoints this program writes record them
 # (with the model's classes and their names) under 'settings', so that inference.py needs no
 # flags for them and a run that gives other values is told.
-RECORDED_OPTIONS = ('model', 'model_depth', 'resnet_shortcut', 'conv1_t_size', 'wide_resnet_k',
-                    'resnext_cardinality', 'sample_size', 'sample_duration', 'norm_value',
-                    'mean_dataset', 'no_mean_norm', 'std_norm')
-CLIP_OPTIONS = RECORDED_OPTIONS[6:]  # those a network of any family takes either way
+MODEL_OPTIONS = ('model', 'model_depth', 'resnet_shortcut', 'conv1_t_size', 'wide_resnet_k',
+                 'resnext_cardinality', 'conv1_t_stride', 'no_max_pool', 'resnet_widen_factor')
+# those a network of any family takes either way
+CLIP_OPTIONS = ('sample_size', 'sample_duration', 'norm_value', 'mean_dataset', 'no_mean_norm',
+                'std_norm', 'value_scale', 'no_std_norm')
+RECORDED_OPTIONS = MODEL_OPTIONS + CLIP_OPTIONS
 
 
-def recorded_settings(opt, n_classes, class_names):
+def recorded_settings(opt, n_classes, class_names, recipe):
+    """What a checkpoint records of its run; `recipe`: the run's recipe by name."""
     return dict({name: getattr(opt, name) for name in RECORDED_OPTIONS}, n_classes=n_classes,
-                class_names=[str(name) for name in class_names])
+                class_names=[str(name) for name in class_names], recipe=recipe)
 
 
 def setting_differences(checkpoint, opt, names=RECORDED_OPTIONS):
@@ -204,7 +212,7 @@ def setting_differences(checkpoint, opt, names=RECORDED_OPTIONS):
     that records nothing, as the published ones)."""
     recorded = checkpoint.get('settings') or {}
     return [(name, recorded[name], getattr(opt, name)) for name in names
-            if name in recorded and recorded[name] != getattr(opt, name)]
+            if name in recorded and recorded[name] != getattr(opt, name, recorded[name])]
 
 
 def as_flag(name, value):
@@ -222,14 +230,15 @@ def differences_line(path, differences):
 # -- the training state ------------------------------------------------------------------
 
 def training_state(next_epoch, arch, model, optimizer, scheduler, scaler=None, trained=None,
-                   rng=None, settings=None):
+                   rng=None, settings=None, saved_epoch=None):
     """What save_N.pth holds: the reference's keys (epoch, arch, state_dict, optimizer)
     plus what resuming exactly needs; `trained`: the last epoch whose training pass is
     complete (next_epoch when a run stopped during that epoch's validation); `rng`: the
     random states to resume with (default: the current ones); `settings`: what the run's
-    model and clips were (recorded_settings)."""
+    model and clips were (recorded_settings); `saved_epoch`: the 'epoch' field where it is
+    not next_epoch (the 2020 release saves the epoch done)."""
     return {
-        'epoch': next_epoch,
+        'epoch': next_epoch if saved_epoch is None else saved_epoch,
         'trained': next_epoch - 1 if trained is None else trained,
         'arch': arch,
         'state_dict': model.state_dict(),
@@ -261,12 +270,13 @@ def restore_training_state(checkpoint, path, optimizer, scheduler, scaler, resto
 
 def override_hyperparameters(optimizer, values):
     """Set the optimizer's hyperparameters `values` ({'lr': ..., 'momentum': ...}) in every
-    parameter group (the learning rate only where it is not 0: frozen groups stay frozen);
-    returns {name: (old, new)} for those that change."""
+    parameter group (the learning rate only where it is not 0: frozen groups stay frozen,
+    nor where it is the rate a schedule started from: the same command resumed keeps the
+    rate its multistep schedule reached); returns {name: (old, new)} for those that change."""
     changed = {}
     for name, value in values.items():
         for group in optimizer.param_groups:
-            if name == 'lr' and group['lr'] == 0:
+            if name == 'lr' and (group['lr'] == 0 or group.get('initial_lr') == value):
                 continue
             if group[name] != value:
                 changed.setdefault(name, (group[name], value))

@@ -48,10 +48,12 @@ def check_input_fits(spec, batch_size=None):
 def load_pretrained(model, spec, pretrain_path, n_finetune_classes, recipe=None):
     """Load `pretrain_path` (its arch must be the spec's) and put in a new classifier of
     `n_finetune_classes` outputs; returns the checkpoint."""
-    checkpoint = load_model_file(model, pretrain_path, spec.arch,
-                                 lambda saved: f'set --n_classes {saved} (the pretrained '
-                                               'model\'s) and --n_finetune_classes to the '
-                                               'classes of your data', recipe=recipe)
+    def advice(saved):
+        if recipe == '2020':
+            return f'set --n_pretrain_classes {saved} (the pretrained model\'s)'
+        return (f'set --n_classes {saved} (the pretrained model\'s) and --n_finetune_classes '
+                'to the classes of your data')
+    checkpoint = load_model_file(model, pretrain_path, spec.arch, advice, recipe=recipe)
     name = head_name(model)
     setattr(model, name, nn.Linear(getattr(model, name).in_features, n_finetune_classes))
     return checkpoint
@@ -74,16 +76,44 @@ def fine_tuning_parameters(model, model_name, ft_begin_index):
     return [{'params': trained}, {'params': frozen, 'lr': 0.0}]
 
 
+def top_level_module(parameter_name):
+    """The module a parameter belongs to, as --ft_begin_module names it (DenseNet's
+    `features.` left out, as the release leaves it out)."""
+    parts = parameter_name.split('.')
+    return parts[1] if parts[0] == 'features' and len(parts) > 2 else parts[0]
+
+
+def parameters_from_module(model, module):
+    """The 2020 release's fine-tuning (--ft_begin_module): the parameters from the first
+    whose top-level module is `module` on, in named_parameters() order, each in its own
+    group as the release gives them (so that its optimizer states load); the others stop
+    requiring gradients and stay in the model (batch norm still updates its statistics)."""
+    names = [top_level_module(name) for name, _ in model.named_parameters()]
+    if module not in names:
+        raise UserError(f'--ft_begin_module {module}: {type(model).__name__} has no such '
+                        f'top-level module; choose from {", ".join(dict.fromkeys(names))}')
+    first = names.index(module)
+    groups = []
+    for k, (_, p) in enumerate(model.named_parameters()):
+        if k >= first:
+            groups.append({'params': p})
+        else:
+            p.requires_grad_(False)
+    return groups
+
+
 def create_model(spec, pretrain_path='', n_finetune_classes=None, ft_begin_index=0,
-                 recipe=None):
+                 recipe=None, ft_begin_module=''):
     """(the bare model, the parameters to optimise, the pretrained checkpoint or None):
     built with the spec's classes, or from `pretrain_path` with a new classifier of
-    `n_finetune_classes` outputs whose training starts at block `ft_begin_index`."""
+    `n_finetune_classes` outputs whose training starts at block `ft_begin_index` (or, the
+    2020 release's way, at the top-level module `ft_begin_module`)."""
     model = build_model(spec)
     parameters, pretrained = model.parameters(), None
     if pretrain_path:
         pretrained = load_pretrained(model, spec, pretrain_path, n_finetune_classes, recipe)
-        parameters = fine_tuning_parameters(model, spec.model, ft_begin_index)
+        parameters = parameters_from_module(model, ft_begin_module) if ft_begin_module \
+            else fine_tuning_parameters(model, spec.model, ft_begin_index)
     return model, parameters, pretrained
 
 

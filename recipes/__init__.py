@@ -1,8 +1,9 @@
 """The releases of the reference this program reproduces, by the name --recipe takes.
 
-A recipe is one file here and one line in RECIPES: the options only it has (`OWN_OPTIONS`),
-the model families it builds as its release did (`FAMILIES`), and what it decides from the
-options: the clips' normalisation, inference's transform and windows, the model's build
+A recipe is one file here and one line in RECIPES: the options only it has (`OWN_OPTIONS`,
+`OWN_DATASETS`, `OWN_FAMILIES`), its defaults of the shared ones (`DEFAULTS`), and what it
+decides from the options: the clips' normalisation, the annotation layout, the training and
+validation sets with their transforms, inference's transform and windows, the model's build
 options. The default, cvpr2018, is the CVPR 2018 code; 2020 is the release that cloning the
 reference gives today (docs/recipes.md).
 """
@@ -31,7 +32,21 @@ def misplaced_flag(opt, explicit):
                 return (f'argument --{option}: a flag of --recipe {other}, and this run is '
                         f'--recipe {name}{implied}: add --recipe {other}, or leave it out')
     for other, recipe in RECIPES.items():
+        if other != name and getattr(opt, 'dataset', None) in recipe.OWN_DATASETS:
+            return (f'argument --dataset: {opt.dataset} is a dataset of --recipe {other}, and '
+                    f'this run is --recipe {name}{implied}: add --recipe {other}')
         if other != name and opt.model in recipe.OWN_FAMILIES:
             return (f'argument --model: {opt.model} is a model of --recipe {other}, and this '
                     f'run is --recipe {name}{implied}: add --recipe {other}')
+    return None
+
+
+def family_note(opt):
+    """A line when the run's recipe builds --model as the other release defines it (the
+    2020 release cannot build some families: its code raises TypeError), or None."""
+    recipe = recipe_of(opt)
+    families = getattr(recipe, 'FAMILIES', None)
+    if families is not None and opt.model not in families:
+        return (f'note: the 2020 release cannot build {opt.model} (its code raises '
+                'TypeError); it runs as the CVPR 2018 code defines it, with the 2020 pipeline')
     return None

@@ -2,14 +2,35 @@
 ActivityNet mean subtracted, the test pass's Scale and corner crop, windows starting below
 the last frame, the fixed average pooling of its networks."""
 from datasets.clip_stream import default_windows
+from datasets.factory import build_training_set as training_set  # noqa: F401
+from datasets.factory import build_validation_set as validation_set  # noqa: F401
+from datasets.registry import DATASETS
 
-# Options inference.py takes only under this recipe (main.py has only this recipe's).
-OWN_OPTIONS = {'norm_value', 'std_norm', 'scale_in_test', 'crop_position_in_test'}
+# Options only this recipe has (inference.py's and main.py's).
+OWN_OPTIONS = {'norm_value', 'std_norm', 'scale_in_test', 'crop_position_in_test',
+               # main.py's that the 2020 release dropped
+               'begin_epoch', 'test', 'test_subset', 'no_softmax_in_test', 'lr_patience',
+               'n_finetune_classes', 'ft_begin_index', 'initial_scale', 'n_scales',
+               'scale_step'}
+# main.py's options that both recipes have: the parser's defaults are this recipe's.
+DEFAULTS = {}
+OWN_DATASETS = ()
 # Families only this recipe builds (none: the 2020 recipe builds the others with the 2020
 # pipeline).
 OWN_FAMILIES = ()
 MEAN_DATASET = 'activitynet'
 MEAN_DATASETS = ('activitynet', 'kinetics')
+
+
+def normalisation(opt):
+    """(norm_value, mean, std) of the clips: values 0-255 divided by --norm_value, the
+    mean subtracted unless --no_mean_norm, divided by the std only with --std_norm."""
+    return (opt.norm_value, (0.0, 0.0, 0.0) if opt.no_mean_norm else tuple(opt.mean),
+            tuple(opt.std) if opt.std_norm else (1.0, 1.0, 1.0))
+
+
+def layout(dataset):
+    return DATASETS[dataset]
 
 
 def model_options(opt):

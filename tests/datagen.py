@@ -22,12 +22,15 @@ def write_video(folder, n_frames, video_number=0, size=(64, 48), n_frames_file=T
             f.write(str(n_frames))
 
 
-def labelled_layout(root, classes, videos, kinetics=False, size=(64, 48), ext=None):
+def labelled_layout(root, classes, videos, kinetics=False, size=(64, 48), ext=None,
+                    segments=False):
     """videos: list of (class name, subset, n_frames). Returns (video_path, annotation_path).
 
     Keys are `v{i}` (with a Kinetics time suffix when `kinetics`); test videos of Kinetics go
     to `test/`, others to `<label>/`. Frame folders under ROOT/jpg, or with `ext` video files
-    `<key><ext>` (write_video_file) under ROOT/videos.
+    `<key><ext>` (write_video_file) under ROOT/videos. `segments`: the 2020 release's
+    annotation file (each entry's frames as a segment [1, n_frames + 1], testing entries in
+    `test/`, no n_frames files).
     """
     video_path = os.path.join(root, 'jpg' if ext is None else 'videos')
     database = {}
@@ -35,10 +38,14 @@ def labelled_layout(root, classes, videos, kinetics=False, size=(64, 48), ext=No
         key = f'v{i:03d}' + ('_000010_000020' if kinetics else '')
         entry = {'subset': subset, 'annotations': {} if subset == 'testing' else
                  {'label': label}}
+        if segments:
+            entry['annotations']['segment'] = [1, n_frames + 1]
         database[key] = entry
-        folder = f'test/{key}' if kinetics and subset == 'testing' else f'{label}/{key}'
+        folder = f'test/{key}' if (kinetics or segments) and subset == 'testing' \
+            else f'{label}/{key}'
         if ext is None:
-            write_video(os.path.join(video_path, folder), n_frames, i, size)
+            write_video(os.path.join(video_path, folder), n_frames, i, size,
+                        n_frames_file=not segments)
         else:
             write_video_file(os.path.join(video_path, folder + ext), n_frames, i, size)
     annotation_path = os.path.join(root, 'annotation.json')

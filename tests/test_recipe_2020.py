@@ -3,8 +3,6 @@ pipeline (values in [0, 1], Kinetics mean and std, Resize and centre crop), its 
 windows, its checkpoints; and the flags and checkpoints that belong to the other recipe."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +12,6 @@ from PIL import Image
 
 from models import resnet, resnet2p1d
 from recipes import cvpr2018, release2020
-from tests.conftest import ROOT
 from tests.datagen import write_footage_frames
 from tests.test_inference import inference
 from tests.test_models_2020 import release_2020_checkpoint
@@ -136,21 +133,3 @@ def test_a_flag_of_the_other_recipe_is_one_line(tmp_path, flags, belongs):
                                 tmp_path / 'none.pth', *flags)
     assert code == 2 and stderr.count('\n') == 1, stderr
     assert belongs in stderr
-
-
-@pytest.mark.slow
-def test_main_refuses_the_2020_recipe_in_one_line():
-    done = subprocess.run([sys.executable, os.path.join(ROOT, 'main.py'), '--recipe', '2020'],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.count('\n') == 1
-    assert 'inference.py --recipe 2020' in done.stderr
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('flag', ['--inference', '--n_pretrain_classes=700', '--value_scale',
-                                  '--lr_scheduler'])
-def test_main_names_the_release_s_own_options_in_one_line(flag):
-    done = subprocess.run([sys.executable, os.path.join(ROOT, 'main.py'), flag, '1'],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.count('\n') == 1, done.stderr
-    assert '--recipe 2020' in done.stderr and flag.split('=')[0] in done.stderr

@@ -1,0 +1,80 @@
+"""The 2020 release's annotation layout (--recipe 2020), for every dataset but ActivityNet:
+`labels` + `database`, each entry's frames given by its `segment` [first, last + 1] (no
+`n_frames` files), its folder `<label>/<key>` (unlabelled testing entries: `test/<key>`)
+or the entry's own `video_path`. The video id in results is the whole key."""
+import os
+
+from datasets.annotations import Video, annotation_error, read_number, subset_entries
+from datasets.labelled import LabelledFolders
+from utils import UserError
+
+
+class SegmentsLayout(LabelledFolders):
+    """`name`, `title`: as --dataset and messages name the dataset."""
+    test_folder = 'test'
+    # The release's windows start at any frame of the segment, the last included.
+    stop_offset = 0
+
+    def __init__(self, name, title):
+        self.name, self.title = name, title
+
+    def read(self, data, subset, path):
+        labels = self.class_names(data, path)
+        class_to_idx = {name: i for i, name in enumerate(labels)}
+        videos = []
+        for key, value in subset_entries(data, subset, path):
+            label = self.label_of(value)
+            if label is None:  # the release's unlabelled entries (Kinetics' test videos)
+                index, folder = -1, f'{self.test_folder}/{key}'
+            elif not isinstance(label, str) or label not in class_to_idx:
+                raise annotation_error(path, key, f'has label {label!r}, which is not in '
+                                                  '"labels"')
+            else:
+                index, folder = class_to_idx[label], f'{label}/{key}'
+            own = value.get('video_path')
+            if own is not None and not isinstance(own, str):
+                raise annotation_error(path, key, f'has the video_path {own!r}: a path is a '
+                                                  'string')
+            segment = self.segment_of(value, key, path)
+            videos.append(Video(own or folder, key, index,
+                                ((index, *segment),) if segment else ()))
+        return labels, videos
+
+    @staticmethod
+    def segment_of(entry, key, path):
+        """(first, end) of the entry's frames, or None where it gives no segment (then the
+        folder's n_frames file counts them, as under --recipe cvpr2018)."""
+        annotations = entry.get('annotations')
+        segment = annotations.get('segment') if isinstance(annotations, dict) else None
+        if segment is None:
+            return None
+        if not (isinstance(segment, list) and len(segment) == 2 and
+                all(isinstance(x, int) and not isinstance(x, bool) for x in segment) and
+                segment[0] >= 1):
+            raise annotation_error(path, key, f'has the segment {segment!r}: it should be '
+                                              '[first frame, last frame + 1], from 1')
+        return tuple(segment)
+
+    def spans(self, record, video_dir, untrimmed=False):
+        if not os.path.isdir(video_dir):
+            return None
+        if not record.segments:
+            n_frames = read_number(f'{video_dir}/n_frames', 'number of frames')
+            if n_frames is None:
+                raise UserError(f'{video_dir}: its annotation entry has no "segment" and the '
+                                'folder no n_frames file: rebuild the annotation file with '
+                                'utils_scripts/')
+            return super().spans_of_video(record, int(n_frames), None)
+        _, first, end = record.segments[0]
+        if end <= first or end == 1:  # the release skips a segment ending at 1
+            return [], []
+        return [(record.label, first, end)], [end]
+
+    def spans_of_video(self, record, n_frames, fps, untrimmed=False):
+        if not record.segments:
+            return super().spans_of_video(record, n_frames, fps)
+        _, first, end = record.segments[0]
+        end = min(end, n_frames + 1)
+        if end <= first:
+            return [], []
+        return [(record.label, first, end)], [end]
