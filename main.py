@@ -149,7 +149,8 @@ def train_and_test(opt, runtime):
         if finished and inference_set is not None:
             logs.damage.start('-', 'inference', len(inference_set))
             release_inference(
-                loader_of(inference_set, opt, runtime, batch_size=opt.inference_batch_size),
+                loader_of(inference_set, opt, runtime,
+                          batch_size=inference_batch_size(opt, inference_set)),
                 evaluation_model(model), inference_set.class_names,
                 os.path.join(opt.result_path, f'{opt.inference_subset}.json'), runtime,
                 opt.output_topk, average=not opt.inference_no_average, damage=logs.damage)
@@ -187,6 +188,14 @@ def validation_batch_size(opt):
     if recipe_name(opt) != '2020':
         return opt.batch_size
     return max(1, opt.batch_size // opt.n_val_samples) * opt.n_val_samples
+
+
+def inference_batch_size(opt, dataset):
+    """Clips an --inference batch: the release batches --inference_batch_size videos with
+    all their clips, here as many clips as that many videos have on average (the same
+    scores, batches of one size)."""
+    clips_per_video = len(dataset) / max(1, len(dataset.folders))
+    return max(1, round(opt.inference_batch_size * clips_per_video))
 
 
 def say_what_will_not_happen(opt, begin_epoch):

@@ -42,12 +42,13 @@ class SegmentsLayout(LabelledFolders):
 
     @staticmethod
     def segment_of(entry, key, path):
-        """(first, end) of the entry's frames, or None where it gives no segment (then the
-        folder's n_frames file counts them, as under --recipe cvpr2018)."""
+        """(first, end) of the entry's frames, or None where it gives none in frames (then
+        the folder's n_frames file counts them, as under --recipe cvpr2018)."""
         annotations = entry.get('annotations')
         segment = annotations.get('segment') if isinstance(annotations, dict) else None
-        if segment is None:
-            return None
+        if segment is None or isinstance(segment, list) and any(
+                isinstance(x, float) for x in segment):
+            return None  # none, or the CVPR 2018 Kinetics file's times in seconds
         if not (isinstance(segment, list) and len(segment) == 2 and
                 all(isinstance(x, int) and not isinstance(x, bool) for x in segment) and
                 segment[0] >= 1):

@@ -89,7 +89,8 @@ def add_main_options(g):
     g.add_argument('--inference_stride', default=16, type=positive_int,
                    help='a window every this many (taken) frames')
     g.add_argument('--inference_batch_size', default=0, type=non_negative_int,
-                   help='clips a batch in --inference (0: --batch_size)')
+                   help='videos a batch in --inference, with all their clips (0: '
+                        '--batch_size)')
     g.add_argument('--inference_no_average', action='store_true',
                    help='scores of every window instead of their mean per video')
     g.add_argument('--output_topk', default=5, type=int,

@@ -59,14 +59,15 @@ def test_damaged_frames_of_every_kind_are_left_out_and_logged(tmp_path, capsys, 
     for kind, (label, key) in keys.items():
         DAMAGE[kind](frame(video_path, label, key))
     # A whole frame folder that disappears once the index is built.
-    build = main_module.build_training_set
+    from recipes import cvpr2018
+    build = cvpr2018.training_set
 
     def build_then_lose_a_folder(*args, **kwargs):
         dataset = build(*args, **kwargs)
         shutil.rmtree(video_path / 'b' / 'v004')
         return dataset
 
-    monkeypatch.setattr(main_module, 'build_training_set', build_then_lose_a_folder)
+    monkeypatch.setattr(cvpr2018, 'training_set', build_then_lose_a_folder)
     result = tmp_path / 'r'
     code, err = train(capsys, data, result, '--n_epochs', 2, '--max_bad_clips', 5,
                       '--batch_size', 3, *path)  # 9 clips: no last batch dropped

@@ -88,7 +88,7 @@ def test_segments_give_the_frames_and_test_entries_lie_in_test(tmp_path):
     assert layout.spans(videos[1], str(tmp_path / 'missing')) is None
 
 
-@pytest.mark.parametrize('segment', [[0, 5], [1], 'all', [1.5, 3]])
+@pytest.mark.parametrize('segment', [[0, 5], [1], 'all', [1, '9']])
 def test_a_malformed_segment_names_the_entry(tmp_path, segment):
     path = segments_file(tmp_path, {'v1': {'subset': 'training',
                                            'annotations': {'label': 'a', 'segment': segment}}})
@@ -357,3 +357,51 @@ def test_a_small_training_set_of_segments_trains(tmp_path, capsys):
                         '--result_path', tmp_path / 'out')
     assert code in (0, None), err
     assert [r[0] for r in read_log(tmp_path / 'out' / 'val.log')] == ['epoch', '1']
+
+
+@pytest.mark.parametrize('native_core', [True, False])
+def test_a_training_clip_is_the_release_s_random_resized_crop(footage_set, make_opt,
+                                                              monkeypatch, native_core):
+    """Under fixed seeds: the temporal start and the flip from Python's generator, the box
+    from torchvision's get_params on torch's; the box resized by PIL, [0, 1], the Kinetics
+    mean and std. The same with the native clip core and without."""
+    import random
+
+    import native
+    from clip_settings import ClipSettings
+    from datasets.factory import DataSource
+    from recipes import release2020
+    from torchvision.transforms import RandomResizedCrop
+    made = []
+    if native_core:
+        if native.library() is None:
+            pytest.skip('the native clip core is not built')
+        monkeypatch.setattr(native, 'clip_from_jpegs', lambda *a, f=native.clip_from_jpegs:
+                            made.append(f(*a)) or made[-1])
+    else:
+        monkeypatch.setattr(native, 'disabled', True)
+    opt = make_opt(*data(footage_set)[:-1])
+    dataset = release2020.training_set(DataSource.from_options(opt),
+                                       ClipSettings.from_options(opt))
+    index = [dataset.video_ids[dataset.span_video[dataset.sample_span[i]]]
+             for i in range(len(dataset))].index('t0a')
+    random.seed(5), torch.manual_seed(5)
+    clip, label = dataset[index]
+    random.seed(5), torch.manual_seed(5)
+    start = random.randint(0, 12 - 8 - 1)
+    flip = random.random() < 0.5
+    frames = [Image.open(os.path.join(footage_set[2]['t0a'], f'image_{i:05d}.jpg'))
+              .convert('RGB') for i in range(1 + start, 9 + start)]
+    top, left, h, w = RandomResizedCrop.get_params(frames[0], (0.25, 1.0), (0.75, 1 / 0.75))
+    expected = []
+    for frame in frames:
+        frame = frame.crop((left, top, left + w, top + h)).resize((32, 32), Image.BILINEAR)
+        if flip:
+            frame = frame.transpose(Image.FLIP_LEFT_RIGHT)
+        expected.append(np.asarray(frame))
+    expected = torch.tensor(np.stack(expected)).permute(3, 0, 1, 2).float() / 255
+    mean, std = torch.tensor(KINETICS_MEAN), torch.tensor(KINETICS_STD)
+    expected = (expected - mean[:, None, None, None]) / std[:, None, None, None]
+    assert label == 0 and clip.shape == (3, 8, 32, 32)
+    assert torch.allclose(clip, expected, atol=1e-6)
+    assert len(made) == native_core and (not made or made[0] is not None)

@@ -213,10 +213,10 @@ def test_a_damaged_video_is_skipped_and_reported(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_video_damaged_during_the_run_leaves_its_clips_out(tmp_path, capsys, monkeypatch):
-    import main as main_module
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:-1])
     damaged = os.path.join(video_path, 'a', 'v001.mp4')
-    build = main_module.build_training_set
+    from recipes import cvpr2018
+    build = cvpr2018.training_set
 
     def build_then_damage(*args, **kwargs):
         dataset = build(*args, **kwargs)
@@ -225,7 +225,7 @@ def test_a_video_damaged_during_the_run_leaves_its_clips_out(tmp_path, capsys, m
             f.write(b'\0' * (os.path.getsize(damaged) // 3))
         return dataset
 
-    monkeypatch.setattr(main_module, 'build_training_set', build_then_damage)
+    monkeypatch.setattr(cvpr2018, 'training_set', build_then_damage)
     result = tmp_path / 'r'
     code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101', 2), *TINY,
                         '--result_path', result, '--n_epochs', 1, '--batch_size', 3,

@@ -48,11 +48,13 @@ def by_video_id(results, truth, layout):
     return keyed
 
 
-def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset='ucf101'):
+def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset='ucf101',
+             ignore=False):
     """(accuracy, correct, total) over the annotated videos of `subset`: a video is right
     when one of its labels is among its top_k predictions. `dataset`: the layout (its video
-    ids and labels), as main.py's --dataset names it."""
-    layout = DATASETS[dataset]
+    ids and labels), as main.py's --dataset names it, or a layout. `ignore`: videos without
+    a result are left out (by default they count as wrong)."""
+    layout = DATASETS[dataset] if isinstance(dataset, str) else dataset
     database = load_json(annotation_path, 'annotation file').get('database')
     results = load_json(result_path, 'result file').get('results')
     if not isinstance(database, dict):
@@ -75,6 +77,8 @@ def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset
     if results and truth and not set(results) & set(truth):
         raise ValueError(f'none of the {len(results)} videos of {result_path} is in subset '
                          f'{subset!r} of {annotation_path}: is it a result of another dataset?')
+    if ignore:
+        truth = {vid: labels for vid, labels in truth.items() if vid in results}
     correct = sum(1 for vid, labels in truth.items()
                   if labels & {p.get('label') for p in results.get(vid, [])[:top_k]
                                if isinstance(p, dict)})

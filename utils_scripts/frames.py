@@ -23,16 +23,16 @@ def is_done(folder):
     return os.path.isfile(frame_path(folder, 1))
 
 
-def extract(video, folder, height):
-    """Frames of `video` as folder/image_%05d.jpg at `height` pixels. Returns an error
-    message, or None on success."""
+def extract(video, folder, height, video_filter=None):
+    """Frames of `video` as folder/image_%05d.jpg at `height` pixels (or through ffmpeg's
+    `video_filter`). Returns an error message, or None on success."""
     partial = folder + '.partial'
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
     # '%' is ffmpeg's pattern character in output names: escape it in the folder part.
     pattern = os.path.join(partial.replace('%', '%%'), FRAME_FILE_FFMPEG)
     error = run_ffmpeg(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
-                        '-vf', f'scale=-1:{height}', pattern])
+                        '-vf', video_filter or f'scale=-1:{height}', pattern])
     if error or not is_done(partial):
         shutil.rmtree(partial, ignore_errors=True)
         return error or 'ffmpeg wrote no frames'

@@ -1,6 +1,10 @@
 """HMDB-51 annotation JSONs hmdb51_1..3.json from the `<class>_test_splitN.txt` files.
 
     python utils_scripts/hmdb51_json.py DIR
+    python -m utils_scripts.hmdb51_json DIR JPG_VIDEO_DIR DST_DIR    # the 2020 release's
+
+The second form writes the 2020 release's files into DST_DIR: each video's frames counted in
+JPG_VIDEO_DIR/<class>/<key> as a segment [1, n + 1] (--recipe 2020 needs no n_frames files).
 
 In a split file, 1 marks a training video, 2 a validation video, 0 an unused one.
 """
@@ -10,6 +14,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from segments import add_segments  # noqa: E402
+
 SPLIT_FILE = re.compile(r'(.+)_test_split(\d)\.txt$')
 SUBSETS = {'1': 'training', '2': 'validation'}
 
@@ -17,7 +24,14 @@ SUBSETS = {'1': 'training', '2': 'validation'}
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dir', help='folder of the split files')
+    parser.add_argument('video_path', nargs='?',
+                        help='the frame folders, to write segments (the 2020 release\'s form)')
+    parser.add_argument('dst_dir', nargs='?', help='where the JSON files go (default: DIR)')
     args = parser.parse_args(argv)
+    if args.video_path and not args.dst_dir:
+        parser.error('the 2020 release\'s form takes DIR JPG_VIDEO_DIR DST_DIR')
+    if args.dst_dir:
+        os.makedirs(args.dst_dir, exist_ok=True)
     if not os.path.isdir(args.dir):
         sys.exit(f'error: no such folder: {args.dir}')
     splits = {}
@@ -44,7 +58,9 @@ def main(argv=None):
                         database[key] = {'subset': SUBSETS[fields[1]],
                                          'annotations': {'label': class_name}}
         labels = sorted({class_name for class_name, _ in files})
-        path = os.path.join(args.dir, f'hmdb51_{split}.json')
+        if args.video_path:
+            add_segments(database, args.video_path)
+        path = os.path.join(args.dst_dir or args.dir, f'hmdb51_{split}.json')
         with open(path, 'w') as f:
             json.dump({'labels': labels, 'database': database}, f)
         print(f'wrote {path}')

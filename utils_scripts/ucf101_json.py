@@ -1,6 +1,10 @@
 """UCF-101 annotation JSONs ucf101_01..03.json from classInd.txt and the split lists.
 
     python utils_scripts/ucf101_json.py DIR    # DIR holds classInd.txt, trainlist0N.txt, ...
+    python -m utils_scripts.ucf101_json DIR JPG_VIDEO_DIR DST_DIR    # the 2020 release's
+
+The second form writes the 2020 release's files into DST_DIR: each video's frames counted in
+JPG_VIDEO_DIR/<class>/<key> as a segment [1, n + 1] (--recipe 2020 needs no n_frames files).
 
 Training lists give the `training` subset, test lists `validation`. A list line is
 `<class>/<video file>[ <class index>]` (`\\` separators are taken too); a video listed twice,
@@ -11,6 +15,9 @@ import argparse
 import json
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from segments import add_segments  # noqa: E402
 
 
 class ListError(Exception):
@@ -63,7 +70,14 @@ def split_database(train_list, test_list, labels):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dir', help='folder of classInd.txt, trainlist0N.txt, testlist0N.txt')
+    parser.add_argument('video_path', nargs='?',
+                        help='the frame folders, to write segments (the 2020 release\'s form)')
+    parser.add_argument('dst_dir', nargs='?', help='where the JSON files go (default: DIR)')
     args = parser.parse_args(argv)
+    if args.video_path and not args.dst_dir:
+        parser.error('the 2020 release\'s form takes DIR JPG_VIDEO_DIR DST_DIR')
+    if args.dst_dir:
+        os.makedirs(args.dst_dir, exist_ok=True)
     index = os.path.join(args.dir, 'classInd.txt')
     if not os.path.isfile(index):
         sys.exit(f'error: no classInd.txt in {args.dir}: give the folder of the split lists '
@@ -77,7 +91,9 @@ def main(argv=None):
             if not (os.path.exists(train) and os.path.exists(test)):
                 continue
             database = split_database(train, test, labels)
-            path = os.path.join(args.dir, f'ucf101_0{split}.json')
+            if args.video_path:
+                add_segments(database, args.video_path)
+            path = os.path.join(args.dst_dir or args.dir, f'ucf101_0{split}.json')
             with open(path, 'w') as f:
                 json.dump({'labels': labels, 'database': database}, f)
             print(f'wrote {path}: {len(labels)} classes, {len(database)} videos')

@@ -1,0 +1,63 @@
+"""Frames of videos as the 2020 release extracts them: the shorter side scaled to 240 pixels
+(--size), at the video's own rate or, with --fps, motion-interpolated to another.
+
+    python -m utils_scripts.generate_video_jpgs SRC DST DATASET [--size 240] [--fps -1]
+
+DATASET activitynet: SRC/<name>.<ext> -> DST/<name>/image_%05d.jpg; the others (kinetics,
+mit, ucf101, hmdb51): SRC/<class>/<name>.<ext> -> DST/<class>/<name>/ (Kinetics' test
+videos in SRC/test/). Any video extension is taken (the release took .mp4 or .avi by
+dataset). Resumable as the other extraction programs (frames.py).
+"""
+import argparse
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from frames import VIDEO_EXTENSIONS, clash, extract, is_done, run_jobs, video_jobs  # noqa: E402
+
+DATASETS = ('kinetics', 'mit', 'ucf101', 'hmdb51', 'activitynet')
+
+
+def shorter_side_filter(size, fps):
+    """ffmpeg's filter: a landscape frame `size` high, any other `size` wide (the other
+    side keeping the aspect ratio); then the rate, interpolated, when fps > 0."""
+    landscape = 'gt(iw,ih)'
+    scale = f"scale=w='if({landscape},-1,{size})':h='if({landscape},{size},-1)'"
+    return scale + (f',minterpolate={fps}' if fps > 0 else '')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='folder of videos')
+    parser.add_argument('dst', help='folder of frame folders to write')
+    parser.add_argument('dataset', choices=DATASETS)
+    parser.add_argument('--n_jobs', type=int, default=os.cpu_count() or 1,
+                        help='videos extracted at once (-1 or default: all cores)')
+    parser.add_argument('--fps', type=int, default=-1,
+                        help='frame rate of the frames (-1: the video\'s own)')
+    parser.add_argument('--size', type=int, default=240,
+                        help='the shorter side of the frames, in pixels')
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.src):
+        parser.exit(2, f'error: no such folder: {args.src}\n')
+    if args.size < 1:
+        parser.exit(2, f'error: --size {args.size}: give a positive number of pixels\n')
+    if shutil.which('ffmpeg') is None:
+        parser.exit(2, 'error: ffmpeg is not installed (apt-get install ffmpeg, or '
+                       'make install)\n')
+    class_folders = args.dataset != 'activitynet'
+    jobs = video_jobs(args.src, args.dst, VIDEO_EXTENSIONS, class_folders)
+    if not jobs:
+        parser.exit(2, f'error: no videos in {args.src}' +
+                    (' or its class folders' if class_folders else '') + '\n')
+    if clash(jobs):
+        parser.exit(2, f'error: {clash(jobs)}\n')
+    video_filter = shorter_side_filter(args.size, args.fps)
+    n_jobs = os.cpu_count() or 1 if args.n_jobs < 1 else args.n_jobs
+    return run_jobs(jobs, lambda video, folder: extract(video, folder, None, video_filter),
+                    is_done, n_jobs, 'extracted')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
