@@ -23,10 +23,35 @@ def seed_worker(worker_id):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+class VideoBatches(torch.utils.data.Sampler):
+    """Batches of all the clips of `videos_per_batch` consecutive videos, as the 2020
+    release batches --inference; across ranks, every world_size-th video to each rank.
+    `clip_videos`: the video of each clip, in dataset order (clips of a video together)."""
+
+    def __init__(self, clip_videos, videos_per_batch, rank=0, world_size=1):
+        clip_videos = np.asarray(clip_videos)
+        starts = np.flatnonzero(np.r_[True, clip_videos[1:] != clip_videos[:-1]])
+        ends = np.r_[starts[1:], len(clip_videos)]
+        mine = list(zip(starts.tolist(), ends.tolist()))[rank::world_size]
+        self.batches = [[i for first, end in mine[k:k + videos_per_batch]
+                         for i in range(first, end)]
+                        for k in range(0, len(mine), videos_per_batch)]
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+
 def make_loader(dataset, batch_size, n_workers, runtime, shuffle=False, sampler=None,
-                collate_fn=collate_skipping_damaged):
+                collate_fn=collate_skipping_damaged, batch_sampler=None):
     """Batches of `dataset`. Without a sampler, validation and test clips are split across
-    ranks, each clip exactly once."""
+    ranks, each clip exactly once. `batch_sampler`: the batches, given (VideoBatches)."""
+    if batch_sampler is not None:
+        return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=n_workers,
+                          pin_memory=runtime.uses_cuda, worker_init_fn=seed_worker,
+                          collate_fn=collate_fn)
     if sampler is None and not shuffle and runtime.distributed:
         sampler = ShardSampler(len(dataset), runtime.rank, runtime.world_size)
     # A last training batch of one clip breaks batch norm where a feature map is 1x1x1,

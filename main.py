@@ -37,7 +37,7 @@ from damage import TooMuchDamage
 from datasets.factory import DataSource, build_test_set
 from distributed import check_replicas, evaluation_model, leave_process_group, wrap_model
 from engine import LossNotFinite
-from loaders import make_loader
+from loaders import VideoBatches, make_loader
 from models.checkpoint import (CLIP_OPTIONS, RECORDED_OPTIONS, differences_line,
                                override_hyperparameters, random_states, recorded_settings,
                                restore_training_state, resume, save_checkpoint,
@@ -149,8 +149,7 @@ def train_and_test(opt, runtime):
         if finished and inference_set is not None:
             logs.damage.start('-', 'inference', len(inference_set))
             release_inference(
-                loader_of(inference_set, opt, runtime,
-                          batch_size=inference_batch_size(opt, inference_set)),
+                inference_loader(inference_set, opt, runtime),
                 evaluation_model(model), inference_set.class_names,
                 os.path.join(opt.result_path, f'{opt.inference_subset}.json'), runtime,
                 opt.output_topk, average=not opt.inference_no_average, damage=logs.damage)
@@ -190,12 +189,14 @@ def validation_batch_size(opt):
     return max(1, opt.batch_size // opt.n_val_samples) * opt.n_val_samples
 
 
-def inference_batch_size(opt, dataset):
-    """Clips an --inference batch: the release batches --inference_batch_size videos with
-    all their clips, here as many clips as that many videos have on average (the same
-    scores, batches of one size)."""
-    clips_per_video = len(dataset) / max(1, len(dataset.folders))
-    return max(1, round(opt.inference_batch_size * clips_per_video))
+def inference_loader(dataset, opt, runtime):
+    """--inference's batches, as the release's: all the clips of --inference_batch_size
+    videos (with --inference_crop nocrop one video, whose frames share a size: the
+    release fails when videos of different sizes share a batch)."""
+    videos = 1 if opt.inference_crop == 'nocrop' else opt.inference_batch_size
+    batches = VideoBatches(dataset.span_video[dataset.sample_span], videos, runtime.rank,
+                           runtime.world_size)
+    return make_loader(dataset, None, opt.n_threads, runtime, batch_sampler=batches)
 
 
 def say_what_will_not_happen(opt, begin_epoch):

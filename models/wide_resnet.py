@@ -7,7 +7,9 @@ class WideBottleneck(Bottleneck):
     expansion = 2
 
 
-DEPTHS = {50: (WideBottleneck, (3, 4, 6, 3))}
+# The CVPR 2018 code built 50 only; the 2020 release also 101, 152 and 200.
+DEPTHS = {50: (WideBottleneck, (3, 4, 6, 3)), 101: (WideBottleneck, (3, 4, 23, 3)),
+          152: (WideBottleneck, (3, 8, 36, 3)), 200: (WideBottleneck, (3, 24, 36, 3))}
 
 OPTIONS = {'shortcut_type': 'shortcut', 'k': 'widen_factor', 'wide_stem': 'wide_stem',
            'conv1_t_stride': 'conv1_t_stride', 'max_pool': 'max_pool',

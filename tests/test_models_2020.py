@@ -69,6 +69,14 @@ def test_stem_options():
 
 
 @pytest.mark.slow
+def test_wideresnet_101_has_the_release_s_parameter_count():
+    """The release builds WideResNet 50, 101, 152 and 200 (the CVPR 2018 code 50 only)."""
+    with torch.device('meta'):
+        net = wide_resnet.build(101, k=2, wide_stem=True, num_classes=700, adaptive_pool=True)
+    assert sum(p.numel() for p in net.parameters()) == 297_173_052
+    assert sorted(wide_resnet.DEPTHS) == [50, 101, 152, 200]
+
+
 def test_wideresnet_widens_the_stem_as_the_release_does():
     """The 2020 release's WideResNet: the stem k times wider too (the CVPR 2018 code's
     stays at 64)."""
