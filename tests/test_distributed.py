@@ -11,6 +11,7 @@ import torch
 from models.checkpoint import load_checkpoint
 from tests.conftest import ROOT
 from tests.conftest import data_flags, read_log, run_main, ucf_like
+from tests.datagen import labelled_layout
 
 SMALL = ['--no_cuda', '--sample_size', 32, '--sample_duration', 8, '--batch_size', 2,
          '--n_threads', 0, '--model_depth', 10, '--resnet_shortcut', 'A']
@@ -70,6 +71,36 @@ def test_two_process_training_matches_single_process_evaluation(tmp_path):
         assert [t['label'] for t in ra[video]] == [t['label'] for t in rb[video]]
         assert [t['score'] for t in ra[video]] == pytest.approx(
             [t['score'] for t in rb[video]], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_two_process_2020_inference_matches_one_process(tmp_path):
+    """--recipe 2020: two ranks train an epoch (a checkpoint in the release's layout), then
+    score --inference with each rank its share of the videos; the results, put back in the
+    videos' order, are those of one process, with and without averaging."""
+    video_path, annotation_path = labelled_layout(
+        str(tmp_path), ['a', 'b'], [(c, 'training', 9) for c in 'ab' for _ in range(2)] +
+        [(c, 'validation', n) for c, n in (('a', 12), ('b', 20), ('a', 7), ('b', 17))],
+        segments=True)
+    flags = ['--recipe', '2020', *data_flags(video_path, annotation_path, 'ucf101', 2), *SMALL]
+    torchrun(*flags, '--result_path', tmp_path / 'train', '--n_epochs', 1)
+    assert load_checkpoint(str(tmp_path / 'train' / 'save_1.pth'), '2020')['epoch'] == 1
+    for extra in ([], ['--inference_no_average']):
+        evaluate = [*flags, '--resume_path', tmp_path / 'train' / 'save_1.pth', '--no_train',
+                    '--no_val', '--inference', '--inference_stride', 4, *extra]
+        torchrun(*evaluate, '--result_path', tmp_path / 'ddp')
+        run_main(*evaluate, '--result_path', tmp_path / 'single')
+        ra, rb = [json.loads((tmp_path / d / 'val.json').read_text())['results']
+                  for d in ('ddp', 'single')]
+        assert list(ra) == list(rb) == ['v004', 'v005', 'v006', 'v007']
+        for video in ra:
+            a, b = ([(r.get('segment'), t['label'], t['score'])
+                     for r in rows for t in r.get('result', [r])] for rows in (ra[video],
+                                                                                rb[video]))
+            assert [x[:2] for x in a] == [x[:2] for x in b]
+            assert [x[2] for x in a] == pytest.approx([x[2] for x in b], abs=1e-6)
+        for d in ('ddp', 'single'):
+            os.rename(tmp_path / d, tmp_path / f'{d}{len(extra)}')
 
 
 def test_distributed_outside_torchrun_is_a_clear_error(tmp_path, capsys):

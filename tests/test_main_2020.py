@@ -346,17 +346,23 @@ def test_the_2020_defaults_are_the_release_s(make_opt):
     assert (default.train_crop, default.dampening) == ('corner', 0.9)
 
 
-def test_a_small_training_set_of_segments_trains(tmp_path, capsys):
-    """The solid-colour layout with segments and no n_frames files, one epoch end to end."""
-    videos = [(c, 'training', 9) for c in 'ab' for _ in range(2)] + [('a', 'validation', 12)]
-    video_path, annotation = labelled_layout(str(tmp_path), ['a', 'b'], videos, segments=True)
+@pytest.mark.slow
+@pytest.mark.parametrize('ext', [None, '.mp4'])
+def test_a_small_training_set_of_segments_trains(tmp_path, capsys, ext):
+    """The solid-colour layout with segments and no n_frames files, as frame folders and as
+    video files: an epoch and --inference end to end."""
+    videos = [(c, 'training', 9) for c in 'ab' for _ in range(2)] + [('a', 'validation', 20)]
+    video_path, annotation = labelled_layout(str(tmp_path), ['a', 'b'], videos, ext=ext,
+                                             segments=True)
     assert not os.path.exists(os.path.join(video_path, 'a', 'v000', 'n_frames'))
     code, err = run_cli(capsys, '--recipe', '2020', '--video_path', video_path,
                         '--annotation_path', annotation, '--dataset', 'ucf101', '--n_classes',
-                        2, *SMALL, '--batch_size', 2, '--n_epochs', 1,
-                        '--result_path', tmp_path / 'out')
+                        2, *SMALL, '--batch_size', 2, '--n_epochs', 1, '--inference',
+                        '--inference_no_average', '--result_path', tmp_path / 'out')
     assert code in (0, None), err
     assert [r[0] for r in read_log(tmp_path / 'out' / 'val.log')] == ['epoch', '1']
+    results = json.loads((tmp_path / 'out' / 'val.json').read_text())['results']
+    assert [r['segment'] for r in results['v004']] == [[1, 9], [17, 21]]
 
 
 @pytest.mark.parametrize('native_core', [True, False])

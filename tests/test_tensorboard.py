@@ -69,3 +69,19 @@ def test_a_missing_package_is_one_line_before_anything_is_written(tmp_path, caps
                         '--tensorboard', '--result_path', tmp_path / 'r', '--n_epochs', 1)
     assert code == 2 and err.strip().count('\n') == 0 and 'pip install tensorboard' in err
     assert not os.path.exists(tmp_path / 'r' / 'train.log')
+
+
+@pytest.mark.slow
+def test_2020_curves_follow_the_multistep_rate_across_a_resume(tmp_path):
+    """--recipe 2020: the rate each epoch trained with (0.05, then 0.005 after the
+    milestone), continued by a run resumed from save_1.pth (which holds the epoch done)."""
+    video_path, annotation_path = ucf_like(tmp_path / 'data')
+    flags = ['--recipe', '2020', *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+             '--tensorboard', '--result_path', tmp_path / 'r', '--learning_rate', 0.05,
+             '--multistep_milestones', 1, '--checkpoint', 1]
+    run_main(*flags, '--n_epochs', 1)
+    run_main(*flags, '--n_epochs', 3, '--resume_path', tmp_path / 'r' / 'save_1.pth')
+    curves = read_curves(tmp_path / 'r')
+    assert [step for step, _ in curves['train/lr']] == [1, 2, 3]
+    assert [v for _, v in curves['train/lr']] == pytest.approx([0.05, 0.005, 0.005])
+    assert [step for step, _ in curves['val/loss']] == [1, 2, 3]
