@@ -7,7 +7,6 @@
 """
 import signal
 import sys
-import warnings
 
 
 def stopped_while_starting(signum, frame):
@@ -18,7 +17,6 @@ def stopped_while_starting(signum, frame):
 if __name__ == '__main__':  # Ctrl-C while the modules below load: one line, no traceback
     signal.signal(signal.SIGINT, stopped_while_starting)
 
-import collections
 import os
 import random
 from contextlib import nullcontext
@@ -42,11 +40,11 @@ from models.checkpoint import (CLIP_OPTIONS, RECORDED_OPTIONS, differences_line,
                                override_hyperparameters, random_states, recorded_settings,
                                restore_training_state, resume, save_checkpoint,
                                setting_differences, training_state, unwrap)
-from recipes import family_note, recipe_name, recipe_of
 from models.factory import check_input_fits, create_model
 from models.precision import keep_float32_where_bfloat16_fails
 from models.registry import ModelSpec
 from opts import parse_opts
+from recipes import family_note, recipe_name, recipe_of
 from runtime import Runtime
 from test import release_inference, test
 from train import SkippedSteps, train_epoch
@@ -117,7 +115,7 @@ def train_and_test(opt, runtime):
     checkpoint, begin_epoch = None, opt.begin_epoch
     if opt.resume_path:
         checkpoint, epoch = resume(model, opt.resume_path, spec.arch, outputs[0], opt.recipe)
-        begin_epoch = begin_epoch_of(opt, epoch)
+        begin_epoch = recipe.begin_epoch(opt, epoch)
     if runtime.is_main:
         say_what_will_not_happen(opt, begin_epoch)
         say_what_differs_from_the_checkpoints(opt, checkpoint, pretrained)
@@ -128,7 +126,7 @@ def train_and_test(opt, runtime):
         runtime)
     val_loader = None if opt.no_val else loader_of(
         ready(recipe.validation_set(source, clips, skip_damaged=True), *outputs), opt, runtime,
-        batch_size=validation_batch_size(opt))
+        batch_size=recipe.validation_batch_size(opt))
     test_set = ready(build_test_set(source, clips, skip_damaged=True), *outputs) \
         if opt.test else None
     inference_set = ready(recipe.inference_set(source, clips, opt.inference_subset,
@@ -165,28 +163,10 @@ def train_and_test(opt, runtime):
 
 def model_outputs(opt):
     """(the flag that sets the model's outputs, their number): the new classifier's when
-    fine-tuning (--n_finetune_classes; --n_classes under --recipe 2020)."""
+    fine-tuning (which flag sets them is the recipe's)."""
     if not opt.pretrain_path:
         return '--n_classes', opt.n_classes
-    flag = '--n_classes' if recipe_name(opt) == '2020' else '--n_finetune_classes'
-    return flag, opt.n_finetune_classes
-
-
-def begin_epoch_of(opt, saved_epoch):
-    """The epoch a resumed run starts at. The CVPR 2018 code saves the next epoch; the
-    2020 release the epoch done, and without training it runs the epochs from 1 (so that
-    --no_train --n_epochs 1 validates once)."""
-    if recipe_name(opt) != '2020':
-        return saved_epoch or opt.begin_epoch
-    return 1 if opt.no_train or saved_epoch is None else saved_epoch + 1
-
-
-def validation_batch_size(opt):
-    """Clips a validation batch: the 2020 release batches batch_size // n_val_samples
-    videos with all their clips (the same means over clips)."""
-    if recipe_name(opt) != '2020':
-        return opt.batch_size
-    return max(1, opt.batch_size // opt.n_val_samples) * opt.n_val_samples
+    return recipe_of(opt).FINE_TUNED_CLASSES_FLAG, opt.n_finetune_classes
 
 
 def inference_loader(dataset, opt, runtime):
@@ -253,7 +233,8 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
     optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
                                 dampening=0 if opt.nesterov else opt.dampening,
                                 weight_decay=opt.weight_decay, nesterov=opt.nesterov)
-    scheduler = make_scheduler(opt, optimizer)
+    recipe = recipe_of(opt)
+    scheduler = recipe.make_scheduler(opt, optimizer)
     # float16 needs its gradients scaled; bfloat16 and float32 do not.
     scaler = torch.amp.GradScaler(runtime.device.type) \
         if runtime.amp_dtype == torch.float16 else None
@@ -261,7 +242,7 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
         # Distributed runs seed each epoch from the seed instead of restoring random states.
         restore_training_state(checkpoint, opt.resume_path, optimizer, scheduler, scaler,
                                restore_rng=not runtime.distributed)
-        restore_release_2020_schedule(opt, checkpoint, scheduler)
+        recipe.restore_schedule(opt, checkpoint, scheduler)
         given = {key: getattr(opt, flag) for flag, key in HYPERPARAMETERS.items()
                  if flag in opt.explicit}
         changed = override_hyperparameters(optimizer, given)
@@ -280,32 +261,6 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
         else begin_epoch - 1
     settings = recorded_settings(opt, n_outputs, train_set.class_names, recipe_name(opt))
     return Training(loader, sampler, optimizer, scheduler, scaler, settings, trained)
-
-
-def make_scheduler(opt, optimizer):
-    """The CVPR 2018 code's plateau scheduler (--lr_patience); under --recipe 2020, the
-    release's multistep (--multistep_milestones) or plateau (--plateau_patience)."""
-    if recipe_name(opt) != '2020':
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
-                                                          patience=opt.lr_patience)
-    if opt.lr_scheduler == 'plateau':
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
-                                                          patience=opt.plateau_patience)
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.multistep_milestones)
-
-
-def restore_release_2020_schedule(opt, checkpoint, scheduler):
-    """--overwrite_milestones; and a checkpoint of the release itself, saved before its
-    multistep scheduler stepped for the epoch done, is stepped once here, so the rate
-    follows the run as if it had not stopped (the release's own resume lags a step)."""
-    if not isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
-        return
-    if opt.overwrite_milestones:
-        scheduler.milestones = collections.Counter(opt.multistep_milestones)
-    if checkpoint.get('scheduler') and 'trained' not in checkpoint:
-        with warnings.catch_warnings():  # (PyTorch warns of a step before any training step)
-            warnings.simplefilter('ignore', UserWarning)
-            scheduler.step()
 
 
 def step_scheduler(scheduler, val_loss):
@@ -391,16 +346,16 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
 
 
 def state_of(training, next_epoch, opt, model):
-    """The checkpoint of a run that continues at `next_epoch`; under --recipe 2020 in the
-    release's layout (the epoch done, the state dict without `module.`), which its own
-    code loads, with what exact resuming needs beside it."""
+    """The checkpoint of a run that continues at `next_epoch`, in its recipe's layout (the
+    2020 release's: the epoch done, the state dict without `module.`, which its own code
+    loads), with what exact resuming needs beside it."""
     # Stopped during validation: resume with the random states validation started with.
     rng = training.rng_after_training if training.trained == next_epoch else None
-    release = recipe_name(opt) == '2020'
-    return training_state(next_epoch, opt.arch, unwrap(model) if release else model,
+    done = recipe_of(opt).SAVES_EPOCH_DONE
+    return training_state(next_epoch, opt.arch, unwrap(model) if done else model,
                           training.optimizer, training.scheduler, training.scaler,
                           training.trained, rng, training.settings,
-                          saved_epoch=next_epoch - 1 if release else None)
+                          saved_epoch=next_epoch - 1 if done else None)
 
 
 def stopped_by_request(error):

@@ -1,6 +1,8 @@
 """The CVPR 2018 code's recipe (the default): values 0-255 divided by --norm_value, the
 ActivityNet mean subtracted, the test pass's Scale and corner crop, windows starting below
 the last frame, the fixed average pooling of its networks."""
+import torch
+
 from datasets.clip_stream import default_windows
 from datasets.factory import build_training_set as training_set  # noqa: F401
 from datasets.factory import build_validation_set as validation_set  # noqa: F401
@@ -42,3 +44,30 @@ def model_options(opt):
 # each `duration` long or cut at the last frame (then loop padded), as main.py's test pass
 # takes them.
 windows = default_windows
+
+
+# -- how main.py trains, validates and saves under this recipe ---------------------------------
+
+# The option that sets the new classifier's classes when fine-tuning.
+FINE_TUNED_CLASSES_FLAG = '--n_finetune_classes'
+# Checkpoints hold the next epoch as 'epoch', the state dict as the run's model holds it.
+SAVES_EPOCH_DONE = False
+
+
+def begin_epoch(opt, saved_epoch):
+    """The epoch a resumed run starts at: the one the checkpoint names (--begin_epoch where
+    it names none)."""
+    return saved_epoch or opt.begin_epoch
+
+
+def validation_batch_size(opt):
+    return opt.batch_size
+
+
+def make_scheduler(opt, optimizer):
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
+                                                      patience=opt.lr_patience)
+
+
+def restore_schedule(opt, checkpoint, scheduler):
+    """Nothing beyond the scheduler's state, which the checkpoint restores."""

@@ -1,6 +1,11 @@
 """The 2020 release's recipe (--recipe 2020): values in [0, 1] times --value_scale, the
 Kinetics mean and std by default, Resize of the shorter side and a centre crop (or none),
 its sliding windows, ResNet and R(2+1)D with adaptive pooling and its stem options."""
+import collections
+import warnings
+
+import torch
+
 import spatial_transforms as st
 import target_transforms as tgt
 import temporal_transforms as tt
@@ -239,3 +244,45 @@ def windows(n_frames, duration, stride):
     ends the list."""
     return [(start, start + length - 1) for start, length in
             tt.release_windows(1, n_frames + 1, duration, step=stride)]
+
+
+# -- how main.py trains, validates and saves under this recipe ---------------------------------
+
+# --n_classes is the trained model's, fine-tuned or not.
+FINE_TUNED_CLASSES_FLAG = '--n_classes'
+# Checkpoints hold the epoch done as 'epoch', and an unprefixed state dict.
+SAVES_EPOCH_DONE = True
+
+
+def begin_epoch(opt, saved_epoch):
+    """The epoch after the one the checkpoint saved; without training the epochs run from 1
+    (so that --no_train --n_epochs 1 validates once)."""
+    return 1 if opt.no_train or saved_epoch is None else saved_epoch + 1
+
+
+def validation_batch_size(opt):
+    """Clips a validation batch: the release batches batch_size // n_val_samples videos
+    with all their clips (the same means over clips)."""
+    return max(1, opt.batch_size // opt.n_val_samples) * opt.n_val_samples
+
+
+def make_scheduler(opt, optimizer):
+    """--lr_scheduler multistep (--multistep_milestones) or plateau (--plateau_patience)."""
+    if opt.lr_scheduler == 'plateau':
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
+                                                          patience=opt.plateau_patience)
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.multistep_milestones)
+
+
+def restore_schedule(opt, checkpoint, scheduler):
+    """--overwrite_milestones; and a checkpoint of the release itself, saved before its
+    multistep scheduler stepped for the epoch done, is stepped once here, so the rate
+    follows the run as if it had not stopped (the release's own resume lags a step)."""
+    if not isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
+        return
+    if opt.overwrite_milestones:
+        scheduler.milestones = collections.Counter(opt.multistep_milestones)
+    if checkpoint.get('scheduler') and 'trained' not in checkpoint:
+        with warnings.catch_warnings():  # (PyTorch warns of a step before any training step)
+            warnings.simplefilter('ignore', UserWarning)
+            scheduler.step()

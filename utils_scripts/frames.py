@@ -116,15 +116,22 @@ def main(description, extensions, height, class_folders, argv=None):
                         help='videos extracted at once (default: all cores)')
     parser.add_argument('--height', type=int, default=height, help='frame height in pixels')
     args = parser.parse_args(argv)
-    if not os.path.isdir(args.src):
-        parser.exit(2, f'error: no such folder: {args.src}\n')
+    jobs = checked_jobs(parser, args.src, args.dst, extensions, class_folders)
+    return run_all(jobs, args.height, max(1, args.n_jobs))
+
+
+def checked_jobs(parser, src, dst, extensions, class_folders):
+    """video_jobs(...), after checking that there is work ffmpeg can do (exits in one line
+    where there is not)."""
+    if not os.path.isdir(src):
+        parser.exit(2, f'error: no such folder: {src}\n')
     if shutil.which('ffmpeg') is None:
         parser.exit(2, 'error: ffmpeg is not installed (apt-get install ffmpeg, or '
                        'make install)\n')
-    jobs = video_jobs(args.src, args.dst, extensions, class_folders)
+    jobs = video_jobs(src, dst, extensions, class_folders)
     if not jobs:
-        parser.exit(2, f'error: no videos ({", ".join(extensions)}) in {args.src}' +
+        parser.exit(2, f'error: no videos ({", ".join(extensions)}) in {src}' +
                     (' or its class folders' if class_folders else '') + '\n')
     if clash(jobs):
         parser.exit(2, f'error: {clash(jobs)}\n')
-    return run_all(jobs, args.height, max(1, args.n_jobs))
+    return jobs

@@ -10,11 +10,10 @@ dataset). Resumable as the other extraction programs (frames.py).
 """
 import argparse
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from frames import VIDEO_EXTENSIONS, clash, extract, is_done, run_jobs, video_jobs  # noqa: E402
+from frames import VIDEO_EXTENSIONS, checked_jobs, extract, is_done, run_jobs  # noqa: E402
 
 DATASETS = ('kinetics', 'mit', 'ucf101', 'hmdb51', 'activitynet')
 
@@ -39,22 +38,12 @@ def main(argv=None):
     parser.add_argument('--size', type=int, default=240,
                         help='the shorter side of the frames, in pixels')
     args = parser.parse_args(argv)
-    if not os.path.isdir(args.src):
-        parser.exit(2, f'error: no such folder: {args.src}\n')
     if args.size < 1:
         parser.exit(2, f'error: --size {args.size}: give a positive number of pixels\n')
-    if shutil.which('ffmpeg') is None:
-        parser.exit(2, 'error: ffmpeg is not installed (apt-get install ffmpeg, or '
-                       'make install)\n')
-    class_folders = args.dataset != 'activitynet'
-    jobs = video_jobs(args.src, args.dst, VIDEO_EXTENSIONS, class_folders)
-    if not jobs:
-        parser.exit(2, f'error: no videos in {args.src}' +
-                    (' or its class folders' if class_folders else '') + '\n')
-    if clash(jobs):
-        parser.exit(2, f'error: {clash(jobs)}\n')
+    jobs = checked_jobs(parser, args.src, args.dst, VIDEO_EXTENSIONS,
+                        class_folders=args.dataset != 'activitynet')
     video_filter = shorter_side_filter(args.size, args.fps)
-    n_jobs = os.cpu_count() or 1 if args.n_jobs < 1 else args.n_jobs
+    n_jobs = (os.cpu_count() or 1) if args.n_jobs < 1 else args.n_jobs
     return run_jobs(jobs, lambda video, folder: extract(video, folder, None, video_filter),
                     is_done, n_jobs, 'extracted')
 
