@@ -25,10 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import opts
-from clip_settings import ClipSettings
 from datasets.annotations import load_annotation
 from datasets.clip_stream import ClipStream, Source, collate
-from datasets.factory import test_transforms
 from datasets.names import VIDEO_EXTENSIONS, frame_path
 from datasets.registry import layout_of_annotation
 from distributed import evaluation_model, gather_to_main, leave_process_group, wrap_model
@@ -359,19 +357,12 @@ def save_features(output, source, rows):
 
 # -- the pass ---------------------------------------------------------------------------------
 
-def inference_transform(opt):
-    """The spatial transform of the recipe's test pass (CVPR 2018: Scale and the corner
-    crop of --crop_position_in_test; 2020: Resize and the centre crop or none)."""
-    if recipe_name(opt) == '2020':
-        return release2020.inference_transform(opt)
-    return test_transforms(ClipSettings.from_options(opt))[0]
-
-
 def process(sources, todo, model, class_names, settings, opt, runtime):
     """Run the model over every clip of the videos `todo` (indices into sources), writing
     each video's outputs as soon as its last clip is scored; returns the failed paths."""
-    stream = ClipStream(sources, inference_transform(opt), opt.sample_duration, opt.stride,
-                        opt.fps, todo, windows=recipe_of(opt).windows)
+    recipe = recipe_of(opt)
+    stream = ClipStream(sources, recipe.inference_transform(opt), opt.sample_duration,
+                        opt.stride, opt.fps, todo, windows=recipe.windows)
     loader = DataLoader(stream, batch_size=opt.batch_size, num_workers=opt.n_threads,
                         collate_fn=collate, pin_memory=runtime.uses_cuda,
                         worker_init_fn=seed_worker)

@@ -6,6 +6,7 @@ import torch
 from datasets.clip_stream import default_windows
 from datasets.factory import build_training_set as training_set  # noqa: F401
 from datasets.factory import build_validation_set as validation_set  # noqa: F401
+from datasets.factory import test_transforms
 from datasets.registry import DATASETS
 
 # Options only this recipe has (inference.py's and main.py's).
@@ -29,6 +30,13 @@ def normalisation(opt):
     mean subtracted unless --no_mean_norm, divided by the std only with --std_norm."""
     return (opt.norm_value, (0.0, 0.0, 0.0) if opt.no_mean_norm else tuple(opt.mean),
             tuple(opt.std) if opt.std_norm else (1.0, 1.0, 1.0))
+
+
+def inference_transform(opt):
+    """inference.py's spatial transform: the test pass's (Scale, then the corner crop of
+    --crop_position_in_test)."""
+    from clip_settings import ClipSettings
+    return test_transforms(ClipSettings.from_options(opt))[0]
 
 
 def layout(dataset):

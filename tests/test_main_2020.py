@@ -411,3 +411,24 @@ def test_a_training_clip_is_the_release_s_random_resized_crop(footage_set, make_
     assert label == 0 and clip.shape == (3, 8, 32, 32)
     assert torch.allclose(clip, expected, atol=1e-6)
     assert len(made) == native_core and (not made or made[0] is not None)
+
+
+@pytest.mark.slow
+def test_inference_py_features_of_a_2020_model_are_its_pooled_outputs(footage_set, tmp_path):
+    """--mode feature with a 2020 checkpoint (a common ask of r3d50_KM_200ep.pth): each
+    window's pooled features (the network less its fc) of the release's clip."""
+    checkpoint = str(tmp_path / 'model.pth')
+    net = release_checkpoint(checkpoint, n_classes=7).eval()
+    net.fc = torch.nn.Identity()
+    folder = footage_set[2]['v0a']  # 17 frames: windows 1-8, 9-16, 17
+    code, _, stderr = inference(folder, '--output', tmp_path / 'out', '--resume_path',
+                                checkpoint, '--recipe', '2020', '--model_depth', 10,
+                                '--n_classes', 7, '--sample_size', 32, '--sample_duration', 8,
+                                '--mode', 'feature', '--no_cuda', '--n_threads', 0)
+    assert code == 0, stderr
+    features = np.load(tmp_path / 'out' / 'v0a.npy')
+    with torch.no_grad():
+        expected = [net(clip_by_hand(folder, s, n)[None])[0].numpy()
+                    for s, n in release_windows(1, 18, 8, step=8)]
+    assert features.shape == (3, 512)
+    assert np.allclose(features, np.stack(expected), atol=1e-5)
