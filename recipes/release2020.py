@@ -59,7 +59,7 @@ def add_options(g):
 
 def add_main_options(g):
     """The release's options that only main.py takes (training, validation, --inference)."""
-    from opts import non_negative_int, positive_float, positive_int, unit_fraction
+    from opts import non_negative_int, positive_int, unit_fraction
     g.add_argument('--n_pretrain_classes', default=0, type=non_negative_int,
                    help='classes of the --pretrain_path model (--n_classes: of the model '
                         'trained)')
