@@ -50,6 +50,9 @@ def main(argv=None):
                                             args.top_k, layout_of(args.annotation_path),
                                             args.ignore)
     except ValueError as e:
+        if subset == 'testing':  # Kinetics' test videos, the release's `test/`, have none
+            sys.exit(f'error: the testing subset of {args.annotation_path} has no labels to '
+                     'score against: evaluate --subset val')
         sys.exit(f'error: {e}')
     if total == 0:
         sys.exit(f'error: no video of subset {subset!r} of {args.annotation_path} is '
