@@ -232,11 +232,11 @@ def test_inference_py_scores_as_main_py_s_inference(footage_set, tmp_path, capsy
     assert code in (0, None), err
     expected = json.loads((tmp_path / 'main' / 'val.json').read_text())['results']
     folders = footage_set[2]
+    (tmp_path / 'classes.txt').write_text('a\nb\nc\n')
     code, _, stderr = inference(*(folders[k] for k in expected), '--output', tmp_path / 'inf',
                                 '--resume_path', checkpoint, '--recipe', '2020',
                                 '--model_depth', 10, '--n_classes', 3, '--class_names',
-                                tmp_path / 'classes.txt' if (tmp_path / 'classes.txt').write_text(
-                                    'a\nb\nc\n') else None, '--sample_size', 32,
+                                tmp_path / 'classes.txt', '--sample_size', 32,
                                 '--sample_duration', 8, '--stride', 16, '--top_k', 3,
                                 '--no_cuda', '--n_threads', 0)
     assert code == 0, stderr
