@@ -36,7 +36,9 @@ class SegmentsLayout(LabelledFolders):
                 raise annotation_error(path, key, f'has the video_path {own!r}: a path is a '
                                                   'string')
             segment = self.segment_of(value, key, path)
-            videos.append(Video(own or folder, key, index,
+            # An entry's own path is taken as the release takes it: relative to the
+            # current folder, not to --video_path.
+            videos.append(Video(os.path.abspath(own) if own else folder, key, index,
                                 ((index, *segment),) if segment else ()))
         return labels, videos
 

@@ -66,10 +66,12 @@ def segments_file(tmp_path, database, labels=('a', 'b')):
 
 
 def test_segments_give_the_frames_and_test_entries_lie_in_test(tmp_path):
+    """An entry's own video_path is relative to the current folder, as the release reads
+    it."""
     path = segments_file(tmp_path, {
         'x_000001_000011': {'subset': 'training',
                             'annotations': {'label': 'b', 'segment': [1, 41]}},
-        'own': {'subset': 'training', 'video_path': '/data/elsewhere/own',
+        'own': {'subset': 'training', 'video_path': 'elsewhere/own',
                 'annotations': {'label': 'a', 'segment': [5, 9]}},
         't': {'subset': 'testing', 'annotations': {'segment': [1, 9]}}})
     layout = SegmentsLayout('kinetics', 'Kinetics')
@@ -79,7 +81,7 @@ def test_segments_give_the_frames_and_test_entries_lie_in_test(tmp_path):
     # the whole key is the id (the CVPR 2018 Kinetics layout drops the time suffix)
     assert [(v.folder, v.video_id, v.label, v.segments) for v in videos] == [
         ('b/x_000001_000011', 'x_000001_000011', 1, ((1, 1, 41),)),
-        ('/data/elsewhere/own', 'own', 0, ((0, 5, 9),))]
+        (os.path.abspath('elsewhere/own'), 'own', 0, ((0, 5, 9),))]
     _, tests = layout.read(data, 'testing', path)
     assert [(v.folder, v.label) for v in tests] == [('test/t', -1)]
     os.makedirs(tmp_path / 'b' / 'x')
