@@ -150,6 +150,11 @@ def build_parser(recipe=None):
     release2020.add_options(g)
     release2020.add_main_options(g)
     p.set_defaults(**RECIPES[recipe or DEFAULT].DEFAULTS)
+    if recipe:  # --help under a recipe given: the other recipe's own options left out
+        others = set().union(*(r.OWN_OPTIONS for name, r in RECIPES.items() if name != recipe))
+        for action in p._actions:
+            if action.dest in others:
+                action.help = argparse.SUPPRESS
     return p
 
 

@@ -434,3 +434,16 @@ def test_inference_py_features_of_a_2020_model_are_its_pooled_outputs(footage_se
                     for s, n in release_windows(1, 18, 8, step=8)]
     assert features.shape == (3, 512)
     assert np.allclose(features, np.stack(expected), atol=1e-5)
+
+
+def test_help_under_a_recipe_lists_its_options_not_the_other_s(capsys):
+    from opts import parse_opts
+    with pytest.raises(SystemExit):
+        parse_opts(['--recipe', '2020', '--help'])
+    text = capsys.readouterr().out
+    assert '--n_pretrain_classes' in text and '--lr_scheduler' in text
+    assert '--begin_epoch' not in text and '--n_finetune_classes' not in text
+    with pytest.raises(SystemExit):
+        parse_opts(['--help'])  # the default lists both, the 2020 ones in their group
+    text = capsys.readouterr().out
+    assert '--n_finetune_classes' in text and '--n_pretrain_classes' in text
