@@ -24,8 +24,11 @@ class SegmentsLayout(LabelledFolders):
         videos = []
         for key, value in subset_entries(data, subset, path):
             label = self.label_of(value)
-            if label is None:  # the release's unlabelled entries (Kinetics' test videos)
+            if label is None and subset == 'testing':  # unlabelled (Kinetics' test videos)
                 index, folder = -1, f'{self.test_folder}/{key}'
+            elif label is None:  # (the release would train on class -1)
+                raise annotation_error(path, key, f'of the {subset} subset has no '
+                                                  '"annotations": {"label": ...}')
             elif not isinstance(label, str) or label not in class_to_idx:
                 raise annotation_error(path, key, f'has label {label!r}, which is not in '
                                                   '"labels"')

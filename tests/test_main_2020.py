@@ -90,6 +90,15 @@ def test_segments_give_the_frames_and_test_entries_lie_in_test(tmp_path):
     assert layout.spans(videos[1], str(tmp_path / 'missing')) is None
 
 
+def test_a_labelled_subset_s_entry_without_a_label_is_named(tmp_path):
+    path = segments_file(tmp_path, {'v1': {'subset': 'training',
+                                           'annotations': {'segment': [1, 9]}}})
+    with pytest.raises(UserError) as e:
+        SegmentsLayout('ucf101', 'UCF-101').read(json.loads(open(path).read()), 'training',
+                                                 path)
+    assert "'v1'" in str(e.value) and 'label' in str(e.value)
+
+
 @pytest.mark.parametrize('segment', [[0, 5], [1], 'all', [1, '9']])
 def test_a_malformed_segment_names_the_entry(tmp_path, segment):
     path = segments_file(tmp_path, {'v1': {'subset': 'training',
