@@ -5,7 +5,6 @@ import os
 import sys
 
 from datasets.registry import DATASETS
-from mean import get_mean, get_std
 from models.registry import FAMILIES, depths_help, supported_depths
 from recipes import DEFAULT, RECIPES, misplaced_flag, recipe_name, recipe_of, release2020
 PATH_OPTIONS = ('video_path', 'annotation_path', 'result_path', 'resume_path', 'pretrain_path')
@@ -231,11 +230,7 @@ def add_derived_options(parser, opt):
     if opt.mean_dataset not in recipe.MEAN_DATASETS:
         parser.error(f'argument --mean_dataset: {opt.mean_dataset} is a choice of --recipe '
                      f'2020 (this run is --recipe {recipe_name(opt)})')
-    if recipe_name(opt) == '2020':
-        opt.mean, opt.std = recipe.mean_std(opt)
-    else:
-        opt.mean = get_mean(opt.norm_value, dataset=opt.mean_dataset)
-        opt.std = get_std(opt.norm_value)
+    opt.mean, opt.std = recipe.mean_std(opt)
     return opt
 
 

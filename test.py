@@ -32,16 +32,17 @@ def video_scores(data_loader, model, runtime, softmax=True, damage=None):
     return scores, damaged_videos
 
 
+def top_k(scores, class_names, k):
+    """[{'label', 'score'}, ...] of the `k` highest of a score vector, highest first."""
+    values, indices = scores.topk(k)
+    return [{'label': class_names[j], 'score': float(v)}
+            for v, j in zip(values.tolist(), indices.tolist())]
+
+
 def top_classes(scores, class_names):
     """{video_id: [{'label', 'score'}, ...]}: the top min(10, classes) of the mean score."""
-    results = {}
-    for video_id, (total, count) in scores.items():
-        mean = total / count
-        k = min(10, mean.numel())
-        values, indices = mean.topk(k)
-        results[video_id] = [{'label': class_names[j], 'score': float(v)}
-                             for v, j in zip(values.tolist(), indices.tolist())]
-    return results
+    return {video_id: top_k(total / count, class_names, min(10, total.numel()))
+            for video_id, (total, count) in scores.items()}
 
 
 def merge(parts):
@@ -70,15 +71,21 @@ def test(data_loader, model, class_names, path, runtime, softmax=True, damage=No
     write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)},
                                            allow_nan=False))
     print(f'wrote the top classes of {len(scores)} videos to {path}')
+    report_unread(parts, scores, path, damage)
+    return path
+
+
+def report_unread(parts, written, path, damage=None):
+    """Name the videos (of every rank's damaged ones) whose clips were all damaged, which
+    are not among the `written` ones: on the console and in `damage`'s log."""
     unread = {video_id: folder for _, damaged in parts for video_id, folder in damaged.items()
-              if video_id not in scores}
+              if video_id not in written}
+    for folder in unread.values():
+        if damage is not None:
+            damage.log(folder, '', f'no readable clip: left out of {path}')
     if unread:
-        for folder in unread.values():
-            if damage is not None:
-                damage.log(folder, '', f'no readable clip: left out of {path}')
         print(f'{len(unread)} videos had no readable clip and are not in {path}: '
               f'{", ".join(sorted(unread.values()))}', file=sys.stderr, flush=True)
-    return path
 
 
 # -- the 2020 release's --inference ----------------------------------------------------------
@@ -102,12 +109,6 @@ def clip_softmaxes(data_loader, model, runtime, damage=None):
             clips.extend((video_id, [int(first), int(end)], output) for video_id, first, end,
                          output in zip(video_ids, firsts.tolist(), ends.tolist(), outputs))
     return clips, damaged_videos
-
-
-def top_k(scores, class_names, k):
-    values, indices = scores.topk(k)
-    return [{'label': class_names[j], 'score': float(v)}
-            for v, j in zip(values.tolist(), indices.tolist())]
 
 
 def release_results(clips, class_names, k, average=True):
@@ -140,12 +141,5 @@ def release_inference(data_loader, model, class_names, path, runtime, k, average
     results = release_results(clips, class_names, k, average)
     write_text_atomically(path, json.dumps({'results': results}, allow_nan=False))
     print(f'wrote the top {k} classes of {len(results)} videos to {path}')
-    unread = {video_id: folder for _, damaged in parts for video_id, folder in damaged.items()
-              if video_id not in results}
-    for folder in unread.values():
-        if damage is not None:
-            damage.log(folder, '', f'no readable clip: left out of {path}')
-    if unread:
-        print(f'{len(unread)} videos had no readable clip and are not in {path}: '
-              f'{", ".join(sorted(unread.values()))}', file=sys.stderr, flush=True)
+    report_unread(parts, results, path, damage)
     return path

@@ -8,6 +8,7 @@ from datasets.factory import build_training_set as training_set  # noqa: F401
 from datasets.factory import build_validation_set as validation_set  # noqa: F401
 from datasets.factory import test_transforms
 from datasets.registry import DATASETS
+from mean import get_mean, get_std
 
 # Options only this recipe has (inference.py's and main.py's).
 OWN_OPTIONS = {'norm_value', 'std_norm', 'scale_in_test', 'crop_position_in_test',
@@ -23,6 +24,12 @@ OWN_DATASETS = ()
 OWN_FAMILIES = ()
 MEAN_DATASET = 'activitynet'
 MEAN_DATASETS = ('activitynet', 'kinetics')
+
+
+def mean_std(opt):
+    """The reference's mean of --mean_dataset and its std, on values 0-255 divided by
+    --norm_value (applied or not by normalisation())."""
+    return get_mean(opt.norm_value, dataset=opt.mean_dataset), get_std(opt.norm_value)
 
 
 def normalisation(opt):

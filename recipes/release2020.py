@@ -135,8 +135,9 @@ def mean_std(opt):
 
 
 def normalisation(opt):
-    """(norm_value, mean, std) of the clips: values in [0, 1] (then times --value_scale)."""
-    return (255, *mean_std(opt))
+    """(norm_value, mean, std) of the clips: values in [0, 1] (then times --value_scale),
+    the mean and std opts derived (mean_std)."""
+    return 255, tuple(opt.mean), tuple(opt.std)
 
 
 def model_options(opt):
