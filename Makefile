@@ -17,17 +17,19 @@ python-packages:
 	  echo "installing ffmpeg (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; }
 
-# The native clip core (native/clipcore.c) against libjpeg-turbo: its headers (and gcc) are
-# installed on Debian when missing. Without them everything works on the Python path, and
-# main.py says so in one line.
+# The native clip core (native/clipcore.c with resample.c and jpeg_band.c) against
+# libjpeg-turbo: its headers (and gcc) are installed on Debian when missing. Without them
+# everything works on the Python path, and main.py says so in one line.
+NATIVE_SOURCES = native/clipcore.c native/resample.c native/jpeg_band.c
+
 native: native/libclipcore.so
 
-native/libclipcore.so: native/clipcore.c
+native/libclipcore.so: $(NATIVE_SOURCES) native/clipcore.h
 	@{ command -v $(CC) >/dev/null 2>&1 && [ -f /usr/include/jpeglib.h ]; } || { \
 	  echo "installing gcc and libjpeg-turbo's headers (apt-get)"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc \
 	    libjpeg62-turbo-dev >/dev/null; } || true; }
-	@$(CC) $(NATIVE_FLAGS) native/clipcore.c -ljpeg -lm -o $@ || { rm -f $@; \
+	@$(CC) $(NATIVE_FLAGS) $(NATIVE_SOURCES) -ljpeg -lm -o $@ || { rm -f $@; \
 	  echo "note: the native clip core could not be built: training takes the Python path"; }
 
 # The core built with AddressSanitizer and UndefinedBehaviorSanitizer, with the fuzzing
@@ -36,7 +38,7 @@ ASAN_ROUNDS ?= 2000
 asan: python-packages native
 	mkdir -p native/build
 	$(CC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all -Wall native/fuzz.c native/clipcore.c -ljpeg -lm \
+	  -fno-sanitize-recover=all -Wall native/fuzz.c $(NATIVE_SOURCES) -ljpeg -lm \
 	  -o native/build/fuzz-asan
 	rm -rf native/build/corpus
 	$(PYTHON) -m tests.jpeg_samples native/build/corpus --rounds $(ASAN_ROUNDS)
