@@ -1,16 +1,16 @@
 """What a clip is: its size, length, value scaling and normalisation, and how training,
 validation and test crop and window it.
 
-Decided once, from the options, by `ClipSettings.from_options` (as `Runtime` decides the
-devices), and passed as one frozen value to the transform pipelines, the datasets and
-inference; nothing below reads the options.
+Decided once a run, from the options, by the run's recipe (`clip_settings(opt)`, with the
+normalisation already decided, as `Runtime` decides the devices), and passed as one frozen
+value to the transform pipelines, the datasets and inference; nothing below reads the
+options.
 """
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class ClipSettings:
-    recipe: str = 'cvpr2018'  # --recipe: whose pipelines (recipes/)
     size: int = 112  # --sample_size: height and width
     duration: int = 16  # --sample_duration: frames
     norm_value: int = 1  # pixel values are divided by it (1: 0-255, 255: 0-1)
@@ -35,31 +35,6 @@ class ClipSettings:
     # --recipe 2020's --inference: windows every this many (taken) frames; center or nocrop
     inference_stride: int = 16
     inference_crop: str = 'center'
-
-    @classmethod
-    def from_options(cls, opt):
-        """The settings main.py's or inference.py's options give (inference has no training
-        options: their defaults stand)."""
-        from recipes import recipe_name, recipe_of
-        defaults = cls()
-        norm_value, mean, std = recipe_of(opt).normalisation(opt)
-
-        def option(name, field=None):
-            return getattr(opt, name, getattr(defaults, field or name))
-        return cls(
-            recipe=recipe_name(opt), size=opt.sample_size, duration=opt.sample_duration,
-            norm_value=norm_value, value_scale=option('value_scale'), mean=tuple(mean),
-            std=tuple(std), train_crop=option('train_crop'),
-            scales=tuple(option('scales')), hflip=not getattr(opt, 'no_hflip', False),
-            fast_resize=option('fast_training_clips', 'fast_resize'),
-            train_crop_min_scale=option('train_crop_min_scale'),
-            train_crop_min_ratio=option('train_crop_min_ratio'),
-            train_t_crop=option('train_t_crop'), t_stride=option('sample_t_stride', 't_stride'),
-            n_val_samples=option('n_val_samples'),
-            test_scale=option('scale_in_test', 'test_scale'),
-            test_crop_position=option('crop_position_in_test', 'test_crop_position'),
-            inference_stride=option('inference_stride'),
-            inference_crop=option('inference_crop'))
 
     @property
     def test_frame_size(self):

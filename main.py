@@ -29,25 +29,22 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 import curves
 import native
+import recipes
 import result_folder
-from clip_settings import ClipSettings
+from argtypes import MAIN
 from damage import TooMuchDamage
-from datasets.factory import DataSource, build_test_set
 from distributed import check_replicas, evaluation_model, leave_process_group, wrap_model
 from engine import LossNotFinite
-from loaders import VideoBatches, make_loader
-from models.checkpoint import (CLIP_OPTIONS, RECORDED_OPTIONS, differences_line,
-                               override_hyperparameters, random_states, recorded_settings,
-                               restore_training_state, resume, save_checkpoint,
-                               setting_differences, training_state, unwrap)
+from loaders import make_loader
+from models.checkpoint import (differences_line, override_hyperparameters, random_states,
+                               recorded_settings, restore_training_state, resume,
+                               same_scheduler_kind, save_checkpoint, setting_differences,
+                               training_state, unwrap)
 from models.factory import check_input_fits, create_model
 from models.precision import keep_float32_where_bfloat16_fails
-from models.registry import ModelSpec
-from opts import parse_opts
-from recipes import family_note, recipe_name, recipe_of
+from opts import parse_opts, recorded_options
 from runtime import Runtime
-from test import release_inference, test
-from train import SkippedSteps, train_epoch
+from train import OPTIMIZERS, SkippedSteps, train_epoch
 from utils import STOP, Interrupted, RunStopped, UserError, one_line
 from validation import val_epoch
 
@@ -93,6 +90,7 @@ class Training:
     scheduler: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
     scaler: torch.amp.GradScaler | None  # float16 only
     settings: dict  # what checkpoints record of the model and its clips
+    saves_epoch_done: bool  # the recipe's checkpoint layout (recipes.base.Recipe)
     trained: int = 0  # the last epoch whose training pass is complete
     rng_after_training: dict | None = None  # random states as that pass left them
     skipped: SkippedSteps = field(default_factory=SkippedSteps)
@@ -104,53 +102,49 @@ def train_and_test(opt, runtime):
     seed_everything(opt.manual_seed)
     if opt.tensorboard and runtime.is_main:
         curves.summary_writer_class()  # missing: one line now, not after the datasets
-    recipe = recipe_of(opt)
-    spec, clips, source = (ModelSpec.from_options(opt, recipe.model_options(opt)),
-                           ClipSettings.from_options(opt), DataSource.from_options(opt))
+    recipe = recipes.recipe_of(opt)
+    spec, clips, source = recipe.model_spec(opt), recipe.clip_settings(opt), \
+        recipe.data_source(opt)
+    fine_tuning = recipe.fine_tuning(opt)
     check_input_fits(spec, None if opt.no_train else opt.batch_size)
-    model, parameters, pretrained = create_model(spec, opt.pretrain_path,
-                                                 opt.n_finetune_classes, opt.ft_begin_index,
-                                                 opt.recipe, opt.ft_begin_module)
-    outputs = model_outputs(opt)
-    checkpoint, begin_epoch = None, opt.begin_epoch
+    model, parameters, pretrained = create_model(
+        spec, fine_tuning, fine_tuning and checkpoint_of(fine_tuning.path, recipe, opt, runtime))
+    # The flag that sets the model's outputs, their number: the new classifier's when
+    # fine-tuning (which flag sets them is the recipe's).
+    outputs = (fine_tuning.classes_flag, fine_tuning.n_classes) if fine_tuning \
+        else ('--n_classes', spec.n_classes)
+    checkpoint, begin_epoch = None, recipe.begin_epoch(opt, None)
     if opt.resume_path:
-        checkpoint, epoch = resume(model, opt.resume_path, spec.arch, outputs[0], opt.recipe)
-        begin_epoch = recipe.begin_epoch(opt, epoch)
+        checkpoint = checkpoint_of(opt.resume_path, recipe, opt, runtime)
+        resume(model, opt.resume_path, spec.arch, outputs[0], checkpoint)
+        begin_epoch = recipe.begin_epoch(opt, recipes.next_epoch(checkpoint, recipe))
     if runtime.is_main:
-        say_what_will_not_happen(opt, begin_epoch)
-        say_what_differs_from_the_checkpoints(opt, checkpoint, pretrained)
+        say_what_will_not_happen(opt, recipe, begin_epoch)
+        say_what_differs_from_the_checkpoints(opt, recipe, checkpoint, pretrained)
     model = wrap_model(model, runtime, opt.sync_bn)
     training = None if opt.no_train else prepare_training(
-        opt, model, parameters, checkpoint, begin_epoch,
+        opt, recipe, model, parameters, checkpoint, begin_epoch,
         ready(recipe.training_set(source, clips, skip_damaged=True), *outputs), outputs[1],
         runtime)
     val_loader = None if opt.no_val else loader_of(
         ready(recipe.validation_set(source, clips, skip_damaged=True), *outputs), opt, runtime,
         batch_size=recipe.validation_batch_size(opt))
-    test_set = ready(build_test_set(source, clips, skip_damaged=True), *outputs) \
-        if opt.test else None
-    inference_set = ready(recipe.inference_set(source, clips, opt.inference_subset,
-                                               skip_damaged=True), *outputs) \
-        if opt.inference else None
+    final = recipe.final_pass(opt, source, clips, outputs[1])
+    if final is not None:
+        ready(final.dataset, *outputs)
 
-    logs = result_folder.start(opt, runtime, begin_epoch=begin_epoch) if runtime.is_main \
-        else result_folder.other_rank_logs(opt)
+    files = result_folder.RunFiles(opt.result_path, vars(opt), not opt.no_train, not opt.no_val,
+                                   opt.tensorboard, opt.resume_path,
+                                   final.path if final else None, opt.max_bad_clips)
+    logs = result_folder.start(files, runtime, begin_epoch=begin_epoch) if runtime.is_main \
+        else result_folder.other_rank_logs(files)
     criterion = nn.CrossEntropyLoss().to(runtime.device)
     STOP.install()
     try:
         finished = fit(opt, begin_epoch, model, criterion, training, val_loader, logs, runtime)
-        if finished and test_set is not None:
-            logs.damage.start('-', 'test', len(test_set))
-            test(loader_of(test_set, opt, runtime), evaluation_model(model),
-                 test_set.class_names, os.path.join(opt.result_path, f'{opt.test_subset}.json'),
-                 runtime, softmax=not opt.no_softmax_in_test, damage=logs.damage)
-        if finished and inference_set is not None:
-            logs.damage.start('-', 'inference', len(inference_set))
-            release_inference(
-                inference_loader(inference_set, opt, runtime),
-                evaluation_model(model), inference_set.class_names,
-                os.path.join(opt.result_path, f'{opt.inference_subset}.json'), runtime,
-                opt.output_topk, average=not opt.inference_no_average, damage=logs.damage)
+        if finished and final is not None:
+            logs.damage.start('-', final.name, len(final.dataset))
+            final.run(evaluation_model(model), runtime, logs.damage)
     except (Interrupted, RuntimeError) as e:
         if not stopped_by_request(e):
             raise
@@ -161,36 +155,16 @@ def train_and_test(opt, runtime):
         logs.close()
 
 
-def model_outputs(opt):
-    """(the flag that sets the model's outputs, their number): the new classifier's when
-    fine-tuning (which flag sets them is the recipe's)."""
-    if not opt.pretrain_path:
-        return '--n_classes', opt.n_classes
-    return recipe_of(opt).FINE_TUNED_CLASSES_FLAG, opt.n_finetune_classes
+def checkpoint_of(path, recipe, opt, runtime):
+    """The checkpoint at `path`, checked against the run's recipe (recipes/)."""
+    return recipes.load_checkpoint_for(path, recipe, recipes.given(opt),
+                                       quiet=not runtime.is_main)
 
 
-def inference_loader(dataset, opt, runtime):
-    """--inference's batches, as the release's: all the clips of --inference_batch_size
-    videos (with --inference_crop nocrop one video, whose frames share a size: the
-    release fails when videos of different sizes share a batch)."""
-    videos = 1 if opt.inference_crop == 'nocrop' else opt.inference_batch_size
-    batches = VideoBatches(dataset.span_video[dataset.sample_span], videos, runtime.rank,
-                           runtime.world_size)
-    return make_loader(dataset, None, opt.n_threads, runtime, batch_sampler=batches)
-
-
-def say_what_will_not_happen(opt, begin_epoch):
+def say_what_will_not_happen(opt, recipe, begin_epoch):
     """Options that leave nothing to do, said rather than silently done."""
-    for flag, value in (('--ft_begin_index', opt.ft_begin_index),
-                        ('--ft_begin_module', opt.ft_begin_module)):
-        if value and not opt.pretrain_path:
-            print(f'note: {flag} {value} does nothing without --pretrain_path: every layer '
-                  'trains', file=sys.stderr)
-    if opt.colorjitter:
-        print('note: --colorjitter changes nothing: the 2020 release\'s jitter has all its '
-              'factors 0 (and crashes there)', file=sys.stderr)
-    if family_note(opt):
-        print(family_note(opt), file=sys.stderr)
+    for line in recipe.notes(opt):
+        print(line, file=sys.stderr)
     if not opt.no_train and begin_epoch > opt.n_epochs:
         since = f'{opt.resume_path} continues at epoch {begin_epoch}' if opt.resume_path \
             else f'--begin_epoch is {begin_epoch}'
@@ -212,28 +186,27 @@ def say_how_training_clips_are_made(fast_flag):
         print(native.unavailable_line(), file=sys.stderr)
 
 
-def say_what_differs_from_the_checkpoints(opt, resumed, pretrained):
+def say_what_differs_from_the_checkpoints(opt, recipe, resumed, pretrained):
     """A line for each checkpoint whose recorded model or clip options this run changes
     (fine-tuning may change the clips on purpose, so only those are compared there)."""
-    for path, checkpoint, names in ((opt.resume_path, resumed, RECORDED_OPTIONS),
-                                    (opt.pretrain_path, pretrained, CLIP_OPTIONS)):
-        differences = setting_differences(checkpoint, opt, names) if checkpoint else []
+    for path, checkpoint, group in ((opt.resume_path, resumed, None),
+                                    (opt.pretrain_path, pretrained, 'clips')):
+        options = recorded_options(opt, MAIN, recipe, group)
+        differences = setting_differences(checkpoint, options) if checkpoint else []
         if differences:
             print(f'warning: {differences_line(path, differences)}', file=sys.stderr)
 
 
-def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set, n_outputs,
-                     runtime):
+def prepare_training(opt, recipe, model, parameters, checkpoint, begin_epoch, train_set,
+                     n_outputs, runtime):
     """The training set's loader, the optimiser, scheduler and gradient scaler, restored
     from the checkpoint when resuming."""
     if runtime.amp_dtype == torch.bfloat16 and not runtime.uses_cuda:
         keep_float32_where_needed(model, opt, runtime)
     sampler = DistributedSampler(train_set, runtime.world_size, runtime.rank, shuffle=True,
                                  seed=opt.manual_seed) if runtime.distributed else None
-    optimizer = torch.optim.SGD(parameters, lr=opt.learning_rate, momentum=opt.momentum,
-                                dampening=0 if opt.nesterov else opt.dampening,
-                                weight_decay=opt.weight_decay, nesterov=opt.nesterov)
-    recipe = recipe_of(opt)
+    optimizer = OPTIMIZERS[opt.optimizer](parameters, opt.learning_rate, opt.momentum,
+                                          opt.dampening, opt.weight_decay, opt.nesterov)
     scheduler = recipe.make_scheduler(opt, optimizer)
     # float16 needs its gradients scaled; bfloat16 and float32 do not.
     scaler = torch.amp.GradScaler(runtime.device.type) \
@@ -241,7 +214,13 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
     if checkpoint:
         # Distributed runs seed each epoch from the seed instead of restoring random states.
         restore_training_state(checkpoint, opt.resume_path, optimizer, scheduler, scaler,
-                               restore_rng=not runtime.distributed)
+                               restore_rng=not runtime.distributed,
+                               fine_tuning_flag=recipe.fine_tuning_flag)
+        if checkpoint.get('scheduler') and runtime.is_main and \
+                not same_scheduler_kind(checkpoint['scheduler'], scheduler):
+            print(f'note: {opt.resume_path} holds another kind of learning-rate schedule than '
+                  'this run\'s: it goes on from the learning rate the checkpoint reached',
+                  file=sys.stderr)
         recipe.restore_schedule(opt, checkpoint, scheduler)
         given = {key: getattr(opt, flag) for flag, key in HYPERPARAMETERS.items()
                  if flag in opt.explicit}
@@ -259,8 +238,10 @@ def prepare_training(opt, model, parameters, checkpoint, begin_epoch, train_set,
     # A checkpoint written during an epoch's validation has that epoch's training done.
     trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
         else begin_epoch - 1
-    settings = recorded_settings(opt, n_outputs, train_set.class_names, recipe_name(opt))
-    return Training(loader, sampler, optimizer, scheduler, scaler, settings, trained)
+    settings = recorded_settings(recorded_options(opt, MAIN, recipe), n_outputs,
+                                 train_set.class_names, recipe.name)
+    return Training(loader, sampler, optimizer, scheduler, scaler, settings,
+                    recipe.saves_epoch_done, trained)
 
 
 def step_scheduler(scheduler, val_loss):
@@ -351,7 +332,7 @@ def state_of(training, next_epoch, opt, model):
     loads), with what exact resuming needs beside it."""
     # Stopped during validation: resume with the random states validation started with.
     rng = training.rng_after_training if training.trained == next_epoch else None
-    done = recipe_of(opt).SAVES_EPOCH_DONE
+    done = training.saves_epoch_done
     return training_state(next_epoch, opt.arch, unwrap(model) if done else model,
                           training.optimizer, training.scheduler, training.scaler,
                           training.trained, rng, training.settings,

@@ -69,29 +69,42 @@ def held(result_path, flag='--result_path'):
         os.close(fd)  # releases the lock
 
 
-def start(opt, runtime, **decided):
+@dataclass(frozen=True)
+class RunFiles:
+    """What a run writes into its result folder, decided from the options."""
+    path: str  # --result_path
+    options: dict  # every option, derived ones included (opts.json)
+    train: bool
+    val: bool
+    tensorboard: bool
+    resume_path: str = ''
+    final_results: str | None = None  # the JSON file of the pass after the epochs
+    max_bad_clips: float = 0.01
+
+
+def start(files, runtime, **decided):
     """Prepare the result folder once the run is known to start, and open its logs: clear
     the temporary files of interrupted saves, move an earlier run aside before a new
-    training run (its checkpoints would be overwritten and its logs mixed), write the
-    options and what the run `decided` from them."""
-    result_path = opt.result_path
+    training run (its checkpoints would be overwritten and its logs mixed), keep earlier
+    results of the pass after the epochs, write the options and what the run `decided`
+    from them."""
     for pattern in RUN_FILES:
-        for stale in glob.glob(os.path.join(result_path, temporary_pattern(pattern))):
+        for stale in glob.glob(os.path.join(files.path, temporary_pattern(pattern))):
             os.remove(stale)
-    if not opt.no_train and not resumes_own_run(opt):
-        move_earlier_run_aside(result_path)
-    if opt.test:
-        keep_earlier_test_results(os.path.join(result_path, f'{opt.test_subset}.json'))
-    write_options(opt, runtime, **decided)
-    logs = other_rank_logs(opt)
-    if not opt.no_train:
-        logs.train = Logger(os.path.join(result_path, 'train.log'), ['epoch', 'loss', 'acc', 'lr'])
-        logs.train_batch = Logger(os.path.join(result_path, 'train_batch.log'),
+    if files.train and not resumes_own_run(files.resume_path, files.path):
+        move_earlier_run_aside(files.path)
+    if files.final_results:
+        keep_earlier_test_results(files.final_results)
+    write_options(files, runtime, **decided)
+    logs = other_rank_logs(files)
+    if files.train:
+        logs.train = Logger(os.path.join(files.path, 'train.log'), ['epoch', 'loss', 'acc', 'lr'])
+        logs.train_batch = Logger(os.path.join(files.path, 'train_batch.log'),
                                   ['epoch', 'batch', 'iter', 'loss', 'acc', 'lr'])
-    if not opt.no_val:
-        logs.val = Logger(os.path.join(result_path, 'val.log'), ['epoch', 'loss', 'acc'])
-    if opt.tensorboard and (logs.train or logs.val):
-        logs.curves = curves.open_writer(result_path, decided.get('begin_epoch', 1))
+    if files.val:
+        logs.val = Logger(os.path.join(files.path, 'val.log'), ['epoch', 'loss', 'acc'])
+    if files.tensorboard and (logs.train or logs.val):
+        logs.curves = curves.open_writer(files.path, decided.get('begin_epoch', 1))
         if logs.train:
             logs.train = curves.CurveLog(logs.train, logs.curves, 'train', ('loss', 'acc', 'lr'))
         if logs.val:
@@ -99,16 +112,16 @@ def start(opt, runtime, **decided):
     return logs
 
 
-def other_rank_logs(opt):
+def other_rank_logs(files):
     """The logs of a rank other than 0: only its damaged clips."""
-    return RunLogs(DamageReport(opt.result_path, opt.max_bad_clips))
+    return RunLogs(DamageReport(files.path, files.max_bad_clips))
 
 
-def resumes_own_run(opt):
-    """True when --resume_path is a checkpoint of the run in --result_path (a checkpoint of
+def resumes_own_run(resume_path, result_path):
+    """True when `resume_path` is a checkpoint of the run in `result_path` (a checkpoint of
     another folder starts a new run here, which moves this folder's run aside)."""
-    return bool(opt.resume_path) and os.path.samefile(os.path.dirname(
-        os.path.abspath(opt.resume_path)), opt.result_path)
+    return bool(resume_path) and os.path.samefile(os.path.dirname(
+        os.path.abspath(resume_path)), result_path)
 
 
 def move_earlier_run_aside(result_path):
@@ -137,16 +150,16 @@ def keep_earlier_test_results(path):
         n += 1
     kept = f'{kept}{"" if n == 1 else f"_{n}"}{ext}'
     os.replace(path, kept)
-    print(f'kept the earlier test results {path} as {kept}')
+    print(f'kept the earlier results {path} as {kept}')
 
 
-def write_options(opt, runtime, **decided):
-    """All options, derived ones included, what the run decided from them (`decided`: the
-    epoch a resumed run begins at) and the device and precision it uses, in
-    result_path/opts.json; a run that does not train writes opts_no_train.json instead, and
-    leaves the training run's opts.json as it is."""
-    options = dict(vars(opt), **decided, device=str(runtime.device),
+def write_options(files, runtime, **decided):
+    """All options, derived ones included, what the run `decided` from them (the epoch a
+    resumed run begins at) and the device and precision it uses, in result_path/opts.json;
+    a run that does not train writes opts_no_train.json instead, and leaves the training
+    run's opts.json as it is."""
+    options = dict(files.options, **decided, device=str(runtime.device),
                    amp_dtype=runtime.precision)
-    name = 'opts_no_train.json' if opt.no_train else 'opts.json'
-    write_text_atomically(os.path.join(opt.result_path, name),
+    name = 'opts.json' if files.train else 'opts_no_train.json'
+    write_text_atomically(os.path.join(files.path, name),
                           json.dumps(options, indent=2, sort_keys=True))

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import native
+from native import plans
 
 BILINEAR = Image.BILINEAR
 CROP_POSITIONS = ('c', 'tl', 'tr', 'bl', 'br')
@@ -92,7 +93,7 @@ class Compose(FrameTransform):
         """A clip's frames through every step: a C x T x H x W tensor (or what the steps
         make). `cropped`: the decoder already kept only `decoder_crop_box` of each frame.
         Tensor frames go through the native core in one call where it is built and the
-        steps are a training transform's (`native_plan`): the same tensors."""
+        steps are a training transform's (native/plans.py): the same tensors."""
         plan = native.plan_of(self) if is_tensor_frames(frames) else None
         if plan is not None:
             clip = native.clip_from_frames(frames, plan, cropped)
@@ -106,33 +107,11 @@ class Compose(FrameTransform):
                     map_frames(t, frames)
         return frames
 
-    def native_plan(self):
-        """The clip plan of the native core, with the parameters drawn: a training
-        transform (a multi-scale crop, BILINEAR, a flip or not) or a validation and test
-        one (Scale, BILINEAR, then CenterCrop or CornerCrop), then ToTensor and Normalize.
-        None when the steps are not one of those."""
-        steps = list(self.transforms)
-        geometry, size, flip = None, None, False
-        if steps and isinstance(steps[0], TensorFramesCrop) and \
-                steps[0].interpolation == BILINEAR:
-            crop = steps.pop(0)
-            geometry, size = native.crop_geometry(crop.box, crop.size), crop.size
-            if steps and type(steps[0]) is RandomHorizontalFlip:
-                flip = steps.pop(0).p < 0.5
-        elif len(steps) > 1 and type(steps[0]) is Scale and steps[0].interpolation == \
-                BILINEAR and type(steps[1]) in (CenterCrop, CornerCrop):
-            scale, crop = steps.pop(0), steps.pop(0)
-            geometry, size = scaled_window_geometry(scale, crop), crop.size
-        if geometry is None or not steps or type(steps[0]) is not ToTensor:
-            return None
-        norm_value = steps.pop(0).norm_value
-        mean, std = (0, 0, 0), (1, 1, 1)
-        if steps and type(steps[0]) is Normalize:
-            normalize = steps.pop(0)
-            mean, std = tuple(normalize.mean), tuple(normalize.std)
-        if steps or len(mean) != 3 or len(std) != 3:
-            return None
-        return native.ClipPlan(geometry, size, flip, norm_value, mean, std)
+    def native_steps(self):
+        """Each step's description for the native core (native/plans.py); None for a step
+        that has none."""
+        return [t.native_step() if hasattr(t, 'native_step') else None
+                for t in self.transforms]
 
     def decoder_crop_box(self, width, height):
         """The box (left, top, right, bottom) that the first step, a crop, keeps of a
@@ -184,6 +163,9 @@ class TensorFramesCrop:
     def takes_tensor_frames(self):
         return self.tensor_resize == 'pil' or self.interpolation == BILINEAR
 
+    def native_step(self):
+        return plans.Crop(self.box, self.size) if self.interpolation == BILINEAR else None
+
     def apply_clip(self, frames, cropped=False):
         """Tensor frames -> T x C x size x size uint8: frames of one size share one box
         (and, with 'torch', one resize call); `cropped`: the frames are the box already
@@ -225,6 +207,9 @@ class ToTensor(FrameTransform):
         clip = torch.from_numpy(np.stack(arrays).transpose(3, 0, 1, 2).astype(np.float32))
         return clip if self.norm_value == 1 else clip.div_(self.norm_value)
 
+    def native_step(self):
+        return plans.Values(self.norm_value)
+
     def from_tensor_frames(self, frames):
         """T x C x H x W frames (or a list of C x H x W), uint8 as decoded -> contiguous
         C x T x H x W float, in one converting copy."""
@@ -256,6 +241,9 @@ class Normalize(FrameTransform):
 
     def apply_clip(self, clip):
         return self(clip)
+
+    def native_step(self):
+        return plans.Normalise(tuple(self.mean), tuple(self.std))
 
 
 class ScaleValues(FrameTransform):
@@ -292,18 +280,8 @@ class Scale(FrameTransform):
         size = self.scaled_size(*img.size)
         return img if size == img.size else img.resize(size, self.interpolation)
 
-
-def scaled_window_geometry(scale, crop):
-    """The native core's geometry of Scale then a crop: the whole frame scaled, the crop's
-    window of it; None where the window leaves the scaled frame (PIL pads with black)."""
-    def geometry(w, h):
-        scaled_w, scaled_h = scale.scaled_size(w, h)
-        position = 'c' if type(crop) is CenterCrop else crop.crop_position
-        left, top, right, bottom = corner_box(scaled_w, scaled_h, crop.size, position)
-        if left < 0 or top < 0 or right > scaled_w or bottom > scaled_h:
-            return None
-        return 0, 0, w, h, scaled_w, scaled_h, left, top
-    return geometry
+    def native_step(self):
+        return plans.Scale(self.scaled_size) if self.interpolation == BILINEAR else None
 
 
 def corner_box(w, h, size, position):
@@ -325,6 +303,9 @@ class CenterCrop(FrameTransform):
     def __call__(self, img):
         return img.crop(corner_box(*img.size, self.size, 'c'))
 
+    def native_step(self):
+        return plans.Window(lambda w, h: corner_box(w, h, self.size, 'c'), self.size)
+
 
 class CornerCrop(FrameTransform):
     """Crop at `crop_position`; with None, a position is drawn per clip."""
@@ -337,6 +318,10 @@ class CornerCrop(FrameTransform):
 
     def __call__(self, img):
         return img.crop(corner_box(*img.size, self.size, self.crop_position))
+
+    def native_step(self):
+        position = self.crop_position  # as drawn for this clip
+        return plans.Window(lambda w, h: corner_box(w, h, self.size, position), self.size)
 
     def randomize_parameters(self):
         if self.randomize:
@@ -358,6 +343,9 @@ class RandomHorizontalFlip(FrameTransform):
         if isinstance(frames, torch.Tensor):  # T x C x H x W or C x T x H x W
             return frames.flip(-1) if self.p < 0.5 else frames
         return map_frames(self, frames)
+
+    def native_step(self):
+        return plans.Flip(self.p < 0.5)
 
     def randomize_parameters(self):
         self.p = random.random()

@@ -1,4 +1,4 @@
-"""One training epoch."""
+"""One training epoch, and the optimisers --optimizer names."""
 import math
 import sys
 
@@ -14,6 +14,16 @@ from utils import STOP, AverageMeter, correct_predictions
 # CPU bfloat16 kernels produced them for some layers: see models/precision.py); the step is
 # skipped, as a GradScaler skips float16 overflows. This many in a row: the run stops.
 MAX_SKIPPED_STEPS = 3
+
+
+def sgd(parameters, lr, momentum, dampening, weight_decay, nesterov):
+    return torch.optim.SGD(parameters, lr=lr, momentum=momentum,
+                           dampening=0 if nesterov else dampening, weight_decay=weight_decay,
+                           nesterov=nesterov)
+
+
+# --optimizer's choices: the reference offers SGD only.
+OPTIMIZERS = {'sgd': sgd}
 
 
 class SkippedSteps:

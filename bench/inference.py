@@ -26,9 +26,8 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import inference  # noqa: E402
 from datasets.clip_stream import ClipStream, Source, window_starts  # noqa: E402
-from datasets.factory import test_transforms  # noqa: E402
 from datasets.names import FRAME_FILE_FFMPEG, frame_path  # noqa: E402
-from clip_settings import ClipSettings  # noqa: E402
+from recipes.cvpr2018 import RECIPE, test_transforms  # noqa: E402
 from models.factory import build_model  # noqa: E402
 from models.registry import ModelSpec  # noqa: E402
 from opts import parse_opts  # noqa: E402
@@ -83,7 +82,7 @@ def timed(fn, *args):
 
 def input_side(videos, tmp):
     opt = parse_opts(['--no_cuda'])
-    spatial = test_transforms(ClipSettings.from_options(opt))[0]
+    spatial = test_transforms(RECIPE.clip_settings(opt))[0]
     torch.set_num_threads(1)
     print(f'{"video":8} {"clips":>5} {"reference clips/s":>18} {"from file clips/s":>18} '
           f'{"ratio":>6}')

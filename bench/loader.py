@@ -43,9 +43,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import native  # noqa: E402
 import spatial_transforms as st  # noqa: E402
 from clip_settings import ClipSettings  # noqa: E402
+from native.plans import plan as native_plan  # noqa: E402
 from datasets.clip_stream import ClipStream, Source  # noqa: E402
-from datasets.decoding import tensor_video_loader, video_loader  # noqa: E402
-from datasets.factory import test_transforms  # noqa: E402
+from datasets.jpeg_frames import tensor_video_loader, video_loader  # noqa: E402
+from recipes.cvpr2018 import test_transforms  # noqa: E402
 from datasets.names import frame_path  # noqa: E402
 from datasets.videodataset import dataset_class, transform_clip  # noqa: E402
 from tests.datagen import write_footage_frames  # noqa: E402
@@ -116,7 +117,7 @@ def python_path_way(resize):
 
 def native_way(spatial, video_dir, frame_indices):
     clip = native.clip_from_jpegs([frame_path(video_dir, i) for i in frame_indices],
-                                  frame_indices, spatial.native_plan())
+                                  frame_indices, native_plan(spatial))
     assert clip is not None, 'the core left a clip to the Python path'
     return clip
 
@@ -221,7 +222,7 @@ def stage_times(spatial, video_dir, n_frames):
     crop.scale, crop.crop_position = crop.scales[2], 'c'
     frame = Image.open(frame_path(video_dir, 1)).convert('RGB')
     decoded = tensor_video_loader(video_dir, list(range(1, 17)))
-    plan = spatial.native_plan()
+    plan = native_plan(spatial)
     return {
         'PIL decode': per_frame_ms(lambda i: Image.open(frame_path(video_dir, i)).load(),
                                    n_frames),

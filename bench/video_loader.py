@@ -33,12 +33,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import native  # noqa: E402
-from datasets import get_training_set  # noqa: E402
-from clip_settings import ClipSettings  # noqa: E402
-from datasets.decoding import video_loader  # noqa: E402
-from datasets.factory import (DataSource, make_dataset, test_transforms,  # noqa: E402
-                              training_transforms)
+from datasets.factory import make_dataset  # noqa: E402
+from datasets.jpeg_frames import video_loader  # noqa: E402
 from opts import parse_opts  # noqa: E402
+from recipes.cvpr2018 import RECIPE, test_transforms  # noqa: E402
 from utils_scripts.frames import extract  # noqa: E402
 from utils_scripts.video_reencode import reencode  # noqa: E402
 
@@ -50,10 +48,15 @@ SCENES = [  # moving scenes that compress about as camera footage does (0.05-1.2
 ]
 
 
+def training_set(opt):
+    """The training set as main.py builds it (the CVPR 2018 recipe's)."""
+    return RECIPE.training_set(RECIPE.data_source(opt), RECIPE.clip_settings(opt))
+
+
 def test_pass_set(opt):
     """The training videos cut into the test pass's windows, with its transforms."""
-    clips = ClipSettings.from_options(opt)
-    return make_dataset(DataSource.from_options(opt), clips, 'training', 'test', 0,
+    clips = RECIPE.clip_settings(opt)
+    return make_dataset(RECIPE.data_source(opt), clips, 'training', 'test', 0,
                         test_transforms(clips))
 
 
@@ -129,7 +132,7 @@ def video_clip_parts(dataset, clips):
     seeking to the key frame before the clip then decoding to its last frame, in RGB, only
     the clip's crop copied out (as the loader does)."""
     from torchcodec.decoders import VideoDecoder
-    from datasets.decoding import box_crop
+    from datasets.video_files import box_crop
     random.seed(1)
     opening = decoding = 0.0
     for _ in range(clips):
@@ -193,19 +196,16 @@ def main():
         for name, path in (('JPEG frames', frames), ('videos', videos)):
             for mode in ('default', 'python'):  # with the native core, and without it
                 opt = options(path, annotation)
-                sets[name, 'train', mode] = get_training_set(
-                    opt, *training_transforms(ClipSettings.from_options(opt)))
+                sets[name, 'train', mode] = training_set(opt)
             opt = options(path, annotation)
             # The test pass's windows and transforms, over the training subset.
             sets[name, 'test', 'default'] = test_pass_set(opt)
         opt = options(untuned, annotation)
-        sets['untuned', 'train', 'default'] = get_training_set(
-            opt, *training_transforms(ClipSettings.from_options(opt)))
+        sets['untuned', 'train', 'default'] = training_set(opt)
         sets['untuned', 'test', 'default'] = test_pass_set(opt)
         # The PIL clip path: training's before it decoded with torchcodec.
         opt = options(frames, annotation)
-        sets['JPEG frames', 'train', 'pil'] = get_training_set(
-            opt, *training_transforms(ClipSettings.from_options(opt)))
+        sets['JPEG frames', 'train', 'pil'] = training_set(opt)
         sets['JPEG frames', 'train', 'pil'].loader = lambda d, numbers: video_loader(d, numbers)
         assert not sets['JPEG frames', 'train', 'pil'].decodes_to_tensors()
         for dataset in sets.values():  # warm: file cache, decoder libraries

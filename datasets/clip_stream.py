@@ -21,7 +21,9 @@ from PIL import Image
 import native
 from datasets.names import frame_numbers, frame_path
 from datasets.annotations import read_number
-from datasets.decoding import VideoError, VideoFile, pil_loader, resampled
+from datasets.decoding_errors import VideoError
+from datasets.jpeg_frames import pil_loader
+from datasets.video_files import VideoFile, resampled
 from datasets.videodataset import transform_clip
 from temporal_transforms import LoopPadding, n_windows
 from utils import UserError, one_line

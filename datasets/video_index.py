@@ -18,7 +18,8 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from datasets.string_table import StringTable
-from datasets.decoding import VideoError, VideoFile
+from datasets.decoding_errors import VideoError
+from datasets.video_files import VideoFile
 from datasets.names import VIDEO_EXTENSIONS
 from utils import UserError, one_line, write_atomically
 

@@ -3,8 +3,8 @@ reads them, over folders of JPEG frames or video files in the same layout; and h
 loaded, transformed and batched (docs/data.md).
 
 Reading annotations (annotations.py and the layouts), sampling (clip_index.py), the video
-files' index (video_index.py) and decoding (decoding.py) each have their own module; this
-one puts them together.
+files' index (video_index.py) and decoding (jpeg_frames.py, video_files.py) each have
+their own module; this one puts them together.
 """
 import functools
 import os
@@ -17,9 +17,10 @@ import torch
 import native
 from datasets.annotations import DamagedFolder, load_annotation
 from datasets.clip_index import make_samples
-from datasets.decoding import (DamagedFrame, get_default_video_loader, jpeg_decoder,
-                               tensor_video_loader, video_file_loader, video_file_pil_loader,
-                               video_loader)
+from datasets.decoding_errors import DamagedFrame
+from datasets.jpeg_frames import (get_default_video_loader, jpeg_decoder, tensor_video_loader,
+                                  video_loader)
+from datasets.video_files import video_file_loader, video_file_pil_loader
 from datasets.names import frame_path
 from datasets.registry import DATASETS
 from datasets.string_table import StringTable

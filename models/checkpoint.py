@@ -10,7 +10,6 @@ import os
 import pickle
 import random
 import re
-import sys
 
 import numpy as np
 import torch
@@ -22,12 +21,11 @@ TRUST_HINT = ('if you trust its origin, convert it once with '
               '"python utils_scripts/trust_checkpoint.py {path}" and use the file it writes')
 
 
-def load_checkpoint(path, recipe=None):
+def load_checkpoint(path):
     """Load a checkpoint dict on the CPU without executing code from the file.
 
-    A bare state dict is accepted and returned as {'state_dict': ...}. A checkpoint of the
-    2020 release needs `recipe` '2020' (its pipeline); with 'cvpr2018' given explicitly it is
-    loaded all the same, said in one line; without a recipe it is refused in one line.
+    A bare state dict is accepted and returned as {'state_dict': ...}. Which release's
+    pipeline its model expects is the recipes' question (recipes.checkpoint_recipe).
     """
     if os.path.isdir(path):
         raise UserError(f'{path} is a folder: give the checkpoint file in it (e.g. save_N.pth)')
@@ -55,30 +53,12 @@ def load_checkpoint(path, recipe=None):
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
         raise UserError(f'{path} is not a model checkpoint: it has no state_dict')
     check_fields(checkpoint, path)
-    if for_the_2020_pipeline(checkpoint) and recipe != '2020':
-        what = (f'{path} was trained under --recipe 2020' if 'settings' in checkpoint else
-                f'{path} was written by the 2020 release of 3D-ResNets-PyTorch') + \
-            f' (arch {checkpoint.get("arch", "unknown")})'
-        if recipe is None:
-            raise UserError(f'{what}: its models expect that release\'s input pipeline '
-                            '(values in [0, 1], Kinetics mean and std), and the default '
-                            'CVPR 2018 one would score wrongly: add --recipe 2020')
-        print(f'note: {what}; --recipe {recipe} runs it through that recipe\'s pipeline, '
-              'as asked', file=sys.stderr)
     return checkpoint
 
 
-def for_the_2020_pipeline(checkpoint):
-    """Whether a checkpoint's model expects the 2020 release's pipeline: written by that
-    release (its scheduler state without the entries this program adds beside it, an
-    R(2+1)D arch, or R(2+1)D's parameter names) or by this program under --recipe 2020."""
-    ours = 'trained' in checkpoint or 'rng' in checkpoint or 'settings' in checkpoint
-    if ours:
-        return (checkpoint.get('settings') or {}).get('recipe') == '2020'
-    return ('scheduler' in checkpoint or
-            str(checkpoint.get('arch', '')).startswith('resnet2p1d') or
-            any(key.removeprefix('module.').startswith('conv1_s.')
-                for key in checkpoint['state_dict']))
+def written_here(checkpoint):
+    """Whether this program wrote the checkpoint (it adds what exact resuming needs)."""
+    return 'trained' in checkpoint or 'rng' in checkpoint or 'settings' in checkpoint
 
 
 # What a checkpoint's fields may hold (a damaged or foreign file fails here, in one line,
@@ -163,12 +143,12 @@ def head_name(model):
     return 'classifier' if hasattr(unwrap(model), 'classifier') else 'fc'
 
 
-def load_model_file(model, path, arch, class_count_advice, checkpoint=None, recipe=None):
+def load_model_file(model, path, arch, class_count_advice, checkpoint=None):
     """Load the checkpoint at `path` (or `checkpoint`, loaded from it already) into `model`
     after checking it was saved from the same architecture; returns the checkpoint.
     `class_count_advice(saved)` says which flag to set when only the number of classes
-    differs; `recipe`: the run's --recipe as given (load_checkpoint)."""
-    checkpoint = checkpoint or load_checkpoint(path, recipe)
+    differs."""
+    checkpoint = checkpoint or load_checkpoint(path)
     if checkpoint.get('arch', arch) != arch:
         raise UserError(f'{path} holds a {checkpoint["arch"]} model but this run builds '
                         f'{arch}: set --model and --model_depth to match it')
@@ -179,40 +159,30 @@ def load_model_file(model, path, arch, class_count_advice, checkpoint=None, reci
     return checkpoint
 
 
-def resume(model, path, arch, classes_flag='--n_classes', recipe=None):
-    """Load the checkpoint at `path` into the model; returns (the checkpoint, the epoch it
-    continues at, or None where it does not say). `classes_flag`: the option that sets the
-    model's classes (--n_finetune_classes when fine-tuning); `recipe`: --recipe as given."""
-    checkpoint = load_model_file(model, path, arch, lambda saved: f'set {classes_flag} {saved}',
-                                 recipe=recipe)
-    return checkpoint, checkpoint.get('epoch')
+def resume(model, path, arch, classes_flag='--n_classes', checkpoint=None):
+    """Load the checkpoint at `path` (or `checkpoint`, loaded from it already) into the
+    model; returns the checkpoint. `classes_flag`: the option that sets the model's classes
+    (--n_finetune_classes when fine-tuning)."""
+    return load_model_file(model, path, arch, lambda saved: f'set {classes_flag} {saved}',
+                           checkpoint)
 
 
 # -- what a checkpoint records of its run -----------------------------------------------------
 
-# The options that make a model and its clips: checkpoints this program writes record them
-# (with the model's classes and their names) under 'settings', so that inference.py needs no
-# flags for them and a run that gives other values is told.
-MODEL_OPTIONS = ('model', 'model_depth', 'resnet_shortcut', 'conv1_t_size', 'wide_resnet_k',
-                 'resnext_cardinality', 'conv1_t_stride', 'no_max_pool', 'resnet_widen_factor')
-# those a network of any family takes either way
-CLIP_OPTIONS = ('sample_size', 'sample_duration', 'norm_value', 'mean_dataset', 'no_mean_norm',
-                'std_norm', 'value_scale', 'no_std_norm')
-RECORDED_OPTIONS = MODEL_OPTIONS + CLIP_OPTIONS
+def recorded_settings(options, n_classes, class_names, recipe):
+    """What a checkpoint records of its run: `options` ({name: value} of the options that
+    make its model and clips), its classes and their names, its recipe by name."""
+    return dict(options, n_classes=n_classes, class_names=[str(name) for name in class_names],
+                recipe=recipe)
 
 
-def recorded_settings(opt, n_classes, class_names, recipe):
-    """What a checkpoint records of its run; `recipe`: the run's recipe by name."""
-    return dict({name: getattr(opt, name) for name in RECORDED_OPTIONS}, n_classes=n_classes,
-                class_names=[str(name) for name in class_names], recipe=recipe)
-
-
-def setting_differences(checkpoint, opt, names=RECORDED_OPTIONS):
-    """[(option, recorded value, this run's value)] where they differ (none for a checkpoint
-    that records nothing, as the published ones)."""
+def setting_differences(checkpoint, options):
+    """[(option, recorded value, this run's value)] for the `options` ({name: value}) whose
+    recorded value differs (none for a checkpoint that records nothing, as the published
+    ones)."""
     recorded = checkpoint.get('settings') or {}
-    return [(name, recorded[name], getattr(opt, name)) for name in names
-            if name in recorded and recorded[name] != getattr(opt, name, recorded[name])]
+    return [(name, recorded[name], value) for name, value in options.items()
+            if name in recorded and recorded[name] != value]
 
 
 def as_flag(name, value):
@@ -250,22 +220,32 @@ def training_state(next_epoch, arch, model, optimizer, scheduler, scaler=None, t
     }
 
 
-def restore_training_state(checkpoint, path, optimizer, scheduler, scaler, restore_rng=True):
+def restore_training_state(checkpoint, path, optimizer, scheduler, scaler, restore_rng=True,
+                           fine_tuning_flag='--ft_begin_index'):
     """Optimizer, scheduler, gradient scaler and (with `restore_rng`) random states, so that
-    training continues exactly as if it had not stopped."""
+    training continues exactly as if it had not stopped. `fine_tuning_flag`: the option
+    that chose the trained parameters (the optimizer's groups), named when they differ."""
     if checkpoint.get('optimizer'):
         try:
             optimizer.load_state_dict(checkpoint['optimizer'])
         except (ValueError, KeyError, RuntimeError) as e:
             raise UserError(f'{path}: its optimizer state does not fit this run '
-                            f'({one_line(e, 200)}); use the same --ft_begin_index and model '
-                            'options as the run that wrote it') from None
-    if checkpoint.get('scheduler'):
+                            f'({one_line(e, 200)}); use the same --pretrain_path, '
+                            f'{fine_tuning_flag} and model options as the run that wrote '
+                            'it') from None
+    if checkpoint.get('scheduler') and same_scheduler_kind(checkpoint['scheduler'], scheduler):
         scheduler.load_state_dict(checkpoint['scheduler'])
     if scaler is not None and checkpoint.get('scaler'):
         scaler.load_state_dict(checkpoint['scaler'])
     if restore_rng and checkpoint.get('rng'):
         set_random_states(checkpoint['rng'])
+
+
+def same_scheduler_kind(saved, scheduler):
+    """Whether a saved scheduler state is one of `scheduler`'s kind (a multistep one holds
+    its milestones, a plateau one does not): a checkpoint of another recipe may hold the
+    other kind, which does not load into this one."""
+    return ('milestones' in saved) == ('milestones' in scheduler.state_dict())
 
 
 def override_hyperparameters(optimizer, values):

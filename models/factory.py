@@ -1,4 +1,6 @@
 """Build the network a ModelSpec names, load pretrained weights, pick what to train."""
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -45,17 +47,31 @@ def check_input_fits(spec, batch_size=None):
                         f'pixels{batches}: {one_line(e, 160)}') from None
 
 
-def load_pretrained(model, spec, pretrain_path, n_finetune_classes, recipe=None):
-    """Load `pretrain_path` (its arch must be the spec's) and put in a new classifier of
-    `n_finetune_classes` outputs; returns the checkpoint."""
-    def advice(saved):
-        if recipe == '2020':
-            return f'set --n_pretrain_classes {saved} (the pretrained model\'s)'
-        return (f'set --n_classes {saved} (the pretrained model\'s) and --n_finetune_classes '
-                'to the classes of your data')
-    checkpoint = load_model_file(model, pretrain_path, spec.arch, advice, recipe=recipe)
+@dataclass(frozen=True)
+class FineTuning:
+    """A pretrained model to start from, as a recipe reads its options: the file, the new
+    classifier's classes and the flag that sets them, which parameters train (from block
+    `begin_index`, the CVPR 2018 code's way, or from the top-level module `begin_module`,
+    the 2020 release's), and what to say when the file's classes are not the built model's
+    (`pretrained_classes_advice`, with {saved} for the file's)."""
+    path: str
+    n_classes: int
+    classes_flag: str = '--n_finetune_classes'
+    begin_index: int = 0
+    begin_module: str = ''
+    pretrained_classes_advice: str = ('set --n_classes {saved} (the pretrained model\'s) and '
+                                      '--n_finetune_classes to the classes of your data')
+
+
+def load_pretrained(model, spec, fine_tuning, checkpoint=None):
+    """Load the pretrained file (or `checkpoint`, loaded from it already; its arch must be
+    the spec's) and put in a new classifier of the fine-tuned classes; returns the
+    checkpoint."""
+    advice = fine_tuning.pretrained_classes_advice
+    checkpoint = load_model_file(model, fine_tuning.path, spec.arch,
+                                 lambda saved: advice.format(saved=saved), checkpoint)
     name = head_name(model)
-    setattr(model, name, nn.Linear(getattr(model, name).in_features, n_finetune_classes))
+    setattr(model, name, nn.Linear(getattr(model, name).in_features, fine_tuning.n_classes))
     return checkpoint
 
 
@@ -102,18 +118,18 @@ def parameters_from_module(model, module):
     return groups
 
 
-def create_model(spec, pretrain_path='', n_finetune_classes=None, ft_begin_index=0,
-                 recipe=None, ft_begin_module=''):
+def create_model(spec, fine_tuning=None, pretrained=None):
     """(the bare model, the parameters to optimise, the pretrained checkpoint or None):
-    built with the spec's classes, or from `pretrain_path` with a new classifier of
-    `n_finetune_classes` outputs whose training starts at block `ft_begin_index` (or, the
-    2020 release's way, at the top-level module `ft_begin_module`)."""
+    built with the spec's classes, or, fine-tuning, from the pretrained file (or
+    `pretrained`, its checkpoint loaded already) with a new classifier whose training
+    starts where `fine_tuning` says."""
     model = build_model(spec)
-    parameters, pretrained = model.parameters(), None
-    if pretrain_path:
-        pretrained = load_pretrained(model, spec, pretrain_path, n_finetune_classes, recipe)
-        parameters = parameters_from_module(model, ft_begin_module) if ft_begin_module \
-            else fine_tuning_parameters(model, spec.model, ft_begin_index)
+    if fine_tuning is None:
+        return model, model.parameters(), None
+    pretrained = load_pretrained(model, spec, fine_tuning, pretrained)
+    parameters = parameters_from_module(model, fine_tuning.begin_module) \
+        if fine_tuning.begin_module else \
+        fine_tuning_parameters(model, spec.model, fine_tuning.begin_index)
     return model, parameters, pretrained
 
 
@@ -121,8 +137,9 @@ def generate_model(opt):
     """(model, parameters to optimise), as the reference's generate_model returned them
     from its options: on CUDA (unless --no_cuda) the model is on the GPU in DataParallel
     over all visible GPUs. main.py builds with create_model and wraps for its runtime."""
-    model, parameters, _ = create_model(ModelSpec.from_options(opt), opt.pretrain_path,
-                                        opt.n_finetune_classes, opt.ft_begin_index)
+    fine_tuning = FineTuning(opt.pretrain_path, opt.n_finetune_classes,
+                             begin_index=opt.ft_begin_index) if opt.pretrain_path else None
+    model, parameters, _ = create_model(ModelSpec.from_options(opt), fine_tuning)
     if not opt.no_cuda and torch.cuda.is_available():
         model = nn.DataParallel(model.cuda())
     return model, parameters

@@ -3,10 +3,13 @@
 A family is one file in models/ (its DEPTHS table, a `build(depth, **options)` and the
 table OPTIONS of the ModelSpec fields its build takes) and one line here (docs/extending.md);
 the options, their help texts, the factory and the checkpoint checks all read this table.
+The family options every recipe takes are MODEL_OPTIONS: the parser, what checkpoints record
+and what inference.py rebuilds from them all read it.
 Depends on nothing above models/.
 """
 from dataclasses import dataclass
 
+from argtypes import BOTH, option, positive_int
 from models import densenet, pre_act_resnet, resnet, resnet2p1d, resnext, wide_resnet
 
 FAMILIES = {
@@ -29,6 +32,30 @@ def depths_help():
                      for name in FAMILIES)
 
 
+def model_options():
+    """The options that name the network and its family options: each sets the ModelSpec
+    field it names, and checkpoints record it."""
+    def model_option(*flags, spec_field, **kwargs):
+        return option(*flags, group='model', programs=BOTH, recorded=True,
+                      spec_field=spec_field, **kwargs)
+    return (
+        model_option('--model', spec_field='model', default='resnet', choices=list(FAMILIES)),
+        model_option('--model_depth', spec_field='depth', default=18, type=int,
+                     help=depths_help()),
+        model_option('--conv1_t_size', spec_field='conv1_t_size', default=7, type=positive_int,
+                     help='temporal kernel of the first convolution (resnet)'),
+        model_option('--resnet_shortcut', spec_field='shortcut', default='B',
+                     choices=('A', 'B'), help='A: parameter-free shortcut, B: 1x1x1 convolution'),
+        model_option('--wide_resnet_k', spec_field='widen_factor', default=2, type=positive_int,
+                     help='width factor'),
+        model_option('--resnext_cardinality', spec_field='cardinality', default=32,
+                     type=positive_int, help='groups'),
+    )
+
+
+MODEL_OPTIONS = model_options()
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Which network, how deep, with which family options, for which clips and classes."""
@@ -49,12 +76,13 @@ class ModelSpec:
     wide_stem: bool = False  # wideresnet: the 2020 release widens the stem too
 
     @classmethod
-    def from_options(cls, opt, recipe_options=None):
-        """The spec of the options; `recipe_options`: the fields the run's recipe decides
-        (recipes/)."""
-        return cls(opt.model, opt.model_depth, opt.n_classes, opt.sample_size,
-                   opt.sample_duration, opt.resnet_shortcut, opt.conv1_t_size,
-                   opt.wide_resnet_k, opt.resnext_cardinality, **(recipe_options or {}))
+    def from_options(cls, opt, **decided):
+        """The spec of MODEL_OPTIONS, --n_classes and the clip size as `opt` gives them;
+        `decided`: fields a recipe decides instead (recipes/)."""
+        fields = {o.spec_field: getattr(opt, o.dest) for o in MODEL_OPTIONS}
+        fields.update(n_classes=opt.n_classes, sample_size=opt.sample_size,
+                      sample_duration=opt.sample_duration)
+        return cls(**dict(fields, **decided))
 
     @property
     def arch(self):

@@ -8,48 +8,21 @@ how to get the fast one). The core returns "fallback" for anything it does not h
 exactly (progressive JPEGs, other colour spaces, frames of other sizes, damaged files): the
 caller then takes the Python path for that clip, which decodes it or names the damage.
 ctypes releases the GIL during the calls, so loader threads and processes run them in
-parallel.
+parallel. What the core makes of a transform (its clip plan) is native/plans.py.
 """
 import ctypes
 import functools
 import os
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
+
+from native import plans
 
 LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'libclipcore.so')
 OK, FALLBACK, NO_MEMORY = 0, 1, 2
 # Tests and benchmarks set this (or CLIPCORE_DISABLE=1 in the environment) to compare with
 # the Python path.
 disabled = bool(os.environ.get('CLIPCORE_DISABLE'))
-
-
-@dataclass(frozen=True)
-class ClipPlan:
-    """What a transform does to a clip, drawn parameters included. `geometry(width,
-    height)` says, for frames of that size, which box of them is resized by PIL's BILINEAR
-    filter to which size and which size x size window of that is kept: (left, top, right,
-    bottom, scaled_width, scaled_height, window_left, window_top), or None where this core
-    cannot make it (the Python path then does). Training: the crop's box resized to size x
-    size, all of it kept; validation and test: the whole frame scaled, a crop of it. Then
-    flipped or not, and value / norm_value - mean, / std per channel."""
-    geometry: Callable[[int, int], tuple | None]
-    size: int
-    flip: bool
-    norm_value: float
-    mean: tuple
-    std: tuple
-
-    def params(self):
-        return (ctypes.c_float * 7)(self.norm_value, *self.mean, *self.std)
-
-
-def crop_geometry(box, size):
-    """A training crop's geometry: `box(width, height)` resized to size x size."""
-    def geometry(width, height):
-        return (*box(width, height), size, size, 0, 0)
-    return geometry
 
 
 @functools.cache
@@ -81,11 +54,11 @@ def library():
 
 
 def plan_of(transform):
-    """The ClipPlan of a spatial transform (its `native_plan()`, see spatial_transforms.py),
-    or None: the core is not there, or the transform is nothing the core makes."""
-    if library() is None or not hasattr(transform, 'native_plan'):
+    """The ClipPlan of a spatial transform (native/plans.py), or None: the core is not
+    there, or the transform is nothing the core makes."""
+    if library() is None:
         return None
-    return transform.native_plan()
+    return plans.plan(transform)
 
 
 def unavailable_line():

@@ -1,52 +1,87 @@
 """The releases of the reference this program reproduces, by the name --recipe takes.
 
-A recipe is one file here and one line in RECIPES: the options only it has (`OWN_OPTIONS`,
-`OWN_DATASETS`, `OWN_FAMILIES`), its defaults of the shared ones (`DEFAULTS`), and what it
-decides from the options: the clips' normalisation, the annotation layout, the training and
-validation sets with their transforms, inference's transform and windows, the model's build
-options. The default, cvpr2018, is the CVPR 2018 code; 2020 is the release that cloning the
-reference gives today (docs/recipes.md).
+A recipe is one file here (a `recipes.base.Recipe`) and one line in the registry below;
+`register` checks that it implements the interface and that its name and options do not
+clash. The default, cvpr2018, is the CVPR 2018 code; 2020 is the release that cloning the
+reference gives today (docs/recipes.md). Which recipe wrote a checkpoint is decided here too,
+and what a run says when it is another one.
 """
-from recipes import cvpr2018, release2020
+import sys
 
-RECIPES = {'cvpr2018': cvpr2018, '2020': release2020}
+from models.checkpoint import load_checkpoint, written_here
+from recipes import cvpr2018, release2020
+from recipes.base import Recipe
+from utils import UserError
+
+RECIPES = {}
 DEFAULT = 'cvpr2018'
 
 
-def recipe_name(opt):
-    return getattr(opt, 'recipe', None) or DEFAULT
+def register(recipe):
+    """Add a recipe to the registry, after checking what it declares (a Recipe that leaves
+    out one of the interface's methods cannot be made at all); returns it."""
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f'{recipe!r} is not a recipes.base.Recipe')
+    for attribute in ('name', 'title', 'pipeline', 'fine_tuning_flag'):
+        if not isinstance(getattr(recipe, attribute, None), str):
+            raise TypeError(f'recipe {type(recipe).__name__} has no {attribute} (a str)')
+    if recipe.name in RECIPES:
+        raise ValueError(f'a recipe named {recipe.name!r} is registered already')
+    flags = [flag for option in recipe.options for flag in option.flags]
+    if len(flags) != len(set(flags)):
+        raise ValueError(f'recipe {recipe.name!r} declares a flag twice')
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+register(cvpr2018.RECIPE)
+register(release2020.RECIPE)
 
 
 def recipe_of(opt):
-    return RECIPES[recipe_name(opt)]
+    """The recipe of parsed options (the default where --recipe is not given)."""
+    return RECIPES[getattr(opt, 'recipe', None) or DEFAULT]
 
 
-def misplaced_flag(opt, explicit):
-    """A one-line error for the first explicit option (or --model choice) that belongs to
-    another recipe than the run's, or None."""
-    name = recipe_name(opt)
-    implied = '' if getattr(opt, 'recipe', None) else ' (the default)'
-    for option in explicit:
-        for other, recipe in RECIPES.items():
-            if other != name and option in recipe.OWN_OPTIONS:
-                return (f'argument --{option}: a flag of --recipe {other}, and this run is '
-                        f'--recipe {name}{implied}: add --recipe {other}, or leave it out')
-    for other, recipe in RECIPES.items():
-        if other != name and getattr(opt, 'dataset', None) in recipe.OWN_DATASETS:
-            return (f'argument --dataset: {opt.dataset} is a dataset of --recipe {other}, and '
-                    f'this run is --recipe {name}{implied}: add --recipe {other}')
-        if other != name and opt.model in recipe.OWN_FAMILIES:
-            return (f'argument --model: {opt.model} is a model of --recipe {other}, and this '
-                    f'run is --recipe {name}{implied}: add --recipe {other}')
-    return None
+def given(opt):
+    """Whether the command line names its recipe (not left to the default)."""
+    return bool(getattr(opt, 'recipe', None))
 
 
-def family_note(opt):
-    """A line when the run's recipe builds --model as the other release defines it (the
-    2020 release cannot build some families: its code raises TypeError), or None."""
-    recipe = recipe_of(opt)
-    families = getattr(recipe, 'FAMILIES', None)
-    if families is not None and opt.model not in families:
-        return (f'note: the 2020 release cannot build {opt.model} (its code raises '
-                'TypeError); it runs as the CVPR 2018 code defines it, with the 2020 pipeline')
-    return None
+# -- which recipe wrote a checkpoint -----------------------------------------------------
+
+def checkpoint_recipe(checkpoint):
+    """The recipe whose pipeline a checkpoint's model expects: the one it records (this
+    program's checkpoints do), else the first whose release's own code wrote it (the
+    recipes' `claims`); None where nothing tells."""
+    if written_here(checkpoint):
+        return RECIPES.get((checkpoint.get('settings') or {}).get('recipe'))
+    return next((r for r in RECIPES.values() if r.claims(checkpoint)), None)
+
+
+def load_checkpoint_for(path, recipe, recipe_given, quiet=False):
+    """The checkpoint at `path`, loaded safely, for a run of `recipe`. One its recorded or
+    evident recipe does not match stops the run in one line when the run's recipe is the
+    default one not asked for (it would score through the wrong pipeline without a word),
+    and is run as asked, said once (unless `quiet`), when the recipe was given."""
+    checkpoint = load_checkpoint(path)
+    origin = checkpoint_recipe(checkpoint)
+    if origin is None or origin is recipe:
+        return checkpoint
+    what = (f'{path} was trained under --recipe {origin.name}' if written_here(checkpoint)
+            else f'{path} was written by {origin.title}') + \
+        f' (arch {checkpoint.get("arch", "unknown")})'
+    if not recipe_given:
+        raise UserError(f'{what}: its models expect that release\'s input pipeline '
+                        f'({origin.pipeline}), and the default {recipe.title}\'s would score '
+                        f'wrongly: add --recipe {origin.name}')
+    if not quiet:
+        print(f'note: {what}; --recipe {recipe.name} runs it through that recipe\'s pipeline, '
+              'as asked', file=sys.stderr)
+    return checkpoint
+
+
+def next_epoch(checkpoint, recipe):
+    """The epoch a checkpoint continues at, read in the layout of the recipe that wrote it
+    (the run's `recipe` where nothing tells)."""
+    return (checkpoint_recipe(checkpoint) or recipe).next_epoch(checkpoint)

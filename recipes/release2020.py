@@ -1,7 +1,10 @@
 """The 2020 release's recipe (--recipe 2020): values in [0, 1] times --value_scale, the
-Kinetics mean and std by default, Resize of the shorter side and a centre crop (or none),
-its sliding windows, ResNet and R(2+1)D with adaptive pooling and its stem options."""
+Kinetics mean and std by default, random resized crops in training, Resize of the shorter
+side and a centre crop (or none) in validation and inference, its sliding windows, ResNet
+and R(2+1)D with adaptive pooling and its stem options, checkpoints in its layout (the
+epoch done, an unprefixed state dict, its scheduler) and its --inference results."""
 import collections
+import os
 import warnings
 
 import torch
@@ -9,141 +12,94 @@ import torch
 import spatial_transforms as st
 import target_transforms as tgt
 import temporal_transforms as tt
+from argtypes import (BOTH, non_negative_int, option, positive_float, positive_int,
+                      unit_fraction)
+from clip_settings import ClipSettings
 from datasets.factory import make_dataset
 from datasets.registry import DATASETS
 from datasets.segments import SegmentsLayout
+from loaders import VideoBatches, make_loader
+from models.factory import FineTuning
+from recipes.base import FinalPass, Recipe, shared_clip_fields
+from test import release_inference
 
-# The options only this recipe has (inference.py's and main.py's); a run of the other
-# recipe that gives one is told in one line (recipes.misplaced_flag).
-OWN_OPTIONS = {'value_scale', 'no_std_norm', 'inference_crop', 'conv1_t_stride',
-               'no_max_pool', 'resnet_widen_factor', 'n_pretrain_classes', 'ft_begin_module',
-               'sample_t_stride', 'train_crop_min_scale', 'train_crop_min_ratio',
-               'colorjitter', 'train_t_crop', 'lr_scheduler', 'multistep_milestones',
-               'overwrite_milestones', 'plateau_patience', 'inference_batch_size',
-               'batchnorm_sync', 'inference', 'inference_subset', 'inference_stride',
-               'inference_no_average', 'input_type', 'accimage', 'output_topk', 'file_type',
-               'dist_url', 'world_size'}
-# main.py's options that both recipes have, with this recipe's defaults.
-DEFAULTS = {'train_crop': 'random', 'dampening': 0.0}
-OWN_DATASETS = ('mit',)
-OWN_FAMILIES = ('resnet2p1d',)
-# Families the release builds itself; it raises TypeError for its others (pre-activation
-# ResNet, ResNeXt, DenseNet), which run here as the CVPR 2018 code defines them, with this
-# recipe's pipeline (said in one line).
-FAMILIES = ('resnet', 'resnet2p1d', 'wideresnet')
-MEAN_DATASET = 'kinetics'
-MEAN_DATASETS = ('activitynet', 'kinetics', '0.5')
 # --mean_dataset -> (mean, std) of values in [0, 1]
 MEAN_STD = {
     'kinetics': ((0.4345, 0.4051, 0.3775), (0.2768, 0.2713, 0.2737)),
     'activitynet': ((0.4477, 0.4209, 0.3906), (0.2767, 0.2695, 0.2714)),
     '0.5': ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
 }
+SUBSETS = {'train': 'training', 'val': 'validation', 'test': 'testing'}
 
-
-def add_options(g):
-    """The release's options that inference.py takes under this recipe."""
-    g.add_argument('--value_scale', default=1, type=float,
-                   help='values in [0, 1] are multiplied by this (the mean and std too)')
-    g.add_argument('--no_std_norm', action='store_true',
-                   help='do not divide by the standard deviation')
-    g.add_argument('--inference_crop', default='center', choices=('center', 'nocrop'),
-                   help='centre crop of --sample_size, or the whole frame scaled')
-    g.add_argument('--conv1_t_stride', default=1, type=int,
-                   help='temporal stride of the first convolution')
-    g.add_argument('--no_max_pool', action='store_true',
-                   help='no max pooling after the first convolution')
-    g.add_argument('--resnet_widen_factor', default=1.0, type=float,
-                   help='widths of resnet and resnet2p1d, the stem included, times this')
-
-
-def add_main_options(g):
-    """The release's options that only main.py takes (training, validation, --inference)."""
-    from opts import non_negative_int, positive_int, unit_fraction
-    g.add_argument('--n_pretrain_classes', default=0, type=non_negative_int,
-                   help='classes of the --pretrain_path model (--n_classes: of the model '
-                        'trained)')
-    g.add_argument('--ft_begin_module', default='', type=str,
-                   help='fine-tune from this top-level module on (e.g. layer4, fc); '
-                        'default: all')
-    g.add_argument('--sample_t_stride', default=1, type=positive_int,
-                   help='take every this many frames')
-    g.add_argument('--train_crop_min_scale', default=0.25, type=unit_fraction,
-                   help='smallest area of a random training crop, a fraction of the frame\'s')
-    g.add_argument('--train_crop_min_ratio', default=0.75, type=unit_fraction,
-                   help='aspect ratios of random training crops lie in [this, 1 / this]')
-    g.add_argument('--colorjitter', action='store_true',
-                   help='the release\'s colour jitter, whose factors are all 0: it changes '
-                        'nothing (said in one line)')
-    g.add_argument('--train_t_crop', default='random', choices=('random', 'center'),
-                   help='temporal crop in training')
-    g.add_argument('--lr_scheduler', default='multistep', choices=('multistep', 'plateau'))
-    g.add_argument('--multistep_milestones', default=[50, 100, 150], type=positive_int,
-                   nargs='+', help='epochs after which the learning rate is divided by 10')
-    g.add_argument('--overwrite_milestones', action='store_true',
-                   help='when resuming, use --multistep_milestones instead of the '
-                        'checkpoint\'s')
-    g.add_argument('--plateau_patience', default=10, type=non_negative_int,
-                   help='patience of the plateau scheduler')
-    g.add_argument('--batchnorm_sync', action='store_true',
-                   help='with --distributed, batch-norm statistics over all processes')
-    g.add_argument('--inference', action='store_true',
-                   help='after the epochs, score --inference_subset into '
-                        '<result_path>/<inference_subset>.json')
-    g.add_argument('--inference_subset', default='val', choices=('train', 'val', 'test'))
-    g.add_argument('--inference_stride', default=16, type=positive_int,
-                   help='a window every this many (taken) frames')
-    g.add_argument('--inference_batch_size', default=0, type=non_negative_int,
-                   help='videos a batch in --inference, with all their clips (0: '
-                        '--batch_size)')
-    g.add_argument('--inference_no_average', action='store_true',
-                   help='scores of every window instead of their mean per video')
-    g.add_argument('--output_topk', default=5, type=int,
-                   help='classes a result lists (0 or less: all)')
-    g.add_argument('--input_type', default='rgb', choices=('rgb', 'flow'),
-                   help='rgb only here (flow needs the release\'s HDF5 files)')
-    g.add_argument('--file_type', default='jpg', choices=('jpg', 'hdf5'),
-                   help='jpg only here (frame folders, or video files)')
-    g.add_argument('--accimage', action='store_true', help='accepted; changes nothing here')
-    g.add_argument('--dist_url', default=None, type=str,
-                   help='not used: --distributed runs under torchrun')
-    g.add_argument('--world_size', default=None, type=int,
-                   help='not used: --distributed runs under torchrun')
-
-
-def refused_option(opt):
-    """A one-line error for a release option this program does not run, or None."""
-    if opt.input_type != 'rgb' or opt.file_type != 'jpg':
-        return ('argument --input_type/--file_type: flow and HDF5 inputs are not supported; '
-                'give frame folders of JPEG files (or video files) with --input_type rgb')
-    if opt.dist_url is not None or opt.world_size is not None:
-        return ('argument --dist_url/--world_size: --distributed runs one process per GPU '
-                'under torchrun, which sets both: torchrun --nproc_per_node=N main.py '
-                '--distributed ...')
-    if opt.lr_scheduler == 'plateau' and opt.no_val and not opt.no_train:
-        return ('argument --lr_scheduler: plateau steps on the validation loss, and '
-                '--no_val leaves it out: drop --no_val or use multistep')
-    return None
-
-
-def mean_std(opt):
-    """The mean and std the clips are normalised with, on values in [0, value_scale]."""
-    mean, std = MEAN_STD[opt.mean_dataset]
-    mean = (0.0, 0.0, 0.0) if opt.no_mean_norm else tuple(m * opt.value_scale for m in mean)
-    std = (1.0, 1.0, 1.0) if opt.no_std_norm else tuple(s * opt.value_scale for s in std)
-    return mean, std
-
-
-def normalisation(opt):
-    """(norm_value, mean, std) of the clips: values in [0, 1] (then times --value_scale),
-    the mean and std opts derived (mean_std)."""
-    return 255, tuple(opt.mean), tuple(opt.std)
-
-
-def model_options(opt):
-    return {'conv1_t_stride': opt.conv1_t_stride, 'max_pool': not opt.no_max_pool,
-            'resnet_widen_factor': opt.resnet_widen_factor, 'adaptive_pool': True,
-            'wide_stem': True}
+# The release's options, each under its own name with its default.
+OPTIONS = (
+    option('--mean_dataset', group='clips', programs=BOTH, recorded=True, default='kinetics',
+           choices=tuple(MEAN_STD), help='dataset whose mean and std normalise the values'),
+    option('--value_scale', group='clips', programs=BOTH, recorded=True, default=1,
+           type=float, help='values in [0, 1] are multiplied by this (the mean and std too)'),
+    option('--no_std_norm', group='clips', programs=BOTH, recorded=True, action='store_true',
+           help='do not divide by the standard deviation'),
+    option('--inference_crop', group='clips', programs=BOTH, default='center',
+           choices=('center', 'nocrop'),
+           help='centre crop of --sample_size, or the whole frame scaled'),
+    option('--sample_t_stride', group='clips', default=1, type=positive_int,
+           help='take every this many frames'),
+    option('--train_crop_min_scale', group='data', default=0.25, type=unit_fraction,
+           help='smallest area of a random training crop, a fraction of the frame\'s'),
+    option('--train_crop_min_ratio', group='data', default=0.75, type=unit_fraction,
+           help='aspect ratios of random training crops lie in [this, 1 / this]'),
+    option('--train_t_crop', group='data', default='random', choices=('random', 'center'),
+           help='temporal crop in training'),
+    option('--colorjitter', group='data', action='store_true',
+           help='the release\'s colour jitter, whose factors are all 0: it changes nothing '
+                '(said in one line)'),
+    option('--input_type', group='data', default='rgb', choices=('rgb', 'flow'),
+           help='rgb only here (flow needs the release\'s HDF5 files)'),
+    option('--file_type', group='data', default='jpg', choices=('jpg', 'hdf5'),
+           help='jpg only here (frame folders, or video files)'),
+    option('--accimage', group='data', action='store_true', help='accepted; changes nothing'),
+    option('--n_classes', group='model', programs=BOTH, default=400, type=positive_int,
+           help='classes of the model trained (fine-tuned or not)'),
+    option('--conv1_t_stride', group='model', programs=BOTH, recorded=True, default=1,
+           type=positive_int, help='temporal stride of the first convolution'),
+    option('--no_max_pool', group='model', programs=BOTH, recorded=True, action='store_true',
+           help='no max pooling after the first convolution'),
+    option('--resnet_widen_factor', group='model', programs=BOTH, recorded=True, default=1.0,
+           type=positive_float,
+           help='widths of resnet and resnet2p1d, the stem included, times this'),
+    option('--n_pretrain_classes', group='model', default=0, type=non_negative_int,
+           help='classes of the --pretrain_path model (--n_classes: of the model trained)'),
+    option('--ft_begin_module', group='model', default='',
+           help='fine-tune from this top-level module on (e.g. layer4, fc); default: all'),
+    option('--lr_scheduler', group='optimisation', default='multistep',
+           choices=('multistep', 'plateau')),
+    option('--multistep_milestones', group='optimisation', default=[50, 100, 150],
+           type=positive_int, nargs='+',
+           help='epochs after which the learning rate is divided by 10'),
+    option('--overwrite_milestones', group='optimisation', action='store_true',
+           help='when resuming, use --multistep_milestones instead of the checkpoint\'s'),
+    option('--plateau_patience', group='optimisation', default=10, type=non_negative_int,
+           help='patience of the plateau scheduler'),
+    option('--sync_bn', '--batchnorm_sync', group='devices and speed', dest='sync_bn',
+           action='store_true',
+           help='with --distributed, batch-norm statistics over all processes (CUDA)'),
+    option('--dist_url', group='devices and speed', default=None,
+           help='not used: under --distributed, torchrun gives the processes their address'),
+    option('--world_size', group='devices and speed', default=None, type=int,
+           help='not used: under --distributed, torchrun sets the number of processes'),
+    option('--inference', group='run control', action='store_true',
+           help='after the epochs, score --inference_subset into '
+                '<result_path>/<inference_subset>.json'),
+    option('--inference_subset', group='run control', default='val', choices=tuple(SUBSETS)),
+    option('--inference_stride', group='run control', default=16, type=positive_int,
+           help='a window every this many (taken) frames'),
+    option('--inference_batch_size', group='run control', default=0, type=non_negative_int,
+           help='videos a batch in --inference, with all their clips (0: --batch_size)'),
+    option('--inference_no_average', group='run control', action='store_true',
+           help='scores of every window instead of their mean per video'),
+    option('--output_topk', group='run control', default=5, type=int,
+           help='classes a result lists (0 or less: all)'),
+)
 
 
 # -- the pipelines ------------------------------------------------------------------------
@@ -189,37 +145,7 @@ def training_transforms(clips):
     return spatial, temporal, tgt.ClassLabel()
 
 
-def layout(dataset):
-    """The annotation layout of --dataset under this recipe: the release's segments for
-    all but ActivityNet (whose CVPR 2018 layout it keeps)."""
-    if dataset == 'activitynet':
-        return DATASETS[dataset]
-    return SegmentsLayout(dataset, DATASETS[dataset].title)
-
-
-SUBSETS = {'train': 'training', 'val': 'validation', 'test': 'testing'}
-
-
-def training_set(source, clips, skip_damaged=False):
-    return make_dataset(source, clips, 'training', 'training', 1,
-                        training_transforms(clips), skip_damaged=skip_damaged,
-                        layout=layout(source.dataset))
-
-
-def validation_set(source, clips, skip_damaged=False):
-    """n_val_samples clips a video, spread as the release's TemporalEvenCrop spreads
-    them."""
-    def spread(first, end):
-        return tt.release_windows(first, end, clips.duration, clips.t_stride,
-                                  n_clips=clips.n_val_samples)
-    return make_dataset(source, clips, 'validation', 'validation', 1,
-                        (evaluation_transform(clips), tt.LoopPadding(clips.duration),
-                         tgt.ClassLabel()),
-                        skip_damaged=skip_damaged, layout=layout(source.dataset),
-                        clip_windows=spread)
-
-
-def inference_set(source, clips, subset, skip_damaged=False):
+def inference_set(source, clips, subset, layout):
     """The windows of --inference over the `subset` ('train', 'val', 'test') videos."""
     def sliding(first, end):
         return tt.release_windows(first, end, clips.duration, clips.t_stride,
@@ -227,63 +153,189 @@ def inference_set(source, clips, subset, skip_damaged=False):
     return make_dataset(source, clips, SUBSETS[subset], 'inference', 1,
                         (evaluation_transform(clips, clips.inference_crop == 'center'),
                          tt.LoopPadding(clips.duration), tgt.VideoIDAndSegment()),
-                        skip_damaged=skip_damaged, layout=layout(source.dataset),
-                        clip_windows=sliding)
+                        skip_damaged=True, layout=layout, clip_windows=sliding)
 
 
-def inference_transform(opt):
-    """inference.py's spatial transform (that of --inference)."""
-    from clip_settings import ClipSettings
-    clips = ClipSettings.from_options(opt)
-    return evaluation_transform(clips, clips.inference_crop == 'center')
+class Release2020(Recipe):
+    name = '2020'
+    title = 'the 2020 release of 3D-ResNets-PyTorch'
+    pipeline = 'values in [0, 1], Kinetics mean and std'
+    options = OPTIONS
+    defaults = {'train_crop': 'random', 'dampening': 0.0}
+    saves_epoch_done = True
+    fine_tuning_flag = '--ft_begin_module'
+    # Families the release builds itself; it raises TypeError for its others (pre-activation
+    # ResNet, ResNeXt, DenseNet), which run here as the CVPR 2018 code defines them, with
+    # this recipe's pipeline (said in one line).
+    own_families = ('resnet', 'resnet2p1d', 'wideresnet')
+
+    def layout(self, dataset):
+        """The release's segments for all but ActivityNet (whose CVPR 2018 layout it
+        keeps)."""
+        if dataset == 'activitynet':
+            return DATASETS[dataset]
+        return SegmentsLayout(dataset, DATASETS[dataset].title)
+
+    def mean_std(self, opt):
+        mean, std = MEAN_STD[opt.mean_dataset]
+        return (tuple(m * opt.value_scale for m in mean),
+                tuple(s * opt.value_scale for s in std))
+
+    def check(self, opt):
+        if getattr(opt, 'input_type', 'rgb') != 'rgb' or getattr(opt, 'file_type', 'jpg') != 'jpg':
+            return ('argument --input_type/--file_type: flow and HDF5 inputs are not '
+                    'supported; give frame folders of JPEG files (or video files) with '
+                    '--input_type rgb')
+        if not hasattr(opt, 'lr_scheduler'):  # inference.py's options: no more to check
+            return None
+        if opt.dist_url is not None or opt.world_size is not None:
+            return ('argument --dist_url/--world_size: --distributed runs one process per GPU '
+                    'under torchrun, which sets both: torchrun --nproc_per_node=N main.py '
+                    '--distributed ...')
+        if opt.lr_scheduler == 'plateau' and opt.no_val and not opt.no_train:
+            return ('argument --lr_scheduler: plateau steps on the validation loss, and '
+                    '--no_val leaves it out: drop --no_val or use multistep')
+        if opt.pretrain_path and not opt.n_pretrain_classes:
+            return ('argument --n_pretrain_classes: --pretrain_path needs the classes of the '
+                    'pretrained model (700 for the r3d*_K and r2p1d*_K checkpoints, 339 for '
+                    '_M, 1039 for _KM)')
+        return None
+
+    def notes(self, opt):
+        lines = []
+        if opt.model not in self.own_families:
+            lines.append(f'note: the 2020 release cannot build {opt.model} (its code raises '
+                         'TypeError); it runs as the CVPR 2018 code defines it, with the 2020 '
+                         'pipeline')
+        if getattr(opt, 'ft_begin_module', '') and not opt.pretrain_path:
+            lines.append(f'note: --ft_begin_module {opt.ft_begin_module} does nothing without '
+                         '--pretrain_path: every layer trains')
+        if getattr(opt, 'colorjitter', False):
+            lines.append('note: --colorjitter changes nothing: the 2020 release\'s jitter has '
+                         'all its factors 0 (and crashes there)')
+        return lines
+
+    def clip_settings(self, opt):
+        """Values in [0, 1] times --value_scale, less the mean unless --no_mean_norm,
+        divided by the std unless --no_std_norm."""
+        fields = shared_clip_fields(opt)
+        if hasattr(opt, 'sample_t_stride'):  # main.py's
+            fields.update(train_crop_min_scale=opt.train_crop_min_scale,
+                          train_crop_min_ratio=opt.train_crop_min_ratio,
+                          train_t_crop=opt.train_t_crop, t_stride=opt.sample_t_stride,
+                          inference_stride=opt.inference_stride)
+        return ClipSettings(
+            norm_value=255, value_scale=opt.value_scale,
+            mean=(0.0, 0.0, 0.0) if opt.no_mean_norm else tuple(opt.mean),
+            std=(1.0, 1.0, 1.0) if opt.no_std_norm else tuple(opt.std),
+            inference_crop=opt.inference_crop, **fields)
+
+    def model_fields(self, opt):
+        """Adaptive pooling, its stem options; fine-tuning, the pretrained model's classes
+        (--n_classes is the model trained)."""
+        fields = {'conv1_t_stride': opt.conv1_t_stride, 'max_pool': not opt.no_max_pool,
+                  'resnet_widen_factor': opt.resnet_widen_factor, 'adaptive_pool': True,
+                  'wide_stem': True}
+        if getattr(opt, 'pretrain_path', ''):
+            fields['n_classes'] = opt.n_pretrain_classes
+        return fields
+
+    def fine_tuning(self, opt):
+        if not opt.pretrain_path:
+            return None
+        return FineTuning(opt.pretrain_path, opt.n_classes, '--n_classes',
+                          begin_module=opt.ft_begin_module,
+                          pretrained_classes_advice='set --n_pretrain_classes {saved} (the '
+                                                    'pretrained model\'s)')
+
+    def claims(self, checkpoint):
+        """Written by the release's code: its scheduler state (without the entries this
+        program adds beside it), an R(2+1)D arch, or R(2+1)D's parameter names."""
+        return ('scheduler' in checkpoint or
+                str(checkpoint.get('arch', '')).startswith('resnet2p1d') or
+                any(key.removeprefix('module.').startswith('conv1_s.')
+                    for key in checkpoint['state_dict']))
+
+    def begin_epoch(self, opt, next_epoch):
+        """The epoch after the one the checkpoint saved; without training the epochs run
+        from 1 (so that --no_train --n_epochs 1 validates once)."""
+        return 1 if opt.no_train or next_epoch is None else next_epoch
+
+    def training_set(self, source, clips, skip_damaged=False):
+        return make_dataset(source, clips, 'training', 'training', 1,
+                            training_transforms(clips), skip_damaged=skip_damaged,
+                            layout=self.layout(source.dataset))
+
+    def validation_set(self, source, clips, skip_damaged=False):
+        """n_val_samples clips a video, spread as the release's TemporalEvenCrop spreads
+        them."""
+        def spread(first, end):
+            return tt.release_windows(first, end, clips.duration, clips.t_stride,
+                                      n_clips=clips.n_val_samples)
+        return make_dataset(source, clips, 'validation', 'validation', 1,
+                            (evaluation_transform(clips), tt.LoopPadding(clips.duration),
+                             tgt.ClassLabel()),
+                            skip_damaged=skip_damaged, layout=self.layout(source.dataset),
+                            clip_windows=spread)
+
+    def validation_batch_size(self, opt):
+        """Clips a validation batch: the release batches batch_size // n_val_samples videos
+        with all their clips (the same means over clips)."""
+        return max(1, opt.batch_size // opt.n_val_samples) * opt.n_val_samples
+
+    def make_scheduler(self, opt, optimizer):
+        """--lr_scheduler multistep (--multistep_milestones) or plateau
+        (--plateau_patience)."""
+        if opt.lr_scheduler == 'plateau':
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
+                                                              patience=opt.plateau_patience)
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.multistep_milestones)
+
+    def restore_schedule(self, opt, checkpoint, scheduler):
+        """--overwrite_milestones; and a checkpoint of the release itself, saved before its
+        multistep scheduler stepped for the epoch done, is stepped once here, so the rate
+        follows the run as if it had not stopped (the release's own resume lags a step)."""
+        if not isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
+            return
+        if opt.overwrite_milestones:
+            scheduler.milestones = collections.Counter(opt.multistep_milestones)
+        if checkpoint.get('scheduler') and 'trained' not in checkpoint:
+            with warnings.catch_warnings():  # (PyTorch warns of a step before any training)
+                warnings.simplefilter('ignore', UserWarning)
+                scheduler.step()
+
+    def final_pass(self, opt, source, clips, n_outputs):
+        """--inference: every window of the --inference_subset videos, batched as the
+        release batches them (all the clips of --inference_batch_size videos; one video
+        with nocrop, whose frames share a size: the release fails when videos of different
+        sizes share a batch), the top --output_topk of their mean softmax per video."""
+        if not opt.inference:
+            return None
+        dataset = inference_set(source, clips, opt.inference_subset,
+                                self.layout(source.dataset))
+        path = os.path.join(opt.result_path, f'{opt.inference_subset}.json')
+        videos = 1 if clips.inference_crop == 'nocrop' else \
+            opt.inference_batch_size or opt.batch_size
+        top_k = n_outputs if opt.output_topk <= 0 else min(opt.output_topk, n_outputs)
+
+        def run(model, runtime, damage):
+            batches = VideoBatches(dataset.span_video[dataset.sample_span], videos,
+                                   runtime.rank, runtime.world_size)
+            loader = make_loader(dataset, None, opt.n_threads, runtime, batch_sampler=batches)
+            release_inference(loader, model, dataset.class_names, path, runtime, top_k,
+                              average=not opt.inference_no_average, damage=damage)
+        return FinalPass('inference', dataset, path, run)
+
+    def inference_transform(self, clips):
+        """That of --inference."""
+        return evaluation_transform(clips, clips.inference_crop == 'center')
+
+    def windows(self, n_frames, duration, stride):
+        """The release's sliding windows: a window starts at every stride-th frame; each
+        holds the consecutive frames from its start, `duration` of them or up to the last
+        frame; the first short one (loop padded) ends the list."""
+        return [(start, start + length - 1) for start, length in
+                tt.release_windows(1, n_frames + 1, duration, step=stride)]
 
 
-def windows(n_frames, duration, stride):
-    """inference.py's (first, last) frame numbers of the release's sliding windows: a
-    window starts at every stride-th frame; each holds the consecutive frames from its
-    start, `duration` of them or up to the last frame; the first short one (loop padded)
-    ends the list."""
-    return [(start, start + length - 1) for start, length in
-            tt.release_windows(1, n_frames + 1, duration, step=stride)]
-
-
-# -- how main.py trains, validates and saves under this recipe ---------------------------------
-
-# --n_classes is the trained model's, fine-tuned or not.
-FINE_TUNED_CLASSES_FLAG = '--n_classes'
-# Checkpoints hold the epoch done as 'epoch', and an unprefixed state dict.
-SAVES_EPOCH_DONE = True
-
-
-def begin_epoch(opt, saved_epoch):
-    """The epoch after the one the checkpoint saved; without training the epochs run from 1
-    (so that --no_train --n_epochs 1 validates once)."""
-    return 1 if opt.no_train or saved_epoch is None else saved_epoch + 1
-
-
-def validation_batch_size(opt):
-    """Clips a validation batch: the release batches batch_size // n_val_samples videos
-    with all their clips (the same means over clips)."""
-    return max(1, opt.batch_size // opt.n_val_samples) * opt.n_val_samples
-
-
-def make_scheduler(opt, optimizer):
-    """--lr_scheduler multistep (--multistep_milestones) or plateau (--plateau_patience)."""
-    if opt.lr_scheduler == 'plateau':
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'min',
-                                                          patience=opt.plateau_patience)
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.multistep_milestones)
-
-
-def restore_schedule(opt, checkpoint, scheduler):
-    """--overwrite_milestones; and a checkpoint of the release itself, saved before its
-    multistep scheduler stepped for the epoch done, is stepped once here, so the rate
-    follows the run as if it had not stopped (the release's own resume lags a step)."""
-    if not isinstance(scheduler, torch.optim.lr_scheduler.MultiStepLR):
-        return
-    if opt.overwrite_milestones:
-        scheduler.milestones = collections.Counter(opt.multistep_milestones)
-    if checkpoint.get('scheduler') and 'trained' not in checkpoint:
-        with warnings.catch_warnings():  # (PyTorch warns of a step before any training step)
-            warnings.simplefilter('ignore', UserWarning)
-            scheduler.step()
+RECIPE = Release2020()

@@ -30,6 +30,26 @@ def make_opt():
     return make
 
 
+def clips_of(opt):
+    """The clip settings main.py decides from parsed options (the run's recipe's)."""
+    from recipes import recipe_of
+    return recipe_of(opt).clip_settings(opt)
+
+
+def dataset_of(opt, purpose, transforms):
+    """A dataset of the options' data with the given (spatial, temporal, target)
+    transforms, taken as main.py takes `purpose` ('training', 'validation' or 'test')
+    clips under the CVPR 2018 recipe."""
+    from datasets.factory import make_dataset
+    from recipes import recipe_of
+    from recipes.cvpr2018 import TEST_SUBSETS
+    subset, n_samples = {'training': ('training', 1),
+                         'validation': ('validation', opt.n_val_samples),
+                         'test': (TEST_SUBSETS[getattr(opt, 'test_subset', 'val')], 0)}[purpose]
+    return make_dataset(recipe_of(opt).data_source(opt), clips_of(opt), subset, purpose,
+                        n_samples, transforms, untrimmed=purpose == 'test')
+
+
 @pytest.fixture
 def bfloat16_cpu(monkeypatch):
     """A CPU with bfloat16 instructions, whatever this one has: --amp then autocasts to

@@ -64,7 +64,7 @@ def test_model_outputs_other_than_the_classes_are_refused_before_anything_runs(
 
 def test_a_video_shorter_than_when_it_was_indexed_gives_damaged_clips(tmp_path):
     from datasets import UCF101
-    from datasets.decoding import DamagedFrame
+    from datasets.decoding_errors import DamagedFrame
     from datasets.videodataset import DamagedClip
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a'],
                                                     [('a', 'training', 20)])
@@ -129,7 +129,7 @@ def numbers_shown(frames):
 def test_clips_of_a_variable_frame_rate_video_are_the_frames_the_index_numbers(tmp_path):
     """main.py's clip loader seeks by time; on a variable-rate file that lands on other
     frames, so it seeks exactly there: clip k holds frames k ... k + d - 1."""
-    from datasets.decoding import OPEN_VIDEO, video_file_loader
+    from datasets.video_files import OPEN_VIDEO, video_file_loader
     path = write_vfr_video(tmp_path / 'vfr.mp4')
     for start in range(1, 24):
         numbers = list(range(start, start + 8))
@@ -145,7 +145,7 @@ def test_clips_of_a_variable_frame_rate_video_are_the_frames_the_index_numbers(t
 
 def test_resampling_a_variable_frame_rate_video_follows_its_timestamps(tmp_path):
     """inference.py --fps: output frame k shows what is on screen at k / fps."""
-    from datasets.decoding import VideoFile
+    from datasets.video_files import VideoFile
     path = write_vfr_video(tmp_path / 'vfr.mp4')
     times = frame_times(path)
     steps = {round((b - a) * 25) for a, b in zip(times, times[1:])}
@@ -523,7 +523,8 @@ def test_a_folder_mixing_frame_folders_and_video_files_is_said(tmp_path, capsys)
 
 
 def test_an_audio_file_and_a_video_changing_size_are_said_in_plain_words(tmp_path):
-    from datasets.decoding import VideoError, VideoFile
+    from datasets.decoding_errors import VideoError
+    from datasets.video_files import VideoFile
     audio = str(tmp_path / 'song.mp4')
     subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
                     'sine=frequency=440:duration=1', audio], check=True)

@@ -59,7 +59,7 @@ def test_damaged_frames_of_every_kind_are_left_out_and_logged(tmp_path, capsys, 
     for kind, (label, key) in keys.items():
         DAMAGE[kind](frame(video_path, label, key))
     # A whole frame folder that disappears once the index is built.
-    from recipes import cvpr2018
+    from recipes.cvpr2018 import RECIPE as cvpr2018
     build = cvpr2018.training_set
 
     def build_then_lose_a_folder(*args, **kwargs):

@@ -6,13 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
-from datasets import ActivityNet, Kinetics, UCF101, get_test_set, get_training_set
-from datasets.factory import test_transforms as make_test_transforms
-from datasets.factory import training_transforms, validation_transforms
+from datasets import ActivityNet, Kinetics, UCF101
+from recipes.cvpr2018 import test_transforms as make_test_transforms
+from recipes.cvpr2018 import training_transforms, validation_transforms
 from datasets.videodataset import VideoDataset
 from tests.datagen import activitynet_layout, labelled_layout, write_video
 from utils import UserError
-from clip_settings import ClipSettings
+from tests.conftest import clips_of, dataset_of
 
 
 def reference_windows(n_frames, n_samples, duration):
@@ -65,7 +65,7 @@ def test_items_hold_the_right_frames(ucf, make_opt):
     opt = make_opt('--dataset', 'ucf101', '--video_path', video_path, '--annotation_path',
                    annotation_path, '--sample_size', 16, '--sample_duration', 4,
                    '--no_mean_norm', '--n_val_samples', 3)
-    spatial, _, target = validation_transforms(ClipSettings.from_options(opt))
+    spatial, _, target = validation_transforms(clips_of(opt))
     dataset = UCF101(video_path, annotation_path, 'validation', 3, spatial,
                      None, target, sample_duration=4)
     for index in range(len(dataset)):
@@ -83,12 +83,12 @@ def test_kinetics_ids_test_folder_and_targets(tmp_path, make_opt):
     opt = make_opt('--video_path', video_path, '--annotation_path', annotation_path,
                    '--sample_size', 16, '--sample_duration', 8, '--test_subset', 'test',
                    '--n_classes', 2)
-    test_set = get_test_set(opt, *make_test_transforms(ClipSettings.from_options(opt)))
+    test_set = dataset_of(opt, 'test', make_test_transforms(clips_of(opt)))
     assert [s[0] for s in samples(test_set)] == ['v001', 'v001', 'v001', 'v002']
     assert test_set.video_dir(0).endswith(os.path.join('test', 'v001_000010_000020'))
     clip, video_id = test_set[0]
     assert clip.shape == (3, 8, 16, 16) and video_id == 'v001'
-    train_set = get_training_set(opt, *training_transforms(ClipSettings.from_options(opt)))
+    train_set = dataset_of(opt, 'training', training_transforms(clips_of(opt)))
     clip, label = train_set[0]
     assert clip.shape == (3, 8, 16, 16) and label == 0
 
@@ -97,7 +97,7 @@ def test_transforms_do_not_grow_the_index(ucf, make_opt):
     """The reference's LoopPadding grew the stored frame lists."""
     video_path, annotation_path, _ = ucf
     opt = make_opt('--sample_size', 16, '--sample_duration', 16)
-    spatial, temporal, target = validation_transforms(ClipSettings.from_options(opt))
+    spatial, temporal, target = validation_transforms(clips_of(opt))
     dataset = UCF101(video_path, annotation_path, 'validation', 3, spatial, temporal,
                      target, 16)
     before = samples(dataset)
@@ -108,12 +108,11 @@ def test_transforms_do_not_grow_the_index(ucf, make_opt):
 
 def test_single_validation_clip_is_centred_and_batchable(ucf, make_opt):
     from torch.utils.data import DataLoader
-    from datasets import get_validation_set
     video_path, annotation_path, lengths = ucf
     opt = make_opt('--dataset', 'ucf101', '--video_path', video_path, '--annotation_path',
                    annotation_path, '--sample_size', 16, '--sample_duration', 8,
                    '--n_val_samples', 1, '--no_mean_norm')
-    dataset = get_validation_set(opt, *validation_transforms(ClipSettings.from_options(opt)))
+    dataset = dataset_of(opt, 'validation', validation_transforms(clips_of(opt)))
     clips, _ = next(iter(DataLoader(dataset, batch_size=len(dataset))))
     assert clips.shape == (len(lengths), 3, 8, 16, 16)
     red = clips[-1, 0].mean(dim=(1, 2)).numpy()  # 100 frames: centre 50 - 4 = 46 -> 47..54

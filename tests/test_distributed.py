@@ -84,7 +84,7 @@ def test_two_process_2020_inference_matches_one_process(tmp_path):
         segments=True)
     flags = ['--recipe', '2020', *data_flags(video_path, annotation_path, 'ucf101', 2), *SMALL]
     torchrun(*flags, '--result_path', tmp_path / 'train', '--n_epochs', 1)
-    assert load_checkpoint(str(tmp_path / 'train' / 'save_1.pth'), '2020')['epoch'] == 1
+    assert load_checkpoint(str(tmp_path / 'train' / 'save_1.pth'))['epoch'] == 1
     for extra in ([], ['--inference_no_average']):
         evaluate = [*flags, '--resume_path', tmp_path / 'train' / 'save_1.pth', '--no_train',
                     '--no_val', '--inference', '--inference_stride', 4, *extra]

@@ -12,10 +12,9 @@ import pytest
 import torch
 
 from models.checkpoint import load_checkpoint, save_checkpoint
-from tests.conftest import (ROOT, TINY, assert_one_line_error, data_flags, read_log, run_cli,
+from tests.conftest import (ROOT, TINY, assert_one_line_error, clips_of, data_flags, dataset_of, read_log, run_cli,
                             run_main, ucf_like)
 from tests.datagen import labelled_layout
-from clip_settings import ClipSettings
 from models.registry import ModelSpec
 
 
@@ -362,12 +361,11 @@ def test_a_stray_frame_far_past_the_last_skips_its_video_with_bounded_memory(tmp
 
 
 def test_the_skipped_videos_line_names_the_pass_it_builds_for(tmp_path, capsys, make_opt):
-    from datasets import get_test_set
-    from datasets.factory import test_transforms
+    from recipes.cvpr2018 import test_transforms
     video_path, annotation_path = ucf_like(tmp_path)
     os.rename(os.path.join(video_path, 'a', 'v009'), os.path.join(video_path, 'a', 'gone'))
     opt = make_opt(*data_flags(video_path, annotation_path, 'ucf101'), '--test_subset', 'val')
-    get_test_set(opt, *test_transforms(ClipSettings.from_options(opt)))
+    dataset_of(opt, 'test', test_transforms(clips_of(opt)))
     out = capsys.readouterr().out
     assert '(validation subset, for the test pass): skipped 1 of' in out
 

@@ -159,7 +159,7 @@ def test_fps_and_stride_choose_the_windows(tmp_path, videos):
 
 
 def test_resampling_picks_the_frame_on_screen():
-    from datasets.decoding import resampled
+    from datasets.video_files import resampled
     assert resampled(60, 25.0, 10).tolist() == [int(k * 2.5) for k in range(24)]
     assert resampled(10, 10.0, 20).tolist() == [k // 2 for k in range(20)]
     assert resampled(7, 30.0).tolist() == list(range(7))
@@ -225,12 +225,11 @@ def test_memory_stays_flat_on_a_long_video(tmp_path):
     probe = '''
 import resource, sys
 sys.path.insert(0, {root!r})
-from clip_settings import ClipSettings
 from datasets.clip_stream import ClipStream, Source
-from datasets.factory import test_transforms
+from recipes.cvpr2018 import RECIPE, test_transforms
 from opts import parse_opts
 opt = parse_opts(['--no_cuda', '--sample_size', '32', '--sample_duration', '8'])
-spatial = test_transforms(ClipSettings.from_options(opt))[0]
+spatial = test_transforms(RECIPE.clip_settings(opt))[0]
 stream = ClipStream([Source('v', sys.argv[1], False)], spatial, 8, 8)
 n = sum(1 for item in stream if item.error is None)
 print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

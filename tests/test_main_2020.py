@@ -234,6 +234,24 @@ def test_inference_writes_the_release_s_layouts(footage_set, tmp_path, capsys, a
 
 
 @pytest.mark.slow
+def test_a_second_inference_into_one_folder_keeps_the_first_s_results(footage_set, tmp_path,
+                                                                        capsys):
+    checkpoint = str(tmp_path / 'model.pth')
+    release_checkpoint(checkpoint)
+    out = tmp_path / 'out'
+    for stride in (8, 16):
+        code, err = run_cli(capsys, *data(footage_set), '--resume_path', checkpoint,
+                            '--no_train', '--no_val', '--inference', '--inference_stride',
+                            stride, '--inference_no_average', '--result_path', out)
+        assert code in (0, None), err
+    kept = sorted(p.name for p in out.glob('val_*.json'))
+    assert len(kept) == 1, sorted(p.name for p in out.iterdir())
+    first, second = (json.loads((out / name).read_text())['results'] for name in
+                     (kept[0], 'val.json'))
+    assert len(first['v1b']) > len(second['v1b'])  # windows every 8 frames, then every 16
+
+
+@pytest.mark.slow
 def test_inference_py_scores_as_main_py_s_inference(footage_set, tmp_path, capsys):
     checkpoint = str(tmp_path / 'model.pth')
     release_checkpoint(checkpoint)
@@ -385,9 +403,7 @@ def test_a_training_clip_is_the_release_s_random_resized_crop(footage_set, make_
     import random
 
     import native
-    from clip_settings import ClipSettings
-    from datasets.factory import DataSource
-    from recipes import release2020
+    from recipes.release2020 import RECIPE
     from torchvision.transforms import RandomResizedCrop
     made = []
     if native_core:
@@ -398,8 +414,7 @@ def test_a_training_clip_is_the_release_s_random_resized_crop(footage_set, make_
     else:
         monkeypatch.setattr(native, 'disabled', True)
     opt = make_opt(*data(footage_set)[:-1])
-    dataset = release2020.training_set(DataSource.from_options(opt),
-                                       ClipSettings.from_options(opt))
+    dataset = RECIPE.training_set(RECIPE.data_source(opt), RECIPE.clip_settings(opt))
     index = [dataset.video_ids[dataset.span_video[dataset.sample_span[i]]]
              for i in range(len(dataset))].index('t0a')
     random.seed(5), torch.manual_seed(5)
@@ -453,6 +468,26 @@ def test_help_under_a_recipe_lists_its_options_not_the_other_s(capsys):
     assert '--n_pretrain_classes' in text and '--lr_scheduler' in text
     assert '--begin_epoch' not in text and '--n_finetune_classes' not in text
     with pytest.raises(SystemExit):
-        parse_opts(['--help'])  # the default lists both, the 2020 ones in their group
+        parse_opts(['--help'])  # the default recipe's, and where the other's are
     text = capsys.readouterr().out
-    assert '--n_finetune_classes' in text and '--n_pretrain_classes' in text
+    assert '--n_finetune_classes' in text and '--n_pretrain_classes' not in text
+    assert '--recipe 2020 --help lists the options of the 2020 release' in ' '.join(text.split())
+
+
+@pytest.mark.parametrize('program', ['main', 'inference'])
+@pytest.mark.parametrize('recipe', ['cvpr2018', '2020'])
+def test_help_shows_each_option_once(program, recipe):
+    """One entry an option (an alias beside its flag), and no two entries of one text."""
+    import argparse
+
+    from opts import build_parser
+    from recipes import RECIPES
+    actions = [a for a in build_parser(program, RECIPES[recipe])._actions
+               if a.help != argparse.SUPPRESS]
+    flags = [flag for a in actions for flag in a.option_strings]
+    assert len(flags) == len(set(flags)) > 20
+    texts = [a.help for a in actions if a.help]
+    assert len(texts) == len(set(texts)), sorted(t for t in texts if texts.count(t) > 1)
+    sync = next((a for a in actions if a.dest == 'sync_bn'), None)
+    assert program == 'inference' and sync is None or \
+        sync.option_strings == ['--sync_bn', '--batchnorm_sync'][:2 if recipe == '2020' else 1]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from models import resnet, resnet2p1d, wide_resnet
-from models.checkpoint import load_checkpoint
+from recipes import RECIPES, load_checkpoint_for
 from utils import UserError
 
 # (family, depth) -> parameters at 700 classes (Kinetics-700), as the release's models have.
@@ -107,7 +107,7 @@ def test_a_2020_checkpoint_is_named_not_run_through_the_2018_pipeline(tmp_path, 
     path = str(tmp_path / 'r3d18_K_200ep.pth')
     release_2020_checkpoint(path, arch, family)
     with pytest.raises(UserError) as e:
-        load_checkpoint(path)
+        load_checkpoint_for(path, RECIPES['cvpr2018'], recipe_given=False)
     message = str(e.value)
     assert '2020 release' in message and path in message and '\n' not in message
     assert 'arbitrary code' not in message

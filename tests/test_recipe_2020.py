@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from models import resnet, resnet2p1d
-from recipes import cvpr2018, release2020
+from recipes.cvpr2018 import RECIPE as cvpr2018
+from recipes.release2020 import RECIPE as release2020
 from tests.datagen import write_footage_frames
 from tests.test_inference import inference
 from tests.test_models_2020 import release_2020_checkpoint

@@ -8,11 +8,11 @@ from PIL import Image
 
 import spatial_transforms as st
 import temporal_transforms as tt
-from datasets.factory import test_transforms as make_test_transforms
-from datasets.factory import training_transforms, validation_transforms
+from recipes.cvpr2018 import test_transforms as make_test_transforms
+from recipes.cvpr2018 import training_transforms, validation_transforms
 from datasets.videodataset import transform_clip
 from mean import get_mean, get_std
-from clip_settings import ClipSettings
+from tests.conftest import clips_of, dataset_of
 
 
 def noise_image(w, h, seed=0):
@@ -125,7 +125,7 @@ def test_clip_path_equals_frame_by_frame(make_opt, flags):
     opt = make_opt('--sample_size', 32, *flags)
     frames = [noise_image(71, 40, seed=i) for i in range(6)]
     for pipeline in (training_transforms, validation_transforms, make_test_transforms):
-        spatial = pipeline(ClipSettings.from_options(opt))[0]
+        spatial = pipeline(clips_of(opt))[0]
         for seed in range(4):
             random.seed(seed)
             expected = frame_by_frame(spatial, frames)
@@ -137,7 +137,7 @@ def test_clip_path_equals_frame_by_frame(make_opt, flags):
 
 def test_normalisation_options(make_opt):
     def norm(*flags):
-        n = training_transforms(ClipSettings.from_options(make_opt(*flags)))[0].transforms[-1]
+        n = training_transforms(clips_of(make_opt(*flags)))[0].transforms[-1]
         return n.mean, n.std
     mean, std = get_mean(1, 'activitynet'), get_std(1)
     assert norm() == (mean, [1, 1, 1])
@@ -147,16 +147,16 @@ def test_normalisation_options(make_opt):
 
 
 def test_no_hflip_is_respected(make_opt):
-    steps = training_transforms(ClipSettings.from_options(make_opt('--no_hflip')))[0].transforms
+    steps = training_transforms(clips_of(make_opt('--no_hflip')))[0].transforms
     assert not any(isinstance(t, st.RandomHorizontalFlip) for t in steps)
-    steps = training_transforms(ClipSettings.from_options(make_opt()))[0].transforms
+    steps = training_transforms(clips_of(make_opt()))[0].transforms
     assert any(isinstance(t, st.RandomHorizontalFlip) for t in steps)
 
 
 def test_one_draw_per_clip(make_opt):
     """Every frame of a clip gets the same crop, scale and flip."""
     opt = make_opt('--sample_size', 16, '--train_crop', 'random')
-    spatial = training_transforms(ClipSettings.from_options(opt))[0]
+    spatial = training_transforms(clips_of(opt))[0]
     frame = noise_image(50, 30)
     for seed in range(10):
         random.seed(seed)
@@ -218,12 +218,11 @@ def footage(tmp_path_factory):
 def training_sets(make_opt, footage, *flags):
     """Training sets as main.py builds them: (with --fast_training_clips, by default, and the
     reference's way: PIL decoding every frame and the PIL transforms)."""
-    from datasets import get_training_set
-    from datasets.decoding import video_loader
+    from datasets.jpeg_frames import video_loader
     sets = []
     for fast in (['--fast_training_clips'], [], []):
         opt = make_opt(*footage, *flags, *fast)
-        sets.append(get_training_set(opt, *training_transforms(ClipSettings.from_options(opt))))
+        sets.append(dataset_of(opt, 'training', training_transforms(clips_of(opt))))
     sets[2].loader = lambda folder, numbers: video_loader(folder, numbers)  # not the default
     assert [s.decodes_to_tensors() for s in sets] == [True, True, False]
     assert sets[0].spatial_transform.transforms[0].tensor_resize == 'torch'
@@ -326,7 +325,7 @@ def test_every_training_setting_takes_tensor_frames_and_matches_its_pil_steps(ma
     """The training pipeline of every setting is built for decoded tensor frames (the fast
     path), and gives what its own steps give on PIL frames (exactly, or within the
     documented 2 grey levels with --fast_training_clips)."""
-    clips = ClipSettings.from_options(make_opt(*flags, '--sample_size', 16))
+    clips = clips_of(make_opt(*flags, '--sample_size', 16))
     spatial = training_transforms(clips)[0]
     assert spatial.takes_tensor_frames
     frames = [noise_image(37, 29, seed) for seed in range(3)]
@@ -346,7 +345,7 @@ def test_every_training_setting_takes_tensor_frames_and_matches_its_pil_steps(ma
 
 @pytest.mark.parametrize('fast', [[], ['--fast_training_clips']])
 def test_validation_and_test_clips_stay_on_the_pil_path(make_opt, fast):
-    clips = ClipSettings.from_options(make_opt(*fast))
+    clips = clips_of(make_opt(*fast))
     for pipeline in (validation_transforms, make_test_transforms):
         assert not pipeline(clips)[0].takes_tensor_frames
 

@@ -11,10 +11,9 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT, TINY, data_flags, run_cli, run_main
+from tests.conftest import ROOT, TINY, clips_of, data_flags, dataset_of, run_cli, run_main
 from tests.datagen import (FRAME_STEP, activitynet_layout, labelled_layout, video_file_layout,
                            write_video_file)
-from clip_settings import ClipSettings
 
 pytestmark = pytest.mark.skipif(shutil.which('ffmpeg') is None, reason='needs ffmpeg')
 
@@ -50,7 +49,7 @@ def test_training_and_test_from_video_files(tmp_path, capsys, dataset, ext):
 
 def test_activitynet_segments_from_video_files(tmp_path, capsys):
     from datasets import ActivityNet
-    from datasets.decoding import video_file_loader
+    from datasets.video_files import video_file_loader
     video_path, annotation_path = activitynet_layout(
         str(tmp_path), [('training', 25, 25.0, [('run', 0.2, 0.8)]),
                         ('validation', 20, 25.0, [('jump', 0.0, 0.6)])])
@@ -72,8 +71,8 @@ def test_activitynet_segments_from_video_files(tmp_path, capsys):
 def test_the_video_loaders_give_the_frames_asked_for(tmp_path):
     """In the order asked, repeats included: a run of consecutive frames longer than the
     decoder's chunk, frames out of order, and one box of them."""
-    from datasets.decoding import CHUNK
-    from datasets.decoding import video_file_loader, video_file_pil_loader
+    from datasets.video_files import CHUNK
+    from datasets.video_files import video_file_loader, video_file_pil_loader
     path = str(tmp_path / 'v.mp4')
     write_video_file(path, 30, 0)
     runs = [list(range(3, 3 + 2 * CHUNK + 3)), [9, 2, 20, 20, 5], [4, 5, 4, 5]]
@@ -91,21 +90,20 @@ def test_the_video_loaders_give_the_frames_asked_for(tmp_path):
 def test_clips_are_the_frames_the_frame_folders_give(tmp_path, make_opt):
     """The same seed picks the same frame numbers from videos as from frame folders, in
     training (random crops), validation (spread clips) and test (windows)."""
-    from datasets import get_test_set, get_training_set, get_validation_set
     from spatial_transforms import Compose, ToTensor
     import temporal_transforms as tt
     videos = VIDEOS[:-1]
     frames_path, annotation_path = labelled_layout(str(tmp_path), ['a', 'b'], videos)
     video_path, _ = video_file_layout(str(tmp_path), ['a', 'b'], videos)
     plain = Compose([ToTensor(1)])
-    builders = [(get_training_set, tt.TemporalRandomCrop(8)), (get_validation_set,
-                tt.LoopPadding(8)), (get_test_set, tt.LoopPadding(8))]
-    for build, temporal in builders:
+    passes = [('training', tt.TemporalRandomCrop(8)), ('validation', tt.LoopPadding(8)),
+              ('test', tt.LoopPadding(8))]
+    for purpose, temporal in passes:
         sets = []
         for path in (frames_path, video_path):
             opt = make_opt(*data_flags(path, annotation_path, 'ucf101', 2), '--sample_duration',
                            8, '--n_val_samples', 2)
-            sets.append(build(opt, plain, temporal, None))
+            sets.append(dataset_of(opt, purpose, (plain, temporal, None)))
         from_frames, from_videos = sets
         assert (from_frames.input_format, from_videos.input_format) == ('frames', 'videos')
         assert len(from_frames) == len(from_videos)
@@ -118,7 +116,7 @@ def test_clips_are_the_frames_the_frame_folders_give(tmp_path, make_opt):
             from_frames[i]
             random.seed(i)
             shown = frame_numbers_of(from_videos[i][0], FRAME_STEP)
-            assert shown == requested[-1], (build.__name__, i)
+            assert shown == requested[-1], (purpose, i)
 
 
 @pytest.mark.slow
@@ -127,9 +125,8 @@ def test_clips_are_the_frames_the_frame_folders_give(tmp_path, make_opt):
 def test_training_clips_decode_only_their_crop(tmp_path, make_opt, monkeypatch, flags):
     """A training clip from a video decodes only its crop, and gives the tensors of cropping
     the whole decoded frames: every scale and place, odd sides included (98 x 62 frames)."""
-    from datasets import get_training_set
-    from datasets import decoding
-    from datasets.factory import training_transforms
+    from datasets import video_files
+    from recipes.cvpr2018 import training_transforms
     from spatial_transforms import Compose
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:4])
     textured = os.path.join(video_path, 'a', 'v000.mp4')  # testsrc2: detail everywhere
@@ -138,18 +135,18 @@ def test_training_clips_decode_only_their_crop(tmp_path, make_opt, monkeypatch, 
                     '-pix_fmt', 'yuv420p', '-g', '8', textured], check=True)
     opt = make_opt(*data_flags(video_path, annotation_path, 'ucf101', 2), '--sample_size',
                    24, '--sample_duration', 8, *flags)
-    dataset = get_training_set(opt, *training_transforms(ClipSettings.from_options(opt)))
+    dataset = dataset_of(opt, 'training', training_transforms(clips_of(opt)))
     assert dataset.input_format == 'videos' and dataset.decodes_to_tensors()
     first = [i for i in range(len(dataset)) if dataset.target_record(i)['video'] == textured]
     decoded_sizes = []
-    decode = decoding.decode_video_frames
+    decode = video_files.decode_video_frames
 
     def spy(path, numbers, box=None):
         frames = decode(path, numbers, box)
         decoded_sizes.append(next(iter(frames.values())).shape[:2])
         return frames
 
-    monkeypatch.setattr(decoding, 'decode_video_frames', spy)
+    monkeypatch.setattr(video_files, 'decode_video_frames', spy)
     for seed in range(40):
         random.seed(seed)
         cropped = dataset[first[0]][0]
@@ -215,7 +212,7 @@ def test_a_damaged_video_is_skipped_and_reported(tmp_path, capsys):
 def test_a_video_damaged_during_the_run_leaves_its_clips_out(tmp_path, capsys, monkeypatch):
     video_path, annotation_path = video_file_layout(str(tmp_path), ['a', 'b'], VIDEOS[:-1])
     damaged = os.path.join(video_path, 'a', 'v001.mp4')
-    from recipes import cvpr2018
+    from recipes.cvpr2018 import RECIPE as cvpr2018
     build = cvpr2018.training_set
 
     def build_then_damage(*args, **kwargs):

@@ -1,20 +1,17 @@
-"""Decoding: frames from frame folders (JPEG files, by torchcodec's libjpeg-turbo decoder or
-PIL) and from video files (torchcodec, FFmpeg's decoders), each as the clip loaders and
-inference need them, with damage named by file.
+"""Frames from video files (torchcodec, FFmpeg's decoders): the frames of a clip at any
+place, only a box of each where the transform crops first (training, validation, test), and
+every frame in order, at the file's own rate or resampled (indexing, inference).
 
 Frames are numbered from 1, as the frame folders' `image_00001.jpg` are.
 """
 import functools
 import math
-import os
-import re
 
 import numpy as np
-import torch
 from PIL import Image
 
-from datasets.names import VIDEO_EXTENSIONS, frame_path  # noqa: F401 (decoding's names)
-from utils import UserError, one_line
+from datasets.decoding_errors import (REPLACE_VIDEO, DamagedFrame, VideoError, decoding_error,
+                                     decoding_failure)
 
 # Frames decoded per call: enough to amortise the call, few enough that a chunk is still in
 # the core's cache when it is converted and that 4K video does not hold much memory
@@ -22,134 +19,7 @@ from utils import UserError, one_line
 CHUNK = 8
 
 
-class DamagedFrame(UserError):
-    """A frame that is missing or cannot be decoded: `reason` is 'missing' or 'corrupt
-    (what the decoder said)'."""
-
-    def __init__(self, path, kind, detail='', advice='extract the frames of this video again '
-                 '(utils_scripts/video_jpg*.py, then n_frames*.py)'):
-        self.path, self.reason = path, f'{kind} ({detail})' if detail else kind
-        super().__init__(f'{kind} frame {path}' + (f' ({detail})' if detail else '') +
-                         f': {advice} or drop it from the annotation file')
-
-
-class VideoError(Exception):
-    """A video that cannot be read; the message names the file and the reason, which
-    `reason` holds alone."""
-
-    def __init__(self, path, reason):
-        super().__init__(f'{path}: {reason}')
-        self.path, self.reason = path, reason
-
-
-# -- frame folders --------------------------------------------------------------------------
-
-def pil_loader(path):
-    """Decode one frame to RGB, naming the file when it is missing or damaged."""
-    try:
-        img = Image.open(path)
-        img.load()
-    except FileNotFoundError:
-        raise DamagedFrame(path, 'missing') from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        # PIL's messages repeat the path: the line names it once.
-        raise DamagedFrame(path, 'corrupt', one_line(e, 200).replace(f" '{path}'", '')
-                           .replace(path, os.path.basename(path))) from None
-    return img if img.mode == 'RGB' else img.convert('RGB')
-
-
-def video_loader(video_dir, frame_indices, image_loader=pil_loader):
-    """The frames of a clip as PIL images; a frame repeated by loop padding is decoded once."""
-    decoded = {}
-    clip = []
-    for i in frame_indices:
-        if i not in decoded:
-            decoded[i] = image_loader(frame_path(video_dir, i))
-        clip.append(decoded[i])
-    return clip
-
-
-def get_default_video_loader():
-    return video_loader
-
-
-@functools.cache
-def jpeg_decoder():
-    """torchcodec's JPEG decoder (libjpeg-turbo, as PIL's: the same pixels), or None where
-    torchcodec cannot be loaded; imported on first use, in the process that decodes."""
-    try:
-        from torchcodec.decoders import decode_jpeg
-    except (ImportError, OSError, RuntimeError):  # missing, or FFmpeg libraries missing
-        return None
-    return decode_jpeg
-
-
-def tensor_video_loader(video_dir, frame_indices):
-    """The frames of a clip as C x H x W uint8 tensors, each frame decoded once. A frame the
-    JPEG decoder refuses, or that declares more pixels than PIL accepts (torchcodec would
-    allocate them all), goes to PIL, which reads what it can (other formats under a .jpg
-    name) and names the damage as video_loader does."""
-    decode_jpeg = jpeg_decoder()
-    unique = list(dict.fromkeys(frame_indices))
-    paths = [frame_path(video_dir, i) for i in unique]
-    encoded = [jpeg_bytes(path) for path in paths]
-    decoded = None
-    if all(data is not None for data in encoded):
-        try:
-            decoded = decode_jpeg(encoded)  # one call for the clip: less Python per frame
-        except (RuntimeError, OSError, ValueError):
-            pass
-    if decoded is None:
-        decoded = [decode_one_frame(decode_jpeg, path, data)
-                   for path, data in zip(paths, encoded)]
-    by_number = dict(zip(unique, decoded))
-    return [by_number[i] for i in frame_indices]
-
-
-SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def declared_pixels(data):
-    """Width x height that a JPEG's frame header declares, or None where none is found."""
-    i = 2
-    while i + 9 <= len(data) and data[i] == 0xFF:
-        marker = data[i + 1]
-        if marker in SOF_MARKERS:
-            height = int.from_bytes(data[i + 5:i + 7], 'big')
-            return height * int.from_bytes(data[i + 7:i + 9], 'big')
-        if marker == 0xFF:  # a fill byte
-            i += 1
-            continue
-        i += 2 + int.from_bytes(data[i + 2:i + 4], 'big')
-    return None
-
-
-def jpeg_bytes(path):
-    """A frame file's bytes for the JPEG decoder, or None where PIL should decode it: the
-    file cannot be read (PIL names why), it is no JPEG with a frame header, or it declares
-    more pixels than PIL's limit."""
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError:
-        return None
-    pixels = declared_pixels(data) if data[:2] == b'\xff\xd8' else None
-    if pixels is None or pixels > Image.MAX_IMAGE_PIXELS:
-        return None
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
-
-
-def decode_one_frame(decode_jpeg, path, data):
-    if data is not None:
-        try:
-            return decode_jpeg(data)
-        except (RuntimeError, OSError, ValueError):
-            pass
-    frame = np.asarray(pil_loader(path))
-    return torch.from_numpy(frame.copy()).permute(2, 0, 1)
-
-
-# -- video files: clips at random places (training, validation, test) -----------------------
+# -- clips at random places (training, validation, test) ------------------------------------
 
 class OpenVideo:
     """The video file this process decoded last, kept open for the next clip of the same
@@ -222,8 +92,6 @@ def decode_video_frames(path, frame_indices, box=None, convert=None):
     return frames
 
 
-REPLACE_VIDEO = 'replace this video (utils_scripts/video_reencode.py)'
-
 
 def decode_numbers(path, unique, box, convert):
     """The frames `unique` (sorted frame numbers) as decode_video_frames gives them, or None
@@ -264,14 +132,6 @@ def video_file_pil_loader(path, frame_indices):
     return [images[i] for i in frame_indices]
 
 
-# torchcodec's messages for faults of the file, in plain words.
-KNOWN_FAILURES = (
-    ('best video stream is unknown', 'has no video stream (an audio file?)'),
-    ('Expected pre-allocated tensor of shape', 'changes its frame size partway through; '
-     're-encode it (utils_scripts/video_reencode.py gives every frame one size)'),
-)
-
-
 def decoder_source(path):
     """What torchcodec opens for `path`: the path, or, for a name that is not valid UTF-8
     (an archive from a Latin-1 system), the open file, which torchcodec reads through."""
@@ -280,21 +140,6 @@ def decoder_source(path):
         return path
     except UnicodeEncodeError:
         return open(path, 'rb')  # noqa: SIM115 (the decoder holds it while it is used)
-
-
-def decoding_failure(exc):
-    """What is wrong with a file, from an exception of torchcodec: its known faults in plain
-    words, otherwise 'cannot be decoded (FFmpeg's message)' (torchcodec prefixes messages
-    with its own source location, dropped)."""
-    reason = re.sub(r'^\w+, \S+:\d+, ', '', one_line(exc))
-    for pattern, plain in KNOWN_FAILURES:
-        if pattern in reason:
-            return plain
-    return f'cannot be decoded ({reason[:200]})'
-
-
-def decoding_error(path, exc):
-    return VideoError(path, decoding_failure(exc))
 
 
 def box_crop(box):
@@ -326,7 +171,7 @@ def _box_crop_class():
     return BoxCrop
 
 
-# -- video files: every frame in order (indexing, inference) ---------------------------------
+# -- every frame in order (indexing, inference) ---------------------------------------------
 
 def resampled_count(n_source, source_fps, fps):
     """How many frames at `fps` span `n_source` frames at `source_fps` (at least one)."""
