@@ -4,9 +4,11 @@ the option tables of models/, recipes/ and opts.py can all use it."""
 import argparse
 from dataclasses import dataclass, field
 
-# The programs an option belongs to.
-MAIN, INFERENCE = 'main', 'inference'
+# The programs an option belongs to: main.py, inference.py, export.py; those that run a
+# model (BOTH), and those that build one and describe its clips (APPLIED).
+MAIN, INFERENCE, EXPORT = 'main', 'inference', 'export'
 BOTH = (MAIN, INFERENCE)
+APPLIED = (MAIN, INFERENCE, EXPORT)
 
 
 class OptionError(ValueError):

@@ -2,13 +2,16 @@
 
     python inference.py INPUT [INPUT ...] --output OUT --resume_path resnet-34-kinetics.pth \
         --model resnet --model_depth 34 --resnet_shortcut A [--mode score|feature]
+    python inference.py INPUT [INPUT ...] --output OUT --resume_path model.onnx
 
 INPUT: a video file, a folder (searched for video files and frame folders), or a text file
 listing such paths. Each video is cut into clips as main.py's test pass cuts and prepares
 them; `--mode score` writes OUT/results.json (the clip-averaged top classes of each video,
 and each clip's top class), `--mode feature` writes OUT/NAME.npy (the pooled activations that
 feed the classifier, one row per clip) and OUT/features.json. Videos already done are
-skipped on a rerun; videos that cannot be read are named in OUT/failed.txt.
+skipped on a rerun; videos that cannot be read are named in OUT/failed.txt. A model file
+export.py wrote (.onnx, run by onnxruntime; .pt2) is applied the same way, its settings read
+from its metadata.
 """
 import argparse
 import sys
@@ -20,13 +23,13 @@ from torch import nn
 import opts
 import recipes
 from argtypes import INFERENCE
-from datasets.annotations import load_annotation
-from datasets.inputs import find_sources, read_list
-from datasets.registry import layout_of_annotation
+from datasets.class_names import class_names_for
+from datasets.inputs import find_sources
 from distributed import evaluation_model, gather_to_main, leave_process_group, wrap_model
 from inference_pass import Job, process
 from inference_results import output_settings, read_part, write_summary
-from models.checkpoint import differences_line, head_name, load_model_file, setting_differences
+from models import exported
+from models.checkpoint import head_name, load_model_file
 from models.factory import build_model
 from result_folder import held
 from runtime import Runtime
@@ -34,7 +37,22 @@ from utils import UserError, one_line
 
 
 def parse_args(argv=None):
-    return opts.parse(INFERENCE, argv)
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    return opts.parse(INFERENCE, with_recipe_of_exported_model(argv))
+
+
+def with_recipe_of_exported_model(argv):
+    """The command line, with the recipe an exported model file records where --recipe is
+    not given: the file says how its clips are made (a checkpoint's recipe, by contrast, is
+    asked for)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--resume_path')
+    pre.add_argument('--recipe')
+    known, _ = pre.parse_known_args(argv)
+    if known.recipe or not known.resume_path or not exported.format_of(known.resume_path):
+        return argv
+    recipe = exported.recorded_recipe(known.resume_path)
+    return argv + ['--recipe', recipe] if recipe in recipes.RECIPES else argv
 
 
 def main(argv=None):
@@ -57,15 +75,25 @@ def run(opt):
     """Check everything, then process the videos not yet done; returns the exit status."""
     recipe = recipes.recipe_of(opt)
     sources = find_sources(opt.inputs)
-    checkpoint = recipes.load_checkpoint_for(opt.resume_path, recipe, recipes.given(opt))
-    opt = with_recorded_settings(opt, checkpoint, recipe)
+    model_file = None
+    if exported.format_of(opt.resume_path):
+        model_file = exported.load(opt.resume_path, use_cuda=not opt.no_cuda)
+        check_exported_fits(opt, model_file, recipe)
+        checkpoint = recipes.checked_recipe({'settings': model_file.settings},
+                                            opt.resume_path, recipe, recipes.given(opt))
+    else:
+        checkpoint = recipes.load_checkpoint_for(opt.resume_path, recipe, recipes.given(opt))
+    opt = opts.with_recorded_settings(opt, checkpoint, opt.resume_path, INFERENCE, recipe)
+    opt.stride = opt.stride or opt.sample_duration
     for line in recipe.notes(opt):
         print(line, file=sys.stderr)
-    class_names = read_class_names(opt, checkpoint) if opt.mode == 'score' else None
+    class_names = class_names_for(opt.n_classes, opt.class_names, opt.annotation_path,
+                                  checkpoint.get('settings', {}).get('class_names')) \
+        if opt.mode == 'score' else None
     runtime = Runtime.from_options(opt)
     try:
         spec, clips = recipe.model_spec(opt), recipe.clip_settings(opt)
-        model = load_model(spec, opt, checkpoint, runtime)
+        model = model_file or load_model(spec, opt, checkpoint, runtime)
         job = Job(opt.output, opt.mode, opt.top_k, recipe.inference_transform(clips),
                   recipe.windows, opt.sample_duration, opt.stride, opt.fps, opt.batch_size,
                   opt.n_threads)
@@ -95,61 +123,23 @@ def infer(sources, class_names, model, settings, job, runtime, overwrite=False):
     return 1 if failed else 0
 
 
-def with_recorded_settings(opt, checkpoint, recipe):
-    """The options, with what the checkpoint records of its model and clips (checkpoints
-    main.py writes do) in place of the defaults: such a checkpoint needs no model or clip
-    flags. A flag given with another value wins, and a line says so."""
-    recorded = checkpoint.get('settings') or {}
-    taken = {o.dest: o for o in opts.options_of(INFERENCE, recipe) if o.recorded}
-    opt = argparse.Namespace(**vars(opt))
-    for name, value in recorded.items():
-        # (a value this recipe has no choice for, from a checkpoint of another recipe run
-        # as asked, leaves the option at its default)
-        choices = opts.choices_of(taken[name], recipe) if name in taken else None
-        if name in taken and name not in opt.explicit and (not choices or value in choices):
-            setattr(opt, name, value)
-    if 'n_classes' in recorded and 'n_classes' not in opt.explicit:
-        opt.n_classes = recorded['n_classes']
-    given = dict(opts.recorded_options(opt, INFERENCE, recipe), n_classes=opt.n_classes)
-    differences = setting_differences(checkpoint, given)
-    if differences:
-        print(f'warning: {differences_line(opt.resume_path, differences)}', file=sys.stderr)
-    opts.derive(opt, recipe)
-    opt.stride = opt.stride or opt.sample_duration
-    return opt
-
-
-def read_class_names(opt, checkpoint):
-    """Class names from --class_names, --annotation_path, the checkpoint (main.py records
-    its classes' names), Kinetics-400's for a 400-class model, or class indices."""
-    recorded = (checkpoint.get('settings') or {}).get('class_names')
-    if opt.class_names:
-        names = read_list(opt.class_names, comments=False)  # a class may be named '#1'
-    elif opt.annotation_path:
-        names = annotation_class_names(opt.annotation_path)
-    elif isinstance(recorded, list) and len(recorded) == opt.n_classes:
-        names = [str(name) for name in recorded]
-    elif opt.n_classes == 400:
-        # The published models' order: Kinetics-400's classes sorted, as torchvision lists them.
-        from torchvision.models.video import R3D_18_Weights
-        names = list(R3D_18_Weights.KINETICS400_V1.meta['categories'])
-    else:
-        names = [str(i) for i in range(opt.n_classes)]
-    source = opt.class_names or opt.annotation_path
-    if len(names) != opt.n_classes:
-        raise UserError(f'{source} names {len(names)} classes but the model has '
-                        f'{opt.n_classes} (--n_classes)')
-    return names
-
-
-def annotation_class_names(path):
-    """The class names of an annotation file of any registered layout, in the order main.py
-    numbers them."""
-    data = load_annotation(path)
-    layout = layout_of_annotation(data)
-    if layout is None:
-        raise UserError(f'{path} has neither "labels" nor "taxonomy": no class names in it')
-    return [str(name) for name in layout.class_names(data, path)]
+def check_exported_fits(opt, model_file, recipe):
+    """An exported model computes what it was exported for: its mode, network, classes and
+    clip size are fixed (the preprocessing is not: its flags may change it, said as for a
+    checkpoint)."""
+    outputs = {'score': 'class scores', 'feature': 'features'}
+    if opt.mode != model_file.mode:
+        raise UserError(f'{opt.resume_path} outputs {outputs[model_file.mode]} (exported with '
+                        f'--mode {model_file.mode}): run with --mode {model_file.mode}, or '
+                        f'export the checkpoint again with --mode {opt.mode}')
+    fixed = [o.dest for o in opts.options_of(INFERENCE, recipe) if o.recorded and
+             (o.group == 'model' or o.dest in ('sample_size', 'sample_duration'))]
+    for name in fixed + ['n_classes']:
+        value = model_file.settings.get(name)
+        if name in opt.explicit and value is not None and getattr(opt, name) != value:
+            raise UserError(f'{opt.resume_path} is an exported model, made with --{name} '
+                            f'{value}: --{name} {getattr(opt, name)} cannot change it; leave '
+                            'the flag out')
 
 
 def load_model(spec, opt, checkpoint, runtime):

@@ -10,10 +10,11 @@ import argparse
 import os
 import sys
 
-from argtypes import (BOTH, INFERENCE, MAIN, HelpFormatter, OneLineParser, OptionError,
-                      non_negative_float, non_negative_int, option, positive_float,
-                      positive_int)
+from argtypes import (APPLIED, BOTH, EXPORT, INFERENCE, MAIN, HelpFormatter, OneLineParser,
+                      OptionError, non_negative_float, non_negative_int, option,
+                      positive_float, positive_int)
 from datasets.registry import DATASETS
+from models.checkpoint import differences_line, setting_differences
 from models.registry import MODEL_OPTIONS, supported_depths
 from recipes import DEFAULT, RECIPES
 from train import OPTIMIZERS
@@ -23,11 +24,15 @@ PROGRAMS = {
     MAIN: ('main.py', 'Train, fine-tune and test 3D CNNs for action recognition.'),
     INFERENCE: ('inference.py', 'Classify videos or extract their features with a trained '
                                 '3D CNN.'),
+    EXPORT: ('export.py', 'Write a trained model as an ONNX file (or a torch.export program) '
+                          'that carries what applying it needs.'),
 }
 GROUPS = {
     MAIN: ('data', 'clips', 'model', 'optimisation', 'devices and speed', 'run control'),
     INFERENCE: ('what to compute', 'clips', 'model', 'devices and speed', 'run control'),
+    EXPORT: ('what to compute', 'clips', 'model', 'run control'),
 }
+TO_APPLY = (INFERENCE, EXPORT)  # the programs that apply a trained model
 
 SHARED = (
     # -- main.py's data
@@ -64,10 +69,16 @@ SHARED = (
     option('--output', group='what to compute', programs=(INFERENCE,), required=True,
            help='output folder (created if missing)'),
     option('--resume_path', group='what to compute', programs=(INFERENCE,), required=True,
+           help='the trained model: a checkpoint, or a file export.py wrote (.onnx, .pt2)'),
+    option('resume_path', group='what to compute', programs=(EXPORT,), metavar='CHECKPOINT',
            help='the trained model\'s checkpoint'),
-    option('--mode', group='what to compute', programs=(INFERENCE,), default='score',
+    option('output', group='what to compute', programs=(EXPORT,), metavar='OUTPUT',
+           help='the file to write: OUTPUT.onnx (ONNX) or OUTPUT.pt2 (torch.export)'),
+    option('--format', group='what to compute', programs=(EXPORT,), default=None,
+           choices=('onnx', 'pt2'), help='default: as OUTPUT\'s extension says'),
+    option('--mode', group='what to compute', programs=TO_APPLY, default='score',
            choices=('score', 'feature'),
-           help='score: top classes per video and clip; feature: pooled features per clip'),
+           help='score: class scores; feature: the pooled features that feed the classifier'),
     option('--stride', group='what to compute', programs=(INFERENCE,), type=positive_int,
            help='frames between clip starts (default: --sample_duration)'),
     option('--fps', group='what to compute', programs=(INFERENCE,), type=positive_float,
@@ -75,23 +86,26 @@ SHARED = (
                 'own rate)'),
     option('--top_k', group='what to compute', programs=(INFERENCE,), default=5,
            type=positive_int, help='classes per video in results.json'),
-    option('--annotation_path', group='what to compute', programs=(INFERENCE,), default='',
+    option('--annotation_path', group='what to compute', programs=TO_APPLY, default='',
            help='class names from this annotation file (as main.py reads it)'),
-    option('--class_names', group='what to compute', programs=(INFERENCE,), default='',
+    option('--class_names', group='what to compute', programs=TO_APPLY, default='',
            help='class names from this file, one a line (every non-empty line is a name)'),
     option('--overwrite', group='what to compute', programs=(INFERENCE,), action='store_true',
            help='redo videos already done'),
+    option('--overwrite', group='what to compute', programs=(EXPORT,), action='store_true',
+           help='replace OUTPUT if it exists'),
     # -- both programs' clips and model
-    option('--sample_size', group='clips', programs=BOTH, recorded=True, default=112,
+    option('--sample_size', group='clips', programs=APPLIED, recorded=True, default=112,
            type=positive_int, help='clip height and width'),
-    option('--sample_duration', group='clips', programs=BOTH, recorded=True, default=16,
+    option('--sample_duration', group='clips', programs=APPLIED, recorded=True, default=16,
            type=positive_int, help='frames per clip'),
-    option('--no_mean_norm', group='clips', programs=BOTH, recorded=True, action='store_true',
+    option('--no_mean_norm', group='clips', programs=APPLIED, recorded=True, action='store_true',
            help='do not subtract the mean'),
     *MODEL_OPTIONS,
-    option('--n_classes', group='model', programs=BOTH, default=400, type=positive_int,
+    option('--n_classes', group='model', programs=APPLIED, default=400, type=positive_int,
            help='classes of the model as built (of the pretrained model when fine-tuning)'),
-    option('--pretrain_path', group='model', default='', help='pretrained checkpoint to fine-tune'),
+    option('--pretrain_path', group='model', default='',
+           help='pretrained checkpoint to fine-tune'),
     # -- main.py's optimisation
     option('--learning_rate', group='optimisation', default=0.1, type=positive_float,
            help='initial learning rate'),
@@ -137,9 +151,9 @@ SHARED = (
     option('--tensorboard', group='run control', action='store_true',
            help='also write the epochs\' loss, accuracy and learning rate as TensorBoard '
                 'curves into the result folder (needs tensorboard)'),
-    option('--debug', group='run control', programs=BOTH, action='store_true',
+    option('--debug', group='run control', programs=APPLIED, action='store_true',
            help='show the traceback of errors instead of one line'),
-    option('--recipe', group='run control', programs=BOTH, default=None,
+    option('--recipe', group='run control', programs=APPLIED, default=None,
            help='the release whose pipeline and models a run reproduces (docs/recipes.md); '
                 f'default: {DEFAULT}'),
 )
@@ -210,7 +224,7 @@ def parse(program, argv=None):
         error = recipe.check(opt)
         if error:
             raise OptionError(error)
-        if program == INFERENCE and opt.annotation_path and opt.class_names:
+        if program in TO_APPLY and opt.annotation_path and opt.class_names:
             raise OptionError('argument --class_names: give --annotation_path or --class_names,'
                               ' not both')
         if opt.model_depth not in supported_depths(opt.model):
@@ -250,6 +264,28 @@ def recorded_options(opt, program, recipe, group=None):
     """{name: value} of the options checkpoints record (of `group` only, if given)."""
     return {o.dest: getattr(opt, o.dest) for o in options_of(program, recipe)
             if o.recorded and group in (None, o.group)}
+
+
+def with_recorded_settings(opt, checkpoint, path, program, recipe):
+    """The options, with what a checkpoint (or an exported model) records of its model and
+    clips in place of the defaults: such a file needs no model or clip flags. A flag given
+    with another value wins, and a line says so; the derived values follow."""
+    recorded = checkpoint.get('settings') or {}
+    taken = {o.dest: o for o in options_of(program, recipe) if o.recorded}
+    opt = argparse.Namespace(**vars(opt))
+    for name, value in recorded.items():
+        # (a value this recipe has no choice for, from a file of another recipe run as
+        # asked, leaves the option at its default)
+        choices = choices_of(taken[name], recipe) if name in taken else None
+        if name in taken and name not in opt.explicit and (not choices or value in choices):
+            setattr(opt, name, value)
+    if 'n_classes' in recorded and 'n_classes' not in opt.explicit:
+        opt.n_classes = recorded['n_classes']
+    given = dict(recorded_options(opt, program, recipe), n_classes=opt.n_classes)
+    differences = setting_differences(checkpoint, given)
+    if differences:
+        print(f'warning: {differences_line(path, differences)}', file=sys.stderr)
+    return derive(opt, recipe)
 
 
 def misplaced_line(argv, program, recipe):

@@ -7,6 +7,9 @@ import signal
 import sys
 import tempfile
 
+# This program's version, which export.py writes into the model files it makes.
+VERSION = '2026.12'
+
 
 class UserError(Exception):
     """A mistake in the user's input: main prints its one-line message and exits 2."""

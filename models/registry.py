@@ -9,7 +9,7 @@ Depends on nothing above models/.
 """
 from dataclasses import dataclass
 
-from argtypes import BOTH, option, positive_int
+from argtypes import APPLIED, option, positive_int
 from models import densenet, pre_act_resnet, resnet, resnet2p1d, resnext, wide_resnet
 
 FAMILIES = {
@@ -36,7 +36,7 @@ def model_options():
     """The options that name the network and its family options: each sets the ModelSpec
     field it names, and checkpoints record it."""
     def model_option(*flags, spec_field, **kwargs):
-        return option(*flags, group='model', programs=BOTH, recorded=True,
+        return option(*flags, group='model', programs=APPLIED, recorded=True,
                       spec_field=spec_field, **kwargs)
     return (
         model_option('--model', spec_field='model', default='resnet', choices=list(FAMILIES)),

@@ -55,16 +55,30 @@ def checkpoint_recipe(checkpoint):
     program's checkpoints do), else the first whose release's own code wrote it (the
     recipes' `claims`); None where nothing tells."""
     if written_here(checkpoint):
-        return RECIPES.get((checkpoint.get('settings') or {}).get('recipe'))
+        return recorded_recipe(checkpoint)
     return next((r for r in RECIPES.values() if r.claims(checkpoint)), None)
 
 
-def load_checkpoint_for(path, recipe, recipe_given, quiet=False):
-    """The checkpoint at `path`, loaded safely, for a run of `recipe`. One its recorded or
-    evident recipe does not match stops the run in one line when the run's recipe is the
-    default one not asked for (it would score through the wrong pipeline without a word),
-    and is run as asked, said once (unless `quiet`), when the recipe was given."""
-    checkpoint = load_checkpoint(path)
+def recorded_recipe(checkpoint):
+    """The recipe a checkpoint this program wrote records; None for any other."""
+    if not written_here(checkpoint):
+        return None
+    return RECIPES.get((checkpoint.get('settings') or {}).get('recipe'))
+
+
+def load_checkpoint_for(path, recipe, recipe_given, quiet=False, checkpoint=None):
+    """The checkpoint at `path` (or `checkpoint`, loaded from it already), loaded safely,
+    checked for a run of `recipe` (checked_recipe)."""
+    checkpoint = checkpoint or load_checkpoint(path)
+    return checked_recipe(checkpoint, path, recipe, recipe_given, quiet)
+
+
+def checked_recipe(checkpoint, path, recipe, recipe_given, quiet=False):
+    """A checkpoint (or an exported model's settings, as {'settings': ...}) for a run of
+    `recipe`. One whose recorded or evident recipe does not match stops the run in one line
+    when the run's recipe is the default one not asked for (it would score through the
+    wrong pipeline without a word), and is run as asked, said once (unless `quiet`), when
+    the recipe was given."""
     origin = checkpoint_recipe(checkpoint)
     if origin is None or origin is recipe:
         return checkpoint

@@ -38,6 +38,20 @@ def shared_clip_fields(opt):
     return fields
 
 
+def preprocessing_record(clips, resize_to, crop_position, divide_by, multiply_by, windows):
+    """A clip's preprocessing as export.py records it: every frame's shorter side resized to
+    `resize_to` (PIL's bilinear filter; the longer side to int(resize_to * long / short)),
+    the clip's size x size square cropped at `crop_position` (c: left = round((w - size) /
+    2), top likewise; tl, tr, bl, br: at that corner; None: no crop), values 0-255 divided
+    by `divide_by`, times `multiply_by`, less the mean, divided by the std per RGB channel,
+    as [batch, 3, frames, size, size] float32; `windows` says where clips start."""
+    return {'frames': clips.duration, 'size': clips.size, 'resize_shorter_side_to': resize_to,
+            'crop_position': crop_position, 'divide_by': divide_by,
+            'multiply_by': multiply_by, 'mean': list(clips.mean), 'std': list(clips.std),
+            'channels': 'RGB', 'layout': 'batch, channels, frames, height, width',
+            'windows': windows}
+
+
 class Recipe(abc.ABC):
     """One release's way of preparing clips, building networks, training and saving."""
     name: str  # what --recipe takes
@@ -146,6 +160,11 @@ class Recipe(abc.ABC):
     @abc.abstractmethod
     def inference_transform(self, clips):
         """inference.py's spatial transform of a clip's frames."""
+
+    @abc.abstractmethod
+    def preprocessing(self, clips):
+        """What inference's transform does to a clip, in plain values (export.py writes it
+        into a model file's metadata): see `preprocessing_record`."""
 
     @abc.abstractmethod
     def windows(self, n_frames, duration, stride):

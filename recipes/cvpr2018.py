@@ -9,7 +9,7 @@ import torch
 import spatial_transforms as st
 import target_transforms as tgt
 import temporal_transforms as tt
-from argtypes import BOTH, OptionError, non_negative_int, option, positive_float, positive_int
+from argtypes import APPLIED, OptionError, non_negative_int, option, positive_float, positive_int
 from clip_settings import ClipSettings
 from datasets.clip_stream import default_windows
 from datasets.factory import make_dataset
@@ -19,23 +19,23 @@ from loaders import make_loader
 from mean import get_mean, get_std
 from models.factory import FineTuning
 from models.registry import FAMILIES
-from recipes.base import FinalPass, Recipe, shared_clip_fields
+from recipes.base import FinalPass, Recipe, preprocessing_record, shared_clip_fields
 from test import test
 
 TEST_SUBSETS = {'val': 'validation', 'test': 'testing'}
 MIN_SCALE, MAX_SCALES = 0.01, 100
 
 OPTIONS = (
-    option('--mean_dataset', group='clips', programs=BOTH, recorded=True,
+    option('--mean_dataset', group='clips', programs=APPLIED, recorded=True,
            default='activitynet', choices=('activitynet', 'kinetics'),
            help='dataset whose mean is subtracted'),
-    option('--norm_value', group='clips', programs=BOTH, recorded=True, default=1,
+    option('--norm_value', group='clips', programs=APPLIED, recorded=True, default=1,
            type=positive_int, help='pixel values are divided by this (1: 0-255, 255: 0-1)'),
-    option('--std_norm', group='clips', programs=BOTH, recorded=True, action='store_true',
+    option('--std_norm', group='clips', programs=APPLIED, recorded=True, action='store_true',
            help='divide by the standard deviation'),
-    option('--scale_in_test', group='clips', programs=BOTH, default=1.0, type=positive_float,
+    option('--scale_in_test', group='clips', programs=APPLIED, default=1.0, type=positive_float,
            help='spatial scale in test'),
-    option('--crop_position_in_test', group='clips', programs=BOTH, default='c',
+    option('--crop_position_in_test', group='clips', programs=APPLIED, default='c',
            choices=('c', 'tl', 'tr', 'bl', 'br'), help='crop position in test'),
     option('--initial_scale', group='data', default=1.0, type=positive_float,
            help='first multi-scale crop scale'),
@@ -207,6 +207,13 @@ class CVPR2018(Recipe):
         """Starting at 1, 1 + stride, ... below the last frame (at least one), each
         `duration` long or cut at the last frame (then loop padded), as the test pass."""
         return default_windows(n_frames, duration, stride)
+
+    def preprocessing(self, clips):
+        return preprocessing_record(
+            clips, clips.test_frame_size, clips.test_crop_position, clips.norm_value, 1,
+            'a clip every `stride` frames (export: `frames`) from frame 1 while its start is '
+            'below the last frame; one cut at the last frame repeats its frames from its '
+            'start (loop padding)')
 
 
 RECIPE = CVPR2018()

@@ -12,7 +12,7 @@ import torch
 import spatial_transforms as st
 import target_transforms as tgt
 import temporal_transforms as tt
-from argtypes import (BOTH, non_negative_int, option, positive_float, positive_int,
+from argtypes import (APPLIED, non_negative_int, option, positive_float, positive_int,
                       unit_fraction)
 from clip_settings import ClipSettings
 from datasets.factory import make_dataset
@@ -20,7 +20,7 @@ from datasets.registry import DATASETS
 from datasets.segments import SegmentsLayout
 from loaders import VideoBatches, make_loader
 from models.factory import FineTuning
-from recipes.base import FinalPass, Recipe, shared_clip_fields
+from recipes.base import FinalPass, Recipe, preprocessing_record, shared_clip_fields
 from test import release_inference
 
 # --mean_dataset -> (mean, std) of values in [0, 1]
@@ -33,13 +33,13 @@ SUBSETS = {'train': 'training', 'val': 'validation', 'test': 'testing'}
 
 # The release's options, each under its own name with its default.
 OPTIONS = (
-    option('--mean_dataset', group='clips', programs=BOTH, recorded=True, default='kinetics',
+    option('--mean_dataset', group='clips', programs=APPLIED, recorded=True, default='kinetics',
            choices=tuple(MEAN_STD), help='dataset whose mean and std normalise the values'),
-    option('--value_scale', group='clips', programs=BOTH, recorded=True, default=1,
+    option('--value_scale', group='clips', programs=APPLIED, recorded=True, default=1,
            type=float, help='values in [0, 1] are multiplied by this (the mean and std too)'),
-    option('--no_std_norm', group='clips', programs=BOTH, recorded=True, action='store_true',
+    option('--no_std_norm', group='clips', programs=APPLIED, recorded=True, action='store_true',
            help='do not divide by the standard deviation'),
-    option('--inference_crop', group='clips', programs=BOTH, default='center',
+    option('--inference_crop', group='clips', programs=APPLIED, default='center',
            choices=('center', 'nocrop'),
            help='centre crop of --sample_size, or the whole frame scaled'),
     option('--sample_t_stride', group='clips', default=1, type=positive_int,
@@ -58,13 +58,13 @@ OPTIONS = (
     option('--file_type', group='data', default='jpg', choices=('jpg', 'hdf5'),
            help='jpg only here (frame folders, or video files)'),
     option('--accimage', group='data', action='store_true', help='accepted; changes nothing'),
-    option('--n_classes', group='model', programs=BOTH, default=400, type=positive_int,
+    option('--n_classes', group='model', programs=APPLIED, default=400, type=positive_int,
            help='classes of the model trained (fine-tuned or not)'),
-    option('--conv1_t_stride', group='model', programs=BOTH, recorded=True, default=1,
+    option('--conv1_t_stride', group='model', programs=APPLIED, recorded=True, default=1,
            type=positive_int, help='temporal stride of the first convolution'),
-    option('--no_max_pool', group='model', programs=BOTH, recorded=True, action='store_true',
+    option('--no_max_pool', group='model', programs=APPLIED, recorded=True, action='store_true',
            help='no max pooling after the first convolution'),
-    option('--resnet_widen_factor', group='model', programs=BOTH, recorded=True, default=1.0,
+    option('--resnet_widen_factor', group='model', programs=APPLIED, recorded=True, default=1.0,
            type=positive_float,
            help='widths of resnet and resnet2p1d, the stem included, times this'),
     option('--n_pretrain_classes', group='model', default=0, type=non_negative_int,
@@ -336,6 +336,14 @@ class Release2020(Recipe):
         frame; the first short one (loop padded) ends the list."""
         return [(start, start + length - 1) for start, length in
                 tt.release_windows(1, n_frames + 1, duration, step=stride)]
+
+    def preprocessing(self, clips):
+        return preprocessing_record(
+            clips, clips.size, 'c' if clips.inference_crop == 'center' else None, 255,
+            clips.value_scale,
+            'a clip every `stride` frames (export: `frames`) from frame 1, each the frames '
+            'from its start to the last; the first shorter than `frames` repeats its frames '
+            '(loop padding) and is the last')
 
 
 RECIPE = Release2020()

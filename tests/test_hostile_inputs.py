@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from models.checkpoint import load_checkpoint, save_checkpoint
-from tests.conftest import (ROOT, TINY, assert_one_line_error, clips_of, data_flags, dataset_of, read_log, run_cli,
-                            run_main, ucf_like)
+from tests.conftest import (ROOT, TINY, assert_one_line_error, clips_of, data_flags, dataset_of,
+                            read_log, run_cli, run_main, ucf_like)
 from tests.datagen import labelled_layout
 from models.registry import ModelSpec
 
