@@ -116,11 +116,14 @@ def train_and_test(opt, runtime):
     checkpoint, begin_epoch = None, recipe.begin_epoch(opt, None)
     if opt.resume_path:
         checkpoint = checkpoint_of(opt.resume_path, recipe, opt, runtime)
-        resume(model, opt.resume_path, spec.arch, outputs[0], checkpoint)
+        resume(model, opt.resume_path, spec.arch, resume_advice(opt, recipe, outputs),
+               checkpoint)
         begin_epoch = recipe.begin_epoch(opt, recipes.next_epoch(checkpoint, recipe))
     if runtime.is_main:
         say_what_will_not_happen(opt, recipe, begin_epoch)
         say_what_differs_from_the_checkpoints(opt, recipe, checkpoint, pretrained)
+    if opt.resume_path and not opt.pretrain_path:
+        outputs = (*outputs, (opt.resume_path, recipe))
     model = wrap_model(model, runtime, opt.sync_bn)
     training = None if opt.no_train else prepare_training(
         opt, recipe, model, parameters, checkpoint, begin_epoch,
@@ -133,9 +136,13 @@ def train_and_test(opt, runtime):
     if final is not None:
         ready(final.dataset, *outputs)
 
-    files = result_folder.RunFiles(opt.result_path, vars(opt), not opt.no_train, not opt.no_val,
-                                   opt.tensorboard, opt.resume_path,
-                                   final.path if final else None, opt.max_bad_clips)
+    sets = [loader.dataset for loader in (training and training.loader, val_loader) if loader]
+    files = result_folder.RunFiles(
+        opt.result_path, vars(opt), not opt.no_train, not opt.no_val, opt.tensorboard,
+        opt.resume_path, final.path if final else None, opt.max_bad_clips,
+        resumed_from=(training.trained + 1, begin_epoch) if training and checkpoint else None,
+        skipped_videos=tuple((d.subset, video, why) for d in sets + [final and final.dataset]
+                             if d for video, why in d.skipped_videos))
     logs = result_folder.start(files, runtime, begin_epoch=begin_epoch) if runtime.is_main \
         else result_folder.other_rank_logs(files)
     criterion = nn.CrossEntropyLoss().to(runtime.device)
@@ -153,6 +160,18 @@ def train_and_test(opt, runtime):
     finally:
         STOP.uninstall()
         logs.close()
+
+
+def resume_advice(opt, recipe, outputs):
+    """What --resume_path's class count error advises: the flag that sets the model's
+    classes, and, not fine-tuning, the way to fine-tune the file instead (a published model
+    of other classes given as --resume_path was meant as --pretrain_path)."""
+    flag, n_outputs = outputs
+    if opt.pretrain_path:
+        return lambda saved: f'set {flag} {saved}'
+    return lambda saved: (f'set {flag} {saved} to resume it; to fine-tune it on your '
+                          f'{n_outputs} classes instead, give '
+                          f'{recipe.fine_tuning_flags(opt.resume_path, saved, n_outputs)}')
 
 
 def checkpoint_of(path, recipe, opt, runtime):
@@ -322,6 +341,12 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
     if runtime.is_main and (epoch % opt.checkpoint == 0 or epoch == opt.n_epochs):
         path = os.path.join(opt.result_path, f'save_{epoch}.pth')
         save_checkpoint(state_of(training, epoch + 1, opt, model), path)
+        # An interrupted.pth this run resumed from holds an earlier state now: left, it
+        # would look like the newest one.
+        interrupted = os.path.join(opt.result_path, 'interrupted.pth')
+        if os.path.exists(interrupted):
+            os.remove(interrupted)
+            print(f'removed {interrupted}: {path} holds a later state')
         return path
     return None
 
@@ -369,14 +394,22 @@ def loader_of(dataset, opt, runtime, shuffle=False, sampler=None, batch_size=Non
                        sampler)
 
 
-def ready(dataset, flag, n_outputs):
+def ready(dataset, flag, n_outputs, resumed=None):
     """The dataset, its classes checked against the model's outputs (which `flag` sets):
     fewer outputs cannot learn every class, more would put names past the class list on
-    the test pass's results (and are a forgotten flag: the default is Kinetics' 400)."""
+    the test pass's results (and are a forgotten flag: the default is Kinetics' 400).
+    `resumed`: (path, recipe) of a --resume_path of those outputs, which the data's classes
+    could only fine-tune."""
     n_classes = len(dataset.class_names)
     if n_outputs != n_classes:
+        advice = f'set {flag} {n_classes}'
+        if resumed:
+            path, recipe = resumed
+            advice = (f'{path} is a model of {n_outputs} classes: to fine-tune it on these '
+                      f'{n_classes}, give {recipe.fine_tuning_flags(path, n_outputs, n_classes)}'
+                      ' instead of --resume_path')
         raise UserError(f'{dataset.annotation_path} has {n_classes} classes but the model '
-                        f'outputs {n_outputs}: set {flag} {n_classes}')
+                        f'outputs {n_outputs}: {advice}')
     return dataset
 
 

@@ -1,10 +1,13 @@
 """The result folder's life: checked writable and locked before a run, an earlier training
 run moved aside when a new one starts, the options written, the logs opened."""
 import contextlib
+import csv
 import fcntl
 import glob
+import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -16,7 +19,10 @@ from utils import Logger, UserError, temporary_pattern, write_text_atomically
 # What a training run writes: moved aside together before a new run.
 RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log',
              'opts.json', 'opts_no_train.json', 'val.json', 'test.json', 'bad_frames.log',
-             'events.out.tfevents.*')
+             'events.out.tfevents.*', 'skipped_videos.txt', 'curves.png')
+SKIPPED = 'skipped_videos.txt'
+# The logs a resumed run writes rows to again, by the pass their rows belong to.
+EPOCH_LOGS = (('train.log', 'train'), ('train_batch.log', 'train'), ('val.log', 'val'))
 
 
 @dataclass
@@ -80,6 +86,9 @@ class RunFiles:
     resume_path: str = ''
     final_results: str | None = None  # the JSON file of the pass after the epochs
     max_bad_clips: float = 0.01
+    # where a resumed run trains and validates again from (epochs)
+    resumed_from: tuple | None = None
+    skipped_videos: tuple = ()  # (subset, video, why) the datasets left out
 
 
 def start(files, runtime, **decided):
@@ -93,9 +102,12 @@ def start(files, runtime, **decided):
             os.remove(stale)
     if files.train and not resumes_own_run(files.resume_path, files.path):
         move_earlier_run_aside(files.path)
+    elif files.train and files.resumed_from:
+        set_aside_superseded(files.path, files.resume_path, *files.resumed_from)
     if files.final_results:
         keep_earlier_test_results(files.final_results)
     write_options(files, runtime, **decided)
+    write_skipped_videos(files)
     logs = other_rank_logs(files)
     if files.train:
         logs.train = Logger(os.path.join(files.path, 'train.log'), ['epoch', 'loss', 'acc', 'lr'])
@@ -122,6 +134,73 @@ def resumes_own_run(resume_path, result_path):
     another folder starts a new run here, which moves this folder's run aside)."""
     return bool(resume_path) and os.path.samefile(os.path.dirname(
         os.path.abspath(resume_path)), result_path)
+
+
+def set_aside_superseded(result_path, resume_path, train_from, validate_from):
+    """A run resumed from an earlier point of its own history (save_1.pth where save_2.pth
+    is) would overwrite what came after it: the checkpoints of the epochs it runs again, an
+    interrupted.pth of a later point, their log rows. Those files and the logs as they are
+    go to superseded_<date>/, said in one line; the logs keep their rows up to the resumed
+    point, so that they hold one row an epoch (a batch)."""
+    later = [path for path in glob.glob(os.path.join(result_path, 'save_*.pth'))
+             if epoch_of(path) is not None and epoch_of(path) >= validate_from]
+    interrupted = os.path.join(result_path, 'interrupted.pth')
+    if os.path.exists(interrupted) and not os.path.samefile(interrupted, resume_path):
+        later.append(interrupted)
+    logs = {}
+    for name, kind in EPOCH_LOGS:
+        path = os.path.join(result_path, name)
+        first = train_from if kind == 'train' else validate_from
+        rows = read_rows(path)
+        kept = [row for row in rows[1:] if not row_epoch(row) >= first]
+        if len(kept) < len(rows) - 1:
+            logs[path] = rows[:1] + kept
+    if not later and not logs:
+        return
+    folder = os.path.join(result_path, 'superseded_' + time.strftime('%Y%m%d-%H%M%S'))
+    os.makedirs(folder, exist_ok=True)
+    for path in later:
+        os.replace(path, os.path.join(folder, os.path.basename(path)))
+    for path, rows in logs.items():
+        shutil.copy2(path, os.path.join(folder, os.path.basename(path)))
+        text = io.StringIO()
+        csv.writer(text, delimiter='\t').writerows(rows)  # as Logger writes them
+        write_text_atomically(path, text.getvalue())
+    print(f'{resume_path} resumes at epoch {validate_from}: what this folder held from there '
+          f'on ({", ".join(sorted(os.path.basename(p) for p in later + list(logs)))}) is '
+          f'kept in {folder}')
+
+
+def epoch_of(path):
+    """N of save_N.pth, or None."""
+    number = os.path.basename(path)[len('save_'):-len('.pth')]
+    return int(number) if number.isdigit() else None
+
+
+def read_rows(path):
+    try:
+        with open(path, newline='') as f:
+            return list(csv.reader(f, delimiter='\t'))
+    except FileNotFoundError:
+        return []
+
+
+def row_epoch(row):
+    """A log row's epoch (its first column), or None for a row that does not start with one."""
+    return int(row[0]) if row and row[0].isdigit() else None
+
+
+def write_skipped_videos(files):
+    """The videos the datasets left out, one a line (subset, video, why), in
+    skipped_videos.txt (removed when none)."""
+    path = os.path.join(files.path, SKIPPED)
+    if not files.skipped_videos:
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    write_text_atomically(path, ''.join(f'{subset}\t{video}\t{why}\n' for subset, video, why
+                                        in files.skipped_videos))
+    print(f'the {len(files.skipped_videos)} videos left out are listed in {path}')
 
 
 def move_earlier_run_aside(result_path):

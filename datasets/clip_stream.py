@@ -79,6 +79,8 @@ class ClipStream(torch.utils.data.IterableDataset):
         for video in mine:
             source = self.sources[video]
             try:
+                if not os.path.exists(source.path):
+                    raise VideoError(source.path, 'not found')
                 reader = FrameFolder(source.path, self.fps) if source.is_frame_folder else \
                     VideoFile(source.path, self.fps)
                 yield from self.clips(video, reader)

@@ -48,5 +48,27 @@ def decoding_failure(exc):
     return f'cannot be decoded ({reason[:200]})'
 
 
+# ffmpeg's messages for faults of a file, in the same plain words.
+FFMPEG_FAILURES = (
+    ('does not contain any stream', 'has no video stream (an audio file?)'),
+    ('matches no streams', 'has no video stream (an audio file?)'),
+    ('moov atom not found', 'is truncated (its index, the moov atom, is missing): copy or '
+     'download it again'),
+    ('Invalid data found when processing input', 'is not a video FFmpeg can read (damaged, '
+     'or another kind of file)'),
+    ('Error marking filters as finished', 'FFmpeg could not decode its frames (damaged?)'),
+)
+
+
+def ffmpeg_failure(stderr, returncode):
+    """What is wrong with a file, from what ffmpeg printed when it failed on it: the known
+    faults in plain words, otherwise 'FFmpeg failed: its last line'."""
+    for pattern, plain in FFMPEG_FAILURES:
+        if pattern in stderr:
+            return plain
+    lines = stderr.strip().splitlines()
+    return f'FFmpeg failed: {lines[-1]}' if lines else f'ffmpeg exited with {returncode}'
+
+
 def decoding_error(path, exc):
     return VideoError(path, decoding_failure(exc))

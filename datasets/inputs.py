@@ -28,7 +28,8 @@ def find_sources(inputs):
 
 def sources_of(given, base, lists):
     """The videos `given` names, relative to `base`; `lists`: the list files being read
-    (one listing itself, or a cycle of lists, is an error)."""
+    (one listing itself, or a cycle of lists, is an error). A path a list names that is not
+    there is a video that fails (named in failed.txt), not the end of the run."""
     if given == '-' or '://' in given:
         raise UserError(f'input {given}: inference.py reads files and folders, not standard '
                         'input or URLs: save the video to a file first')
@@ -38,6 +39,8 @@ def sources_of(given, base, lists):
             return [Source(os.path.basename(os.path.normpath(path)), path, True)]
         return search_folder(path)
     if not os.path.isfile(path):
+        if lists and not os.path.exists(path):  # one line of a list: that video fails
+            return [Source(os.path.splitext(os.path.basename(path))[0], path, False)]
         raise UserError(f'input not found: {given}' if not os.path.exists(path) else
                         f'input {given} is not a file or folder (a pipe or a device?): '
                         'save the video to a file first')

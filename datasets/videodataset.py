@@ -102,18 +102,22 @@ class VideoDataset(torch.utils.data.Dataset):
         self.n_missing = self.n_empty = 0
         self.damaged_folders = []
         missing = []  # record folders with nothing on disk
+        self.skipped_videos = []  # (record folder, why) of the videos left out
         root = os.path.join(self.video_path, '')
         for record in records:
             try:
                 found, where, frame_size = self._spans_on_disk(record, root, video_facts)
             except DamagedFolder as e:
                 self.damaged_folders.append(e)
+                self.skipped_videos.append((record.folder, e.reason))
                 continue
             if found is None:
                 self.n_missing += 1
                 missing.append(record.folder)
+                self.skipped_videos.append((record.folder, 'not found'))
             elif not found[0]:
                 self.n_empty += 1
+                self.skipped_videos.append((record.folder, 'no frames'))
             else:
                 video = len(folders)
                 spans.extend((video,) + s for s in found[0])
@@ -161,9 +165,14 @@ class VideoDataset(torch.utils.data.Dataset):
     def _report_skipped(self, n_records, missing):
         if self.n_missing or self.n_empty:
             kind = 'video file' if self.input_format == 'videos' else 'frame folder'
+            names = [name for name, why in self.skipped_videos if why in ('not found',
+                                                                          'no frames')]
+            shown = ', '.join(names[:3]) + (f' and {len(names) - 3} more' if len(names) > 3
+                                            else '')
             print(f'{self.annotation_path} ({self.described}): skipped {self.n_missing} of '
                   f'{n_records} videos with no {kind} under {self.video_path}'
-                  + (f' and {self.n_empty} with no frames' if self.n_empty else ''))
+                  + (f' and {self.n_empty} with no frames' if self.n_empty else '')
+                  + f': {shown}')
             self._say_if_mixed(missing[:MIXED_SAMPLE], kind)
         for e in self.damaged_folders[:5]:
             print(f'skipped {e}', file=sys.stderr)

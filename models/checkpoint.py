@@ -159,12 +159,11 @@ def load_model_file(model, path, arch, class_count_advice, checkpoint=None):
     return checkpoint
 
 
-def resume(model, path, arch, classes_flag='--n_classes', checkpoint=None):
+def resume(model, path, arch, class_count_advice, checkpoint=None):
     """Load the checkpoint at `path` (or `checkpoint`, loaded from it already) into the
-    model; returns the checkpoint. `classes_flag`: the option that sets the model's classes
-    (--n_finetune_classes when fine-tuning)."""
-    return load_model_file(model, path, arch, lambda saved: f'set {classes_flag} {saved}',
-                           checkpoint)
+    model; returns the checkpoint. `class_count_advice(saved)`: what to say when only the
+    classes differ."""
+    return load_model_file(model, path, arch, class_count_advice, checkpoint)
 
 
 # -- what a checkpoint records of its run -----------------------------------------------------

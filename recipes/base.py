@@ -110,6 +110,11 @@ class Recipe(abc.ABC):
     def fine_tuning(self, opt):
         """The models.factory.FineTuning of --pretrain_path, or None without one."""
 
+    @abc.abstractmethod
+    def fine_tuning_flags(self, path, n_pretrained, n_classes):
+        """The flags that fine-tune the model at `path` (of `n_pretrained` classes) on data
+        of `n_classes`, as a command line gives them."""
+
     # -- checkpoints ------------------------------------------------------------------------
 
     def claims(self, checkpoint):

@@ -168,6 +168,10 @@ class CVPR2018(Recipe):
         return FineTuning(opt.pretrain_path, opt.n_finetune_classes, '--n_finetune_classes',
                           begin_index=opt.ft_begin_index)
 
+    def fine_tuning_flags(self, path, n_pretrained, n_classes):
+        return (f'--pretrain_path {path} --n_classes {n_pretrained} --n_finetune_classes '
+                f'{n_classes}')
+
     def begin_epoch(self, opt, next_epoch):
         """The one the checkpoint names (--begin_epoch where it names none)."""
         return next_epoch or opt.begin_epoch

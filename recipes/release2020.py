@@ -248,6 +248,10 @@ class Release2020(Recipe):
                           pretrained_classes_advice='set --n_pretrain_classes {saved} (the '
                                                     'pretrained model\'s)')
 
+    def fine_tuning_flags(self, path, n_pretrained, n_classes):
+        return (f'--pretrain_path {path} --n_pretrain_classes {n_pretrained} --n_classes '
+                f'{n_classes}')
+
     def claims(self, checkpoint):
         """Written by the release's code: its scheduler state (without the entries this
         program adds beside it), an R(2+1)D arch, or R(2+1)D's parameter names."""

@@ -8,14 +8,15 @@ results of main.py --recipe 2020 --inference (or of main.py --test and inference
 short ones (train, val, test: its own README's command divides by zero on them). The video
 ids are the annotation's keys, whole. --ignore leaves out the videos the results lack (by
 default they count as wrong); --save also writes the accuracy to top<k>.txt beside the
-results.
+results. Results of --inference_no_average are averaged per video where every window lists
+every class (--output_topk 0), and refused otherwise.
 """
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from evaluation import evaluate, load_json, positive_int  # noqa: E402
+from evaluation import load_json, missing_line, positive_int, score  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.registry import DATASETS  # noqa: E402
@@ -46,23 +47,26 @@ def main(argv=None):
     args = parser.parse_args(argv)
     subset = SUBSETS.get(args.subset, args.subset)
     try:
-        accuracy, correct, total = evaluate(args.annotation_path, args.result_path, subset,
-                                            args.top_k, layout_of(args.annotation_path),
-                                            args.ignore)
+        result = score(args.annotation_path, args.result_path, subset, args.top_k,
+                       layout_of(args.annotation_path), args.ignore)
     except ValueError as e:
         if subset == 'testing':  # Kinetics' test videos, the release's `test/`, have none
             sys.exit(f'error: the testing subset of {args.annotation_path} has no labels to '
                      'score against: evaluate --subset val')
         sys.exit(f'error: {e}')
-    if total == 0:
+    if result.total == 0:
         sys.exit(f'error: no video of subset {subset!r} of {args.annotation_path} is '
                  + ('in the results' if args.ignore else 'labelled'))
-    print(f'top-{args.top_k} video accuracy: {accuracy:.3f} ({correct}/{total})')
+    line = missing_line(result, subset, args.ignore)
+    if line:
+        print(line, file=sys.stderr)
+    print(f'top-{args.top_k} video accuracy: {result.accuracy:.3f} '
+          f'({result.correct}/{result.total})')
     if args.save:
         path = os.path.join(os.path.dirname(os.path.abspath(args.result_path)),
                             f'top{args.top_k}.txt')
         with open(path, 'w') as f:
-            f.write(str(accuracy))
+            f.write(str(result.accuracy))
 
 
 if __name__ == '__main__':

@@ -7,12 +7,16 @@ importable:
     from utils_scripts.evaluation import evaluate
     accuracy, correct, total = evaluate('ucf101_01.json', 'results/val.json')
 
-Every annotated video of the subset counts; one without a prediction counts as wrong.
+Every annotated video of the subset counts; one without a prediction counts as wrong (the
+programs say how many there are; --ignore leaves them out).
+Results of the 2020 release's --inference_no_average (each window's classes) are averaged
+per video where every window lists every class (--output_topk 0), and refused otherwise.
 """
 import argparse
 import json
 import os
 import sys
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.registry import DATASETS  # noqa: E402
@@ -48,12 +52,25 @@ def by_video_id(results, truth, layout):
     return keyed
 
 
+class Score(NamedTuple):
+    accuracy: float
+    correct: int
+    total: int  # the labelled videos of the subset counted
+    missing: int  # of those, the videos without a result (wrong, or left out with ignore)
+
+
 def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset='ucf101',
              ignore=False):
     """(accuracy, correct, total) over the annotated videos of `subset`: a video is right
-    when one of its labels is among its top_k predictions. `dataset`: the layout (its video
-    ids and labels), as main.py's --dataset names it, or a layout. `ignore`: videos without
-    a result are left out (by default they count as wrong)."""
+    when one of its labels is among its top_k predictions (score() says more)."""
+    return score(annotation_path, result_path, subset, top_k, dataset, ignore)[:3]
+
+
+def score(annotation_path, result_path, subset='validation', top_k=1, dataset='ucf101',
+          ignore=False):
+    """The Score of `result_path` over the annotated videos of `subset`. `dataset`: the
+    layout (its video ids and labels), as main.py's --dataset names it, or a layout.
+    `ignore`: videos without a result are left out (by default they count as wrong)."""
     layout = DATASETS[dataset] if isinstance(dataset, str) else dataset
     database = load_json(annotation_path, 'annotation file').get('database')
     results = load_json(result_path, 'result file').get('results')
@@ -65,6 +82,7 @@ def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset
                          'inference.py: it has no "results" object of per-video lists')
     if not results:
         raise ValueError(f'{result_path} holds no results: the test pass scored no video')
+    results = video_results(results, result_path)
     entries = {layout.video_id(key): value for key, value in database.items()
                if isinstance(value, dict) and value.get('subset') == subset}
     truth = {vid: layout.labels_of(value) for vid, value in entries.items()}
@@ -77,12 +95,51 @@ def evaluate(annotation_path, result_path, subset='validation', top_k=1, dataset
     if results and truth and not set(results) & set(truth):
         raise ValueError(f'none of the {len(results)} videos of {result_path} is in subset '
                          f'{subset!r} of {annotation_path}: is it a result of another dataset?')
+    missing = sum(1 for vid in truth if vid not in results)
     if ignore:
         truth = {vid: labels for vid, labels in truth.items() if vid in results}
     correct = sum(1 for vid, labels in truth.items()
                   if labels & {p.get('label') for p in results.get(vid, [])[:top_k]
                                if isinstance(p, dict)})
-    return (correct / len(truth) if truth else 0.0), correct, len(truth)
+    return Score(correct / len(truth) if truth else 0.0, correct, len(truth), missing)
+
+
+def video_results(results, result_path):
+    """Per-video results as lists of {'label', 'score'}, best first. The release's
+    --inference_no_average writes each window's instead ({'segment', 'result'}): their mean
+    per video, where every window lists every class; otherwise a ValueError saying what
+    the file holds."""
+    windows = [rows for rows in results.values()
+               if rows and all(isinstance(r, dict) and 'result' in r for r in rows)]
+    if not windows:
+        return results
+    if len(windows) != len(results):
+        raise ValueError(f'{result_path} mixes per-video and per-window results')
+    classes = {r.get('label') for rows in windows for row in rows for r in row['result']}
+    if any({r.get('label') for r in row['result']} != classes
+           for rows in windows for row in rows):
+        raise ValueError(f'{result_path} holds each window\'s top classes (--inference_no_'
+                         'average), not each video\'s: run --inference without '
+                         '--inference_no_average, or with --output_topk 0 so that the '
+                         'windows\' scores can be averaged here')
+    averaged = {}
+    for name, rows in results.items():
+        means = {label: sum(r['score'] for row in rows for r in row['result']
+                            if r['label'] == label) / len(rows) for label in classes}
+        averaged[name] = [{'label': label, 'score': value} for label, value in
+                          sorted(means.items(), key=lambda item: -item[1])]
+    return averaged
+
+
+def missing_line(result, subset, ignore):
+    """A line saying how many labelled videos of the subset have no result, or None."""
+    if not result.missing:
+        return None
+    if ignore:
+        return (f'note: {result.missing} of the {result.total + result.missing} videos of '
+                f'subset {subset!r} have no result and are left out (--ignore)')
+    return (f'note: {result.missing} of the {result.total} videos of subset {subset!r} have no '
+            'result and count as wrong; --ignore leaves them out')
 
 
 def positive_int(text):
@@ -98,12 +155,18 @@ def main(dataset, argv=None):
     parser.add_argument('result_path')
     parser.add_argument('--subset', default='validation')
     parser.add_argument('--top_k', type=positive_int, default=1)
+    parser.add_argument('--ignore', action='store_true',
+                        help='leave out the videos the results lack (by default: wrong)')
     args = parser.parse_args(argv)
     try:
-        accuracy, correct, total = evaluate(args.annotation_path, args.result_path,
-                                            args.subset, args.top_k, dataset)
+        result = score(args.annotation_path, args.result_path, args.subset, args.top_k,
+                       dataset, args.ignore)
     except ValueError as e:
         sys.exit(f'error: {e}')
-    if total == 0:
+    if result.total == 0:
         sys.exit(f'error: {args.annotation_path} has no videos in subset {args.subset!r}')
-    print(f'top-{args.top_k} video accuracy: {accuracy:.3f} ({correct}/{total})')
+    line = missing_line(result, args.subset, args.ignore)
+    if line:
+        print(line, file=sys.stderr)
+    print(f'top-{args.top_k} video accuracy: {result.accuracy:.3f} '
+          f'({result.correct}/{result.total})')

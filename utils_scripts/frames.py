@@ -11,12 +11,18 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from datasets.decoding_errors import ffmpeg_failure  # noqa: E402
 from datasets.names import FRAME_FILE_FFMPEG, VIDEO_EXTENSIONS, frame_path  # noqa: E402,F401
+
+# The ffmpeg processes running, so that a stop request ends them at once.
+RUNNING = set()
+RUNNING_LOCK = threading.Lock()
 
 
 def is_done(folder):
@@ -69,15 +75,30 @@ def clash(jobs):
 
 
 def run_ffmpeg(command):
-    """Run an ffmpeg command; its last error line (None on success)."""
+    """Run an ffmpeg command; what went wrong in plain words (None on success)."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, errors='replace')
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, errors='replace')
     except FileNotFoundError:
         return 'ffmpeg is not installed (apt-get install ffmpeg, or make install)'
-    if done.returncode == 0:
+    with RUNNING_LOCK:
+        RUNNING.add(process)
+    try:
+        _, stderr = process.communicate()
+    finally:
+        with RUNNING_LOCK:
+            RUNNING.discard(process)
+    if process.returncode == 0:
         return None
-    lines = done.stderr.strip().splitlines()
-    return lines[-1] if lines else f'ffmpeg exited with {done.returncode}'
+    return ffmpeg_failure(stderr, process.returncode)
+
+
+def stop_running():
+    """End the ffmpeg processes still running (their unfinished outputs are removed by the
+    jobs, and redone by the next run)."""
+    with RUNNING_LOCK:
+        for process in RUNNING:
+            process.kill()
 
 
 def run_all(jobs, height, n_jobs):
@@ -93,14 +114,29 @@ def run_jobs(jobs, work, done, n_jobs, verb):
     todo = [(video, target) for video, target in jobs if not done(target)]
     for folder in {os.path.dirname(t) for _, t in todo}:
         os.makedirs(folder, exist_ok=True)
-    failures = []
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+    failures, finished = [], 0
+    pool = ThreadPoolExecutor(max_workers=n_jobs)
+    try:
         futures = {pool.submit(work, video, target): video for video, target in todo}
         for future in tqdm(as_completed(futures), total=len(futures), unit='video',
                            disable=not todo or not sys.stderr.isatty(), file=sys.stderr):
             error = future.result()
+            finished += 1
             if error:
                 failures.append((futures[future], error))
+    except KeyboardInterrupt:
+        # The queue is dropped and the running ffmpeg processes ended: a thread pool would
+        # otherwise work through every video left before the program could exit.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_running()
+        try:
+            pool.shutdown(wait=True)
+        except KeyboardInterrupt:  # a second Ctrl-C: the processes are ending already
+            pass
+        print(f'stopped: {finished - len(failures)} videos {verb} in this run; the unfinished '
+              'ones are redone by the next run', file=sys.stderr)
+        return 130
+    pool.shutdown()
     print(f'{len(todo) - len(failures)} videos {verb}, {len(jobs) - len(todo)} already done, '
           f'{len(failures)} failed')
     for video, error in sorted(failures):

@@ -3,6 +3,7 @@ where it pins one), 1 otherwise, naming what is missing: `make install` calls pi
 
     python utils_scripts/requirements_met.py requirements.txt
 """
+import argparse
 import re
 import sys
 from importlib import metadata
@@ -34,9 +35,15 @@ def unmet(lines):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    with open(argv[0]) as f:
-        missing = unmet(f)
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('requirements', help='a requirements file (requirements.txt)')
+    args = parser.parse_args(argv)
+    try:
+        with open(args.requirements, encoding='utf-8') as f:
+            missing = unmet(f)
+    except OSError as e:
+        print(f'error: cannot read {args.requirements}: {e.strerror}', file=sys.stderr)
+        return 2
     if missing:
         print('to install: ' + ', '.join(missing))
         return 1
