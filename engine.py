@@ -5,7 +5,7 @@ diverged run.
 import sys
 import time
 
-from utils import STOP, AverageMeter, Interrupted, UserError
+from utils import STOP, AverageMeter, Interrupted, UserError, bar_fits
 
 
 class LossNotFinite(UserError):
@@ -83,7 +83,7 @@ class Progress:
         """`epoch`: None for a pass that has none (test)."""
         self.epoch, self.n_batches, self.title, self.enabled = epoch, n_batches, title, enabled
         self.bar = None
-        if enabled and sys.stderr.isatty():
+        if enabled and bar_fits():
             from tqdm import tqdm
             desc = title if epoch is None else f'{title} {epoch}'
             self.bar = tqdm(total=n_batches, desc=desc, unit='batch',

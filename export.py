@@ -2,19 +2,18 @@
 TensorRT, ...) or a torch.export program (.pt2), with what applying it needs in it.
 
     python export.py results/save_200.pth model.onnx
-    python export.py resnet-34-kinetics.pth r34.onnx --model resnet --model_depth 34 \
-        --resnet_shortcut A
-    python export.py r3d18_K_200ep.pth r3d18.onnx --recipe 2020 --model resnet \
-        --model_depth 18 --n_classes 700
+    python export.py resnet-34-kinetics.pth r34.onnx
+    python export.py r3d18_K_200ep.pth r3d18.onnx --class_names kinetics700.txt
 
-A checkpoint main.py wrote records its model, clips and recipe; a published one is described
-by the flags main.py takes (and --recipe 2020 for the 2020 release's). The file's input is clips [batch, 3, frames, height, width] (float32,
-any batch size), its output the class scores before softmax (or, with --mode feature, the
-pooled features). Its metadata holds the recipe, the settings a checkpoint records, the
-preprocessing (resize, crop, value scale, mean, std, clip length and windows), the class
-names and this program's version; inference.py applies such a file as it applies the
-checkpoint (README: "Deploying a trained model"). Before the file is kept it is run on a
-random batch and checked against the PyTorch model (1e-4 of the largest output).
+A checkpoint main.py wrote records its model, clips and recipe; a published one tells its
+release (its layout), family, depth and classes, and flags main.py takes say the rest. The
+file's input is clips [batch, 3, frames, height, width] (float32, any batch size), its
+output the class scores before softmax (or, with --mode feature, the pooled features). Its
+metadata holds the recipe, the settings a checkpoint records, the preprocessing (resize,
+crop, value scale, mean, std, clip length and windows), the class names and this program's
+version; inference.py applies such a file as it applies the checkpoint (README: "Deploying a
+trained model"). Before the file is kept it is run on a random batch and checked against the
+PyTorch model (1e-4 of the largest output).
 """
 import os
 import sys
@@ -22,7 +21,6 @@ import sys
 from torch import nn
 
 import opts
-import recipes
 from argtypes import EXPORT
 from datasets.class_names import class_names_for
 from models import exported
@@ -35,13 +33,7 @@ def main(argv=None):
     argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     opt = opts.parse(EXPORT, argv)
     try:
-        output_format(opt)  # before a large checkpoint is read
-        checkpoint = load_checkpoint(opt.resume_path)
-        recorded = recipes.recorded_recipe(checkpoint)
-        if recorded and not recipes.given(opt) and recorded is not recipes.recipe_of(opt):
-            # A checkpoint main.py wrote says its recipe: export it as it records it.
-            opt = opts.parse(EXPORT, argv + ['--recipe', recorded.name])
-        run(opt, checkpoint)
+        run(opt, argv)
     except UserError as e:
         if opt.debug:
             raise
@@ -52,14 +44,12 @@ def main(argv=None):
         sys.exit(130)
 
 
-def run(opt, checkpoint=None):
-    """Check the output path and the checkpoint (`checkpoint`: loaded from it already),
-    build the model, write and check the file."""
-    fmt = output_format(opt)
-    recipe = recipes.recipe_of(opt)
-    checkpoint = recipes.load_checkpoint_for(opt.resume_path, recipe, recipes.given(opt),
-                                             checkpoint=checkpoint)
-    opt = opts.with_recorded_settings(opt, checkpoint, opt.resume_path, EXPORT, recipe)
+def run(opt, argv):
+    """Check the output path and the checkpoint, take what it tells of its model (and its
+    recipe, parsing `argv` again under it), build the model, write and check the file."""
+    fmt = output_format(opt)  # before a large checkpoint is read
+    checkpoint = load_checkpoint(opt.resume_path)
+    opt, recipe, taken = opts.for_checkpoint(EXPORT, argv, opt, checkpoint, opt.resume_path)
     for line in recipe.notes(opt):
         print(line, file=sys.stderr)
     recorded = (checkpoint.get('settings') or {}).get('class_names')
@@ -76,6 +66,8 @@ def run(opt, checkpoint=None):
                 'preprocessing': recipe.preprocessing(clips), 'class_names': class_names,
                 'exported_by': f'3D ResNets export.py {VERSION}'}
     difference = exported.export(model.eval(), opt.output, fmt, metadata)
+    if taken:
+        print(taken, file=sys.stderr)
     print(f'wrote {opt.output} ({spec.arch}, {opt.mode} mode, {fmt}; checked against the '
           f'PyTorch model: largest difference {difference:.1e} of the largest output)')
 

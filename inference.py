@@ -13,7 +13,6 @@ skipped on a rerun; videos that cannot be read are named in OUT/failed.txt. A mo
 export.py wrote (.onnx, run by onnxruntime; .pt2) is applied the same way, its settings read
 from its metadata.
 """
-import argparse
 import sys
 from contextlib import nullcontext
 from dataclasses import asdict
@@ -29,36 +28,22 @@ from distributed import evaluation_model, gather_to_main, leave_process_group, w
 from inference_pass import Job, process
 from inference_results import output_settings, read_part, write_summary
 from models import exported
-from models.checkpoint import head_name, load_model_file
+from models.checkpoint import head_name, load_checkpoint, load_model_file
 from models.factory import build_model
 from result_folder import held
 from runtime import Runtime
-from utils import UserError, one_line
+from utils import UserError, counted, one_line
 
 
 def parse_args(argv=None):
-    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
-    return opts.parse(INFERENCE, with_recipe_of_exported_model(argv))
-
-
-def with_recipe_of_exported_model(argv):
-    """The command line, with the recipe an exported model file records where --recipe is
-    not given: the file says how its clips are made (a checkpoint's recipe, by contrast, is
-    asked for)."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument('--resume_path')
-    pre.add_argument('--recipe')
-    known, _ = pre.parse_known_args(argv)
-    if known.recipe or not known.resume_path or not exported.format_of(known.resume_path):
-        return argv
-    recipe = exported.recorded_recipe(known.resume_path)
-    return argv + ['--recipe', recipe] if recipe in recipes.RECIPES else argv
+    return opts.parse(INFERENCE, argv)
 
 
 def main(argv=None):
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     opt = parse_args(argv)
     try:
-        code = run(opt)
+        code = run(opt, argv)
     except UserError as e:
         if opt.debug:
             raise
@@ -71,19 +56,18 @@ def main(argv=None):
     sys.exit(code)
 
 
-def run(opt):
-    """Check everything, then process the videos not yet done; returns the exit status."""
-    recipe = recipes.recipe_of(opt)
+def run(opt, argv):
+    """Check everything, then process the videos not yet done; returns the exit status.
+    `argv`: the command line, parsed again under the recipe of a model that is another's."""
     sources = find_sources(opt.inputs)
     model_file = None
     if exported.format_of(opt.resume_path):
         model_file = exported.load(opt.resume_path, use_cuda=not opt.no_cuda)
-        check_exported_fits(opt, model_file, recipe)
-        checkpoint = recipes.checked_recipe({'settings': model_file.settings},
-                                            opt.resume_path, recipe, recipes.given(opt))
+        check_exported_fits(opt, model_file, recipes.recipe_of(opt))
+        checkpoint = {'settings': model_file.settings}
     else:
-        checkpoint = recipes.load_checkpoint_for(opt.resume_path, recipe, recipes.given(opt))
-    opt = opts.with_recorded_settings(opt, checkpoint, opt.resume_path, INFERENCE, recipe)
+        checkpoint = load_checkpoint(opt.resume_path)
+    opt, recipe, taken = opts.for_checkpoint(INFERENCE, argv, opt, checkpoint, opt.resume_path)
     opt.stride = opt.stride or opt.sample_duration
     for line in recipe.notes(opt):
         print(line, file=sys.stderr)
@@ -94,6 +78,8 @@ def run(opt):
     try:
         spec, clips = recipe.model_spec(opt), recipe.clip_settings(opt)
         model = model_file or load_model(spec, opt, checkpoint, runtime)
+        if taken and runtime.is_main:
+            print(taken, file=sys.stderr)
         job = Job(opt.output, opt.mode, opt.top_k, recipe.inference_transform(clips),
                   recipe.windows, opt.sample_duration, opt.stride, opt.fps, opt.batch_size,
                   opt.n_threads)
@@ -112,8 +98,8 @@ def infer(sources, class_names, model, settings, job, runtime, overwrite=False):
     todo = [i for i, source in enumerate(sources)
             if overwrite or read_part(job.output, source, settings) is None]
     if runtime.is_main and len(todo) < len(sources):
-        print(f'{len(sources) - len(todo)} of {len(sources)} videos are already done in '
-              f'{job.output} (--overwrite redoes them)')
+        print(f'{len(sources) - len(todo)} of {counted(len(sources), "video")} are already '
+              f'done in {job.output} (--overwrite redoes them)')
     failed = process(sources, todo[runtime.rank::runtime.world_size], model, class_names,
                      settings, job, runtime)
     failed = sorted(f for part in gather_to_main(failed, runtime) or [] for f in part)

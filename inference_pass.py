@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader
 from datasets.clip_stream import ClipStream, collate
 from engine import Batches
 from inference_results import save_features, write_part
-from loaders import seed_worker
-from utils import printable
+from loaders import seed_worker, workers
+from utils import bar_fits, printable
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def process(sources, todo, model, class_names, settings, job, runtime):
     each video's outputs as soon as its last clip is scored; returns the failed paths."""
     stream = ClipStream(sources, job.transform, job.duration, job.stride, job.fps, todo,
                         windows=job.windows)
-    loader = DataLoader(stream, batch_size=job.batch_size, num_workers=job.n_threads,
+    loader = DataLoader(stream, batch_size=job.batch_size, num_workers=workers(job.n_threads),
                         collate_fn=collate, pin_memory=runtime.uses_cuda,
                         worker_init_fn=seed_worker)
     progress = VideoProgress(len(todo), runtime.is_main)
@@ -94,7 +94,7 @@ class VideoProgress:
         self.enabled, self.n_videos, self.count, self.clips = enabled, n_videos, 0, 0
         self.start = time.perf_counter()
         self.bar = None
-        if enabled and sys.stderr.isatty():
+        if enabled and bar_fits():
             from tqdm import tqdm
             self.bar = tqdm(total=n_videos, unit='video', dynamic_ncols=True)
 

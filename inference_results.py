@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from datasets.clip_stream import Source
-from utils import write_atomically, write_text_atomically
+from utils import counted, write_atomically, write_text_atomically
 
 PARTS = '.parts'  # OUT/.parts/NAME.json: what was found for one video (the resumable unit)
 
@@ -92,8 +92,8 @@ def write_summary(sources, settings, failed, output):
         # line break inside a name written as \n.
         lines = ''.join(os.path.abspath(p).replace('\n', '\\n') + '\n' for p in failed)
         write_atomically(failed_path, lambda f: f.write(lines.encode('utf-8', 'surrogateescape')))
-        print(f'{len(failed)} of {len(sources)} videos could not be read: listed in '
+        print(f'{len(failed)} of {counted(len(sources), "video")} could not be read: listed in '
               f'{failed_path}', file=sys.stderr)
     elif os.path.exists(failed_path):
         os.remove(failed_path)
-    print(f'wrote {path} ({len(done)} videos)')
+    print(f'wrote {path} ({counted(len(done), "video")})', flush=True)

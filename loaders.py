@@ -1,7 +1,10 @@
 """DataLoaders as main.py and inference.py run them: workers seeded from the run's seed and
 deaf to Ctrl-C, batches that leave damaged clips out, evaluation clips sharded across ranks.
 """
+import os
 import signal
+import sys
+import warnings
 
 import numpy as np
 import torch
@@ -21,6 +24,21 @@ def seed_worker(worker_id):
     np.random.seed(torch.initial_seed() % 2 ** 32)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+SAID = set()  # what this process has said once
+
+
+def workers(n_workers):
+    """`n_workers` loader processes (--n_threads), said once in this process where they are
+    more than the CPU cores (PyTorch's own warning, twice a loader, is left out)."""
+    cores = os.cpu_count() or 1
+    if n_workers > cores and 'workers' not in SAID:
+        SAID.add('workers')
+        warnings.filterwarnings('ignore', message='This DataLoader will create')
+        print(f'note: --n_threads {n_workers} loader processes share {cores} CPU cores; '
+              f'--n_threads {cores} may load as fast with less memory', file=sys.stderr)
+    return n_workers
 
 
 class VideoBatches(torch.utils.data.Sampler):
@@ -45,19 +63,20 @@ class VideoBatches(torch.utils.data.Sampler):
 
 
 def make_loader(dataset, batch_size, n_workers, runtime, shuffle=False, sampler=None,
-                collate_fn=collate_skipping_damaged, batch_sampler=None):
+                collate_fn=collate_skipping_damaged, batch_sampler=None, drop_single=False):
     """Batches of `dataset`. Without a sampler, validation and test clips are split across
-    ranks, each clip exactly once. `batch_sampler`: the batches, given (VideoBatches)."""
+    ranks, each clip exactly once. `batch_sampler`: the batches, given (VideoBatches);
+    `drop_single`: a last training batch of a single clip is left out (a network that
+    cannot train on one clip)."""
+    n_workers = workers(n_workers)
     if batch_sampler is not None:
         return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=n_workers,
                           pin_memory=runtime.uses_cuda, worker_init_fn=seed_worker,
                           collate_fn=collate_fn)
     if sampler is None and not shuffle and runtime.distributed:
         sampler = ShardSampler(len(dataset), runtime.rank, runtime.world_size)
-    # A last training batch of one clip breaks batch norm where a feature map is 1x1x1,
-    # and would teach little: drop just that one.
     n = len(sampler) if sampler is not None else len(dataset)
-    drop_last = shuffle and n % batch_size == 1
+    drop_last = drop_single and shuffle and n % batch_size == 1
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None,
                       sampler=sampler, num_workers=n_workers, pin_memory=runtime.uses_cuda,
                       worker_init_fn=seed_worker, drop_last=drop_last, collate_fn=collate_fn)

@@ -19,6 +19,7 @@ if __name__ == '__main__':  # Ctrl-C while the modules below load: one line, no 
 
 import os
 import random
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -36,23 +37,24 @@ from damage import TooMuchDamage
 from distributed import check_replicas, evaluation_model, leave_process_group, wrap_model
 from engine import LossNotFinite
 from loaders import make_loader
-from models.checkpoint import (differences_line, override_hyperparameters, random_states,
+from models.checkpoint import (load_checkpoint, override_hyperparameters, random_states,
                                recorded_settings, restore_training_state, resume,
-                               same_scheduler_kind, save_checkpoint, setting_differences,
-                               training_state, unwrap)
-from models.factory import check_input_fits, create_model
+                               same_scheduler_kind, save_checkpoint, training_state, unwrap)
+from models.factory import check_input_fits, create_model, trains_on_one_clip
 from models.precision import keep_float32_where_bfloat16_fails
-from opts import parse_opts, recorded_options
+from opts import for_checkpoint, parse_opts, recorded_options
 from runtime import Runtime
 from train import OPTIMIZERS, SkippedSteps, train_epoch
-from utils import STOP, Interrupted, RunStopped, UserError, one_line
+from utils import STOP, Interrupted, RunStopped, UserError, duration, one_line
 from validation import val_epoch
 
 
 def main(argv=None):
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     opt = parse_opts(argv)
     try:
-        run(opt)
+        opt, checkpoints = with_checkpoints(opt, argv)
+        run(opt, checkpoints)
         if STOP.signum is not None:  # stopped cleanly on a signal: say so, as shells expect
             sys.exit(128 + STOP.signum)
     except UserError as e:
@@ -71,12 +73,30 @@ def main(argv=None):
         sys.exit(130)
 
 
-def run(opt):
+def with_checkpoints(opt, argv):
+    """The options with what --pretrain_path's checkpoint tells of its network and
+    --resume_path's of its network and clips (recipes and options the command line does not
+    give, opts.for_checkpoint), and {'pretrain': ..., 'resume': ..., 'taken': [lines]}: the
+    checkpoints loaded and what to say of them. The class counts stay the command line's:
+    ready() and the loading check them."""
+    quiet = os.environ.get('RANK', '0') != '0'  # (other torchrun ranks: rank 0 says it)
+    checkpoints = {'taken': []}
+    for name, path, clips in (('pretrain', opt.pretrain_path, False),
+                              ('resume', opt.resume_path, True)):
+        if path:
+            checkpoints[name] = load_checkpoint(path)
+            opt, _, taken = for_checkpoint(MAIN, argv, opt, checkpoints[name], path,
+                                           clips=clips, classes=False, quiet=quiet)
+            checkpoints['taken'] += [taken] if taken else []
+    return opt, checkpoints
+
+
+def run(opt, checkpoints=None):
     runtime = Runtime.from_options(opt)
     try:
         # Rank 0 alone writes to the result folder: it holds it for the run.
         with result_folder.held(opt.result_path) if runtime.is_main else nullcontext():
-            train_and_test(opt, runtime)
+            train_and_test(opt, runtime, checkpoints or {})
     finally:
         leave_process_group()
 
@@ -91,12 +111,13 @@ class Training:
     scaler: torch.amp.GradScaler | None  # float16 only
     settings: dict  # what checkpoints record of the model and its clips
     saves_epoch_done: bool  # the recipe's checkpoint layout (recipes.base.Recipe)
+    min_clips: int  # the fewest clips a batch trains on (2 where one clip cannot train)
     trained: int = 0  # the last epoch whose training pass is complete
     rng_after_training: dict | None = None  # random states as that pass left them
     skipped: SkippedSteps = field(default_factory=SkippedSteps)
 
 
-def train_and_test(opt, runtime):
+def train_and_test(opt, runtime, checkpoints):
     """What a run does, in order. Everything a mistake in the input can break (options,
     checkpoints, annotation files, folders) is checked before the result folder is touched."""
     seed_everything(opt.manual_seed)
@@ -107,26 +128,25 @@ def train_and_test(opt, runtime):
         recipe.data_source(opt)
     fine_tuning = recipe.fine_tuning(opt)
     check_input_fits(spec, None if opt.no_train else opt.batch_size)
-    model, parameters, pretrained = create_model(
-        spec, fine_tuning, fine_tuning and checkpoint_of(fine_tuning.path, recipe, opt, runtime))
+    model, parameters, pretrained = create_model(spec, fine_tuning, checkpoints.get('pretrain'))
     # The flag that sets the model's outputs, their number: the new classifier's when
     # fine-tuning (which flag sets them is the recipe's).
     outputs = (fine_tuning.classes_flag, fine_tuning.n_classes) if fine_tuning \
         else ('--n_classes', spec.n_classes)
     checkpoint, begin_epoch = None, recipe.begin_epoch(opt, None)
     if opt.resume_path:
-        checkpoint = checkpoint_of(opt.resume_path, recipe, opt, runtime)
-        resume(model, opt.resume_path, spec.arch, resume_advice(opt, recipe, outputs),
-               checkpoint)
+        checkpoint = resume(model, opt.resume_path, spec.arch,
+                            resume_advice(opt, recipe, outputs), checkpoints.get('resume'))
         begin_epoch = recipe.begin_epoch(opt, recipes.next_epoch(checkpoint, recipe))
     if runtime.is_main:
+        for line in checkpoints.get('taken', []):
+            print(line, file=sys.stderr)
         say_what_will_not_happen(opt, recipe, begin_epoch)
-        say_what_differs_from_the_checkpoints(opt, recipe, checkpoint, pretrained)
     if opt.resume_path and not opt.pretrain_path:
         outputs = (*outputs, (opt.resume_path, recipe))
     model = wrap_model(model, runtime, opt.sync_bn)
     training = None if opt.no_train else prepare_training(
-        opt, recipe, model, parameters, checkpoint, begin_epoch,
+        opt, recipe, spec, model, parameters, checkpoint, begin_epoch,
         ready(recipe.training_set(source, clips, skip_damaged=True), *outputs), outputs[1],
         runtime)
     val_loader = None if opt.no_val else loader_of(
@@ -174,12 +194,6 @@ def resume_advice(opt, recipe, outputs):
                           f'{recipe.fine_tuning_flags(opt.resume_path, saved, n_outputs)}')
 
 
-def checkpoint_of(path, recipe, opt, runtime):
-    """The checkpoint at `path`, checked against the run's recipe (recipes/)."""
-    return recipes.load_checkpoint_for(path, recipe, recipes.given(opt),
-                                       quiet=not runtime.is_main)
-
-
 def say_what_will_not_happen(opt, recipe, begin_epoch):
     """Options that leave nothing to do, said rather than silently done."""
     for line in recipe.notes(opt):
@@ -205,18 +219,7 @@ def say_how_training_clips_are_made(fast_flag):
         print(native.unavailable_line(), file=sys.stderr)
 
 
-def say_what_differs_from_the_checkpoints(opt, recipe, resumed, pretrained):
-    """A line for each checkpoint whose recorded model or clip options this run changes
-    (fine-tuning may change the clips on purpose, so only those are compared there)."""
-    for path, checkpoint, group in ((opt.resume_path, resumed, None),
-                                    (opt.pretrain_path, pretrained, 'clips')):
-        options = recorded_options(opt, MAIN, recipe, group)
-        differences = setting_differences(checkpoint, options) if checkpoint else []
-        if differences:
-            print(f'warning: {differences_line(path, differences)}', file=sys.stderr)
-
-
-def prepare_training(opt, recipe, model, parameters, checkpoint, begin_epoch, train_set,
+def prepare_training(opt, recipe, spec, model, parameters, checkpoint, begin_epoch, train_set,
                      n_outputs, runtime):
     """The training set's loader, the optimiser, scheduler and gradient scaler, restored
     from the checkpoint when resuming."""
@@ -248,19 +251,27 @@ def prepare_training(opt, recipe, model, parameters, checkpoint, begin_epoch, tr
             print('resuming with ' + ', '.join(
                 f'--{flag} {changed[key][1]:g} (the checkpoint had {changed[key][0]:g})'
                 for flag, key in HYPERPARAMETERS.items() if key in changed))
-    loader = loader_of(train_set, opt, runtime, shuffle=True, sampler=sampler)
+    drop_single = not trains_on_one_clip(spec)
+    loader = loader_of(train_set, opt, runtime, shuffle=True, sampler=sampler,
+                       drop_single=drop_single)
     if len(loader) == 0:
         raise UserError(f'{opt.annotation_path} gives {len(train_set)} training clips, not one '
                         f'batch of --batch_size {opt.batch_size}' +
                         (f' per process ({runtime.world_size})' if runtime.distributed else '')
-                        + ' (a last batch of one clip is left out): lower --batch_size')
+                        + ' (a last batch of one clip is left out: this network cannot train on'
+                        ' one clip at this clip size): lower --batch_size')
+    if loader.drop_last and runtime.is_main:
+        print(f'note: the last training batch of each epoch would be a single clip, which the '
+              f'batch norms of {spec.arch} cannot train on at --sample_size {spec.sample_size} '
+              f'--sample_duration {spec.sample_duration} (one value per channel): it is left '
+              'out', flush=True)
     # A checkpoint written during an epoch's validation has that epoch's training done.
     trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
         else begin_epoch - 1
     settings = recorded_settings(recorded_options(opt, MAIN, recipe), n_outputs,
                                  train_set.class_names, recipe.name)
     return Training(loader, sampler, optimizer, scheduler, scaler, settings,
-                    recipe.saves_epoch_done, trained)
+                    recipe.saves_epoch_done, 2 if drop_single else 1, trained)
 
 
 def step_scheduler(scheduler, val_loss):
@@ -285,10 +296,13 @@ def fit(opt, begin_epoch, model, criterion, training, val_loader, logs, runtime)
     resumes at the start of the interrupted epoch (a batch cut short does not count)."""
     last_saved = opt.resume_path or None
     epoch = begin_epoch
+    started = time.perf_counter()
     try:
         for epoch in range(begin_epoch, opt.n_epochs + 1):
             last_saved = run_epoch(epoch, opt, model, criterion, training, val_loader, logs,
                                    runtime) or last_saved
+            if runtime.is_main:
+                say_time_left(epoch, begin_epoch, opt.n_epochs, time.perf_counter() - started)
     except LossNotFinite as e:
         if training is None:  # evaluating a checkpoint
             raise UserError(f'{e}: the model of {opt.resume_path or "this run"} gives non-finite'
@@ -318,6 +332,15 @@ def fit(opt, begin_epoch, model, criterion, training, val_loader, logs, runtime)
     return True
 
 
+def say_time_left(epoch, begin_epoch, n_epochs, seconds):
+    """'epoch 3/200 done; 12 min 5 s an epoch, about 5 h 10 min left' (from this run's
+    epochs so far)."""
+    per_epoch = seconds / (epoch - begin_epoch + 1)
+    left = f', about {duration(per_epoch * (n_epochs - epoch))} left' if epoch < n_epochs \
+        else ''
+    print(f'epoch {epoch}/{n_epochs} done; {duration(per_epoch)} an epoch{left}', flush=True)
+
+
 def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime):
     """Train, validate, step the scheduler and save as the options say; returns the path of
     the checkpoint written, if any."""
@@ -328,7 +351,8 @@ def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime)
     if training and training.trained < epoch:  # (a run stopped in validation resumes there)
         _, n_batches = train_epoch(epoch, training.loader, model, criterion,
                                    training.optimizer, runtime, logs.train, logs.train_batch,
-                                   training.scaler, training.skipped, logs.damage)
+                                   training.scaler, training.skipped, logs.damage,
+                                   training.min_clips)
         check_replicas(evaluation_model(model), n_batches, epoch, runtime)
         training.trained, training.rng_after_training = epoch, random_states()
     val_loss = None
@@ -389,9 +413,10 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def loader_of(dataset, opt, runtime, shuffle=False, sampler=None, batch_size=None):
+def loader_of(dataset, opt, runtime, shuffle=False, sampler=None, batch_size=None,
+              drop_single=False):
     return make_loader(dataset, batch_size or opt.batch_size, opt.n_threads, runtime, shuffle,
-                       sampler)
+                       sampler, drop_single=drop_single)
 
 
 def ready(dataset, flag, n_outputs, resumed=None):

@@ -14,10 +14,13 @@ from argtypes import (APPLIED, BOTH, EXPORT, INFERENCE, MAIN, HelpFormatter, One
                       OptionError, non_negative_float, non_negative_int, option,
                       positive_float, positive_int)
 from datasets.registry import DATASETS
-from models.checkpoint import differences_line, setting_differences
+from models.checkpoint import as_flag, differences_line, setting_differences
+from models.inspection import network_options
 from models.registry import MODEL_OPTIONS, supported_depths
-from recipes import DEFAULT, RECIPES
+from recipes import (DEFAULT, RECIPES, checkpoint_recipe, given, recipe_of,
+                     say_if_another_recipe)
 from train import OPTIMIZERS
+from utils import UserError
 
 PATH_OPTIONS = ('video_path', 'annotation_path', 'result_path', 'resume_path', 'pretrain_path')
 PROGRAMS = {
@@ -266,26 +269,61 @@ def recorded_options(opt, program, recipe, group=None):
             if o.recorded and group in (None, o.group)}
 
 
-def with_recorded_settings(opt, checkpoint, path, program, recipe):
+def for_checkpoint(program, argv, opt, checkpoint, path, clips=True, classes=True,
+                   quiet=False):
+    """The options and the recipe of a run that applies, resumes or fine-tunes from
+    `checkpoint` (at `path`): under the recipe it records or its layout shows where --recipe
+    is not given (the line parsed again under it), with what it records or its weights show
+    of its model in place of the defaults (and of its clips and classes where `clips`,
+    `classes`). Returns (the options, the recipe, the line that says what was taken or
+    None), the line for the command to say once the model is built from it."""
+    origin = checkpoint_recipe(checkpoint)
+    adopted = origin is not None and not given(opt) and origin is not recipe_of(opt)
+    if adopted:
+        clash = misplaced_line(argv, program, origin)
+        if clash:
+            raise UserError(f'{path} is a model of {origin.title} (--recipe {origin.name}), '
+                            f'whose pipeline it needs, but {clash.removeprefix("argument ")}')
+        opt = parse(program, argv + ['--recipe', origin.name])
+    recipe = recipe_of(opt)
+    say_if_another_recipe(checkpoint, path, recipe, quiet)
+    opt, taken = take_from_checkpoint(opt, checkpoint, path, program, recipe, clips, classes,
+                                      quiet)
+    if adopted:
+        taken.insert(0, ('recipe', recipe.name))
+    why = 'as it records' if 'settings' in checkpoint else 'as its layout, arch and weights show'
+    line = (f'took {" ".join(as_flag(n, v) for n, v in taken)} from {path} ({why}); a flag '
+            'given wins') if taken else None
+    return opt, recipe, line
+
+
+def take_from_checkpoint(opt, checkpoint, path, program, recipe, clips=True, classes=True,
+                         quiet=False):
     """The options, with what a checkpoint (or an exported model) records of its model and
-    clips in place of the defaults: such a file needs no model or clip flags. A flag given
-    with another value wins, and a line says so; the derived values follow."""
+    clips, or its weights show of its network (models.inspection), in place of the
+    defaults: such a file needs no flags that repeat it. A flag given with another value
+    wins (a line says so for what it records); the derived values follow. Returns (the
+    options, [(name, value)] of what was taken)."""
     recorded = checkpoint.get('settings') or {}
-    taken = {o.dest: o for o in options_of(program, recipe) if o.recorded}
+    told = dict(network_options(checkpoint) if 'state_dict' in checkpoint else {}, **recorded)
+    takes = {o.dest: o for o in options_of(program, recipe)
+             if o.recorded and (clips or o.group != 'clips')}
     opt = argparse.Namespace(**vars(opt))
-    for name, value in recorded.items():
+    taken = []
+    for name, value in told.items():
+        if name in opt.explicit or not (name in takes or classes and name == 'n_classes'):
+            continue
         # (a value this recipe has no choice for, from a file of another recipe run as
         # asked, leaves the option at its default)
-        choices = choices_of(taken[name], recipe) if name in taken else None
-        if name in taken and name not in opt.explicit and (not choices or value in choices):
+        choices = choices_of(takes[name], recipe) if name in takes else None
+        if (not choices or value in choices) and getattr(opt, name) != value:
             setattr(opt, name, value)
-    if 'n_classes' in recorded and 'n_classes' not in opt.explicit:
-        opt.n_classes = recorded['n_classes']
-    given = dict(recorded_options(opt, program, recipe), n_classes=opt.n_classes)
-    differences = setting_differences(checkpoint, given)
-    if differences:
+            taken.append((name, value))
+    given_values = dict(recorded_options(opt, program, recipe), n_classes=opt.n_classes)
+    differences = setting_differences(checkpoint, given_values)
+    if differences and not quiet:
         print(f'warning: {differences_line(path, differences)}', file=sys.stderr)
-    return derive(opt, recipe)
+    return derive(opt, recipe), taken
 
 
 def misplaced_line(argv, program, recipe):

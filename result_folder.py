@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import curves
 from damage import DamageReport
-from utils import Logger, UserError, temporary_pattern, write_text_atomically
+from utils import Logger, UserError, counted, temporary_pattern, write_text_atomically
 
 # What a training run writes: moved aside together before a new run.
 RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log',
@@ -200,7 +200,7 @@ def write_skipped_videos(files):
         return
     write_text_atomically(path, ''.join(f'{subset}\t{video}\t{why}\n' for subset, video, why
                                         in files.skipped_videos))
-    print(f'the {len(files.skipped_videos)} videos left out are listed in {path}')
+    print(f'the {counted(len(files.skipped_videos), "video")} left out: listed in {path}')
 
 
 def move_earlier_run_aside(result_path):

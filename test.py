@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from distributed import gather_to_main
 from engine import Batches
-from utils import UserError, write_text_atomically
+from utils import UserError, counted, write_text_atomically
 
 
 @torch.no_grad()
@@ -70,7 +70,7 @@ def test(data_loader, model, class_names, path, runtime, softmax=True, damage=No
                         f'finite: the model has diverged; {path} was not written')
     write_text_atomically(path, json.dumps({'results': top_classes(scores, class_names)},
                                            allow_nan=False))
-    print(f'wrote the top classes of {len(scores)} videos to {path}')
+    print(f'wrote the top classes of {counted(len(scores), "video")} to {path}')
     report_unread(parts, scores, path, damage)
     return path
 
@@ -140,6 +140,6 @@ def release_inference(data_loader, model, class_names, path, runtime, k, average
                         f'{path} was not written')
     results = release_results(clips, class_names, k, average)
     write_text_atomically(path, json.dumps({'results': results}, allow_nan=False))
-    print(f'wrote the top {k} classes of {len(results)} videos to {path}')
+    print(f'wrote the top {k} classes of {counted(len(results), "video")} to {path}')
     report_unread(parts, results, path, damage)
     return path

@@ -34,11 +34,13 @@ class SkippedSteps:
 
 
 def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_logger=None,
-                batch_logger=None, scaler=None, skipped=None, damage=None):
+                batch_logger=None, scaler=None, skipped=None, damage=None, min_clips=2):
     """Train one epoch; returns (mean loss, batches). Loggers may be None (ranks > 0).
 
     Batches are (clips, targets, damaged clips left out), as collate_skipping_damaged makes
-    them; `damage` reports and counts the damaged ones (TooMuchDamage past its bound)."""
+    them; `damage` reports and counts the damaged ones (TooMuchDamage past its bound).
+    `min_clips`: a batch of fewer clips is skipped (2 where the network cannot train on one
+    clip at this clip size)."""
     skipped = skipped or SkippedSteps()
     damage = damage or DamageReport(None, float('inf'))
     damage.start(epoch, 'train', len(data_loader.dataset))
@@ -48,7 +50,8 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
         accuracies = batches.accuracies = AverageMeter()
         lr = optimizer.param_groups[0]['lr']
         for i, (inputs, targets, damaged) in batches:
-            if not usable(inputs, damaged, damage, data_loader.batch_size, runtime):
+            if not usable(inputs, damaged, damage, min(min_clips, data_loader.batch_size),
+                          runtime):
                 batches.skip()
                 continue
             inputs = runtime.to_device(inputs)
@@ -105,13 +108,13 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
     return losses.avg, len(data_loader)
 
 
-def usable(inputs, damaged, damage, batch_size, runtime):
+def usable(inputs, damaged, damage, min_clips, runtime):
     """Report the damaged clips left out of a batch and say whether what is left is trained
-    on. Every rank trains on its batch or none does (DistributedDataParallel's backward
-    waits for all ranks); a batch left with one clip of several is skipped too (batch norm
-    cannot train on one clip where a feature map is 1x1x1, and it would teach little)."""
+    on: `min_clips` clips or more (batch norm cannot train on one clip where a feature map is
+    1x1x1). Every rank trains on its batch or none does (DistributedDataParallel's backward
+    waits for all ranks)."""
     damage.record(damaged)
-    too_small = inputs is None or inputs.size(0) < min(2, batch_size)
+    too_small = inputs is None or inputs.size(0) < min_clips
     n_unusable, n_damaged = all_reduce_sum([float(too_small), float(len(damaged))], runtime)
     damage.add(n_damaged)
     return n_unusable == 0

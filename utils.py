@@ -96,6 +96,34 @@ def one_line(exc, limit=None):
     return text if limit is None or len(text) <= limit else text[:limit - 3] + '...'
 
 
+def duration(seconds):
+    """'45 s', '12 min 5 s', '5 h 10 min', '3 d 4 h': two units at most."""
+    seconds = int(round(seconds))
+    for unit, size, smaller, small_size in (('d', 86400, 'h', 3600), ('h', 3600, 'min', 60),
+                                            ('min', 60, 's', 1)):
+        if seconds >= size:
+            rest = (seconds % size) // small_size
+            return f'{seconds // size} {unit}' + (f' {rest} {smaller}' if rest else '')
+    return f'{seconds} s'
+
+
+def bar_fits(stream=None):
+    """Whether a progress bar shows on `stream` (default: standard error): a terminal of a
+    usable width (one that reports 0 columns would show blank bars: lines instead)."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return False
+    try:
+        return os.get_terminal_size(stream.fileno()).columns >= 20
+    except (OSError, ValueError):
+        return False
+
+
+def counted(n, noun):
+    """'1 video', '3 videos'."""
+    return f'{n} {noun}' if n == 1 else f'{n} {noun}s'
+
+
 def printable(text):
     """`text` as a console shows it whatever its encoding: bytes of a file name that are not
     UTF-8 (kept by Python as surrogates) written as \\xNN."""

@@ -11,7 +11,6 @@ dimension, and every family here exports through it unchanged.
 import json
 import os
 import warnings
-import zipfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -106,25 +105,6 @@ class ExportedModel:
 
     def eval(self):  # as a module in evaluation mode: it is always in it
         return self
-
-
-def recorded_recipe(path):
-    """The recipe a model file records, read without loading the model; None where the file
-    does not say (the full load then names what is wrong)."""
-    try:
-        if format_of(path) == 'onnx':
-            import onnx
-            proto = onnx.load(path, load_external_data=False)
-            properties = {p.key: p.value for p in proto.metadata_props}
-        else:
-            with zipfile.ZipFile(path) as archive:
-                member = next(n for n in archive.namelist()
-                              if n.endswith(f'/extra/{METADATA_FILE}'))
-                properties = {key: json.dumps(value) for key, value in
-                              json.loads(archive.read(member)).items()}
-        return json.loads(properties['recipe'])
-    except Exception:  # unreadable, or not ours: load() says which
-        return None
 
 
 def load(path, use_cuda=False, fmt=None):

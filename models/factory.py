@@ -63,6 +63,16 @@ class FineTuning:
                                       '--n_finetune_classes to the classes of your data')
 
 
+def trains_on_one_clip(spec):
+    """Whether training can take a batch of a single clip: not where a batch norm would see
+    one value per channel (a 1x1x1 feature map), which PyTorch refuses."""
+    try:
+        check_input_fits(spec, 1)
+    except UserError:
+        return False
+    return True
+
+
 def load_pretrained(model, spec, fine_tuning, checkpoint=None):
     """Load the pretrained file (or `checkpoint`, loaded from it already; its arch must be
     the spec's) and put in a new classifier of the fine-tuned classes; returns the

@@ -4,14 +4,13 @@ A recipe is one file here (a `recipes.base.Recipe`) and one line in the registry
 `register` checks that it implements the interface and that its name and options do not
 clash. The default, cvpr2018, is the CVPR 2018 code; 2020 is the release that cloning the
 reference gives today (docs/recipes.md). Which recipe wrote a checkpoint is decided here too,
-and what a run says when it is another one.
+and what a run of another recipe says of it.
 """
 import sys
 
-from models.checkpoint import load_checkpoint, written_here
+from models.checkpoint import written_here
 from recipes import cvpr2018, release2020
 from recipes.base import Recipe
-from utils import UserError
 
 RECIPES = {}
 DEFAULT = 'cvpr2018'
@@ -66,33 +65,18 @@ def recorded_recipe(checkpoint):
     return RECIPES.get((checkpoint.get('settings') or {}).get('recipe'))
 
 
-def load_checkpoint_for(path, recipe, recipe_given, quiet=False, checkpoint=None):
-    """The checkpoint at `path` (or `checkpoint`, loaded from it already), loaded safely,
-    checked for a run of `recipe` (checked_recipe)."""
-    checkpoint = checkpoint or load_checkpoint(path)
-    return checked_recipe(checkpoint, path, recipe, recipe_given, quiet)
-
-
-def checked_recipe(checkpoint, path, recipe, recipe_given, quiet=False):
-    """A checkpoint (or an exported model's settings, as {'settings': ...}) for a run of
-    `recipe`. One whose recorded or evident recipe does not match stops the run in one line
-    when the run's recipe is the default one not asked for (it would score through the
-    wrong pipeline without a word), and is run as asked, said once (unless `quiet`), when
-    the recipe was given."""
+def say_if_another_recipe(checkpoint, path, recipe, quiet=False):
+    """A run of `recipe` given a checkpoint (or an exported model's settings, as
+    {'settings': ...}) of another recipe, which --recipe asked for: run as asked, said once
+    (unless `quiet`). (Without --recipe, a run takes the checkpoint's: opts.for_checkpoint.)"""
     origin = checkpoint_recipe(checkpoint)
-    if origin is None or origin is recipe:
-        return checkpoint
+    if origin is None or origin is recipe or quiet:
+        return
     what = (f'{path} was trained under --recipe {origin.name}' if written_here(checkpoint)
             else f'{path} was written by {origin.title}') + \
         f' (arch {checkpoint.get("arch", "unknown")})'
-    if not recipe_given:
-        raise UserError(f'{what}: its models expect that release\'s input pipeline '
-                        f'({origin.pipeline}), and the default {recipe.title}\'s would score '
-                        f'wrongly: add --recipe {origin.name}')
-    if not quiet:
-        print(f'note: {what}; --recipe {recipe.name} runs it through that recipe\'s pipeline, '
-              'as asked', file=sys.stderr)
-    return checkpoint
+    print(f'note: {what}; --recipe {recipe.name} runs it through that recipe\'s pipeline, '
+          'as asked', file=sys.stderr)
 
 
 def next_epoch(checkpoint, recipe):

@@ -176,22 +176,24 @@ def test_a_bad_checkpoint_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_published_checkpoint_is_described_by_flags(tmp_path, capsys):
-    """The CVPR 2018 checkpoints record nothing: the flags say the model; wrong ones are
-    one line naming what to set."""
+def test_a_published_checkpoint_is_taken_as_it_tells(tmp_path, capsys):
+    """The CVPR 2018 checkpoints record nothing: their arch and weights tell the network
+    and classes; flags say what they cannot (the clip size); a wrong flag is one line."""
     torch.manual_seed(0)
     net = resnet.build(10, shortcut_type='A', sample_size=32, sample_duration=16,
                        num_classes=5)
     torch.save({'epoch': 3, 'arch': 'resnet-10', 'state_dict':
                 {f'module.{k}': v for k, v in net.state_dict().items()}},
                tmp_path / 'published.pth')
-    flags = ['--model_depth', 10, '--resnet_shortcut', 'A', '--sample_size', 32,
-             '--sample_duration', 16]
-    code = export(tmp_path / 'published.pth', tmp_path / 'a.onnx', *flags, '--n_classes', 4)
+    clip_flags = ['--sample_size', 32, '--sample_duration', 16]
+    code = export(tmp_path / 'published.pth', tmp_path / 'a.onnx', *clip_flags, '--n_classes', 4)
     assert_one_line_error(code, capsys.readouterr().err, '5 classes', '--n_classes 5')
-    code = export(tmp_path / 'published.pth', tmp_path / 'a.onnx', *flags[2:], '--n_classes', 5)
+    code = export(tmp_path / 'published.pth', tmp_path / 'a.onnx', *clip_flags,
+                  '--model_depth', 18)
     assert_one_line_error(code, capsys.readouterr().err, 'resnet-10', '--model_depth')
-    assert export(tmp_path / 'published.pth', tmp_path / 'a.onnx', *flags, '--n_classes', 5) == 0
+    assert export(tmp_path / 'published.pth', tmp_path / 'a.onnx', *clip_flags) == 0
+    err = capsys.readouterr().err
+    assert 'took --model_depth 10 --n_classes 5 --resnet_shortcut A from' in err, err
     loaded = exported.load(str(tmp_path / 'a.onnx'))
     assert loaded.metadata['class_names'] == ['0', '1', '2', '3', '4']
     clips = torch.randn(2, 3, 16, 32, 32)
@@ -261,8 +263,9 @@ def test_every_family_trained_here_infers_the_same_from_its_onnx_file(tmp_path, 
     ['--model', 'wideresnet', '--model_depth', 50, '--wide_resnet_k', 1],
 ])
 def test_a_release_checkpoint_exports_under_its_recipe(tmp_path, model_flags, capsys):
-    """A checkpoint in the 2020 release's layout: refused without --recipe 2020; with it,
-    its pipeline is in the metadata and the file gives the model's scores."""
+    """A checkpoint in the 2020 release's layout: its recipe and network taken from it
+    (the stem options it cannot show given); its pipeline is in the metadata and the file
+    gives the model's scores."""
     spec = {'resnet': 'resnet', 'resnet2p1d': 'resnet2p1d', 'wideresnet': 'wideresnet'}
     import opts
     from recipes import RECIPES
@@ -276,8 +279,13 @@ def test_a_release_checkpoint_exports_under_its_recipe(tmp_path, model_flags, ca
                 'state_dict': net.state_dict(), 'optimizer': optimizer.state_dict(),
                 'scheduler': scheduler.state_dict()}, tmp_path / 'release.pth')
     flags = [*model_flags, '--n_classes', 7, '--sample_size', 32, '--sample_duration', 8]
-    code = export(tmp_path / 'release.pth', tmp_path / 'r.onnx', *flags)
-    assert_one_line_error(code, capsys.readouterr().err, 'add --recipe 2020')
+    if '--no_max_pool' not in model_flags:  # (stem options need --recipe 2020 to be given)
+        # Its layout tells the release, its arch and weights the network: no flags for them.
+        assert export(tmp_path / 'release.pth', tmp_path / 'told.onnx', '--sample_size', 32,
+                      '--sample_duration', 8) == 0
+        assert 'took --recipe 2020' in capsys.readouterr().err
+        told = exported.load(str(tmp_path / 'told.onnx'))
+        assert told.metadata['settings']['model'] == opt.model
     assert export(tmp_path / 'release.pth', tmp_path / 'r.onnx', '--recipe', '2020',
                   *flags) == 0, capsys.readouterr().err
     loaded = exported.load(str(tmp_path / 'r.onnx'))

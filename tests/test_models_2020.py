@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from models import resnet, resnet2p1d, wide_resnet
-from recipes import RECIPES, load_checkpoint_for
-from utils import UserError
+from models.checkpoint import load_checkpoint
 
 # (family, depth) -> parameters at 700 classes (Kinetics-700), as the release's models have.
 PARAMETER_COUNTS = {(resnet, 18): 33_563_004, (resnet, 50): 47_633_276,
@@ -101,13 +100,24 @@ def release_2020_checkpoint(path, arch='resnet-18', family=resnet, depth=18):
 
 
 @pytest.mark.parametrize('arch, family', [('resnet-18', resnet), ('resnet2p1d-18', resnet2p1d)])
-def test_a_2020_checkpoint_is_named_not_run_through_the_2018_pipeline(tmp_path, arch, family):
-    """It loads safely (the scheduler's Counter is allowed, nothing else), and is refused in
-    one line saying what it is: through the CVPR 2018 pipeline its scores would be wrong."""
+def test_a_2020_checkpoint_is_taken_under_its_recipe_not_the_2018_pipeline(tmp_path, arch,
+                                                                           family):
+    """It loads safely (the scheduler's Counter is allowed, nothing else), its layout names
+    its release, and a run without --recipe takes that release's recipe (and the network
+    its arch and weights show), which a line names: through the CVPR 2018 pipeline its
+    scores would be wrong."""
+    import opts
     path = str(tmp_path / 'r3d18_K_200ep.pth')
     release_2020_checkpoint(path, arch, family)
-    with pytest.raises(UserError) as e:
-        load_checkpoint_for(path, RECIPES['cvpr2018'], recipe_given=False)
-    message = str(e.value)
-    assert '2020 release' in message and path in message and '\n' not in message
-    assert 'arbitrary code' not in message
+    checkpoint = load_checkpoint(path)
+    argv = ['--no_cuda']
+    opt, recipe, line = opts.for_checkpoint('main', argv, opts.parse_opts(argv), checkpoint,
+                                            path, classes=False)  # as main.py takes them
+    assert recipe.name == '2020' and opt.model == arch.split('-')[0] and opt.n_classes == 400
+    assert line.startswith('took --recipe 2020') and path in line and '\n' not in line
+    opt, _, line = opts.for_checkpoint('inference', ['x', '--output', 'o', '--resume_path',
+                                                     path], opts.parse('inference', [
+                                                         'x', '--output', 'o',
+                                                         '--resume_path', path]),
+                                       checkpoint, path)
+    assert opt.n_classes == 7 and '--n_classes 7' in line  # inference takes the classes

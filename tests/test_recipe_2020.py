@@ -96,14 +96,23 @@ def small_video(tmp_path_factory):
     return folder
 
 
-def test_a_2020_checkpoint_without_the_recipe_is_refused_in_one_line(tmp_path, small_video):
+def test_a_release_checkpoint_alone_is_applied_as_it_tells(tmp_path, small_video):
+    """Its layout tells its release, its arch the network, its classifier the classes: no
+    flag is needed, one line says what was taken, the scores are those of the flags."""
     checkpoint = str(tmp_path / 'r3d10.pth')
     release_2020_checkpoint(checkpoint, 'resnet-10', resnet, 10)
-    code, _, stderr = inference(small_video, '--output', tmp_path / 'out', '--resume_path',
-                                checkpoint, '--model_depth', 10, '--n_classes', 7, '--no_cuda')
-    assert code == 2 and stderr.count('\n') == 1, stderr
-    assert '2020 release' in stderr and 'add --recipe 2020' in stderr
-    assert not (tmp_path / 'out').exists()
+    code, _, stderr = inference(small_video, '--output', tmp_path / 'told', '--resume_path',
+                                checkpoint, '--no_cuda', '--n_threads', 0)
+    assert code == 0, stderr
+    told = [line for line in stderr.splitlines() if line.startswith('took')]
+    assert len(told) == 1 and told[0].startswith(
+        'took --recipe 2020 --model_depth 10 --n_classes 7 from'), told
+    code, _, stderr = inference(small_video, '--output', tmp_path / 'given', '--resume_path',
+                                checkpoint, '--recipe', '2020', '--model_depth', 10,
+                                '--n_classes', 7, '--no_cuda', '--n_threads', 0)
+    assert code == 0 and 'took' not in stderr, stderr
+    assert json.loads((tmp_path / 'told' / 'results.json').read_text()) == \
+        json.loads((tmp_path / 'given' / 'results.json').read_text())
 
 
 @pytest.mark.slow

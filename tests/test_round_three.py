@@ -189,29 +189,35 @@ def make_video(path, seconds=2, size='160x120'):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_an_extractor_at_once_and_the_next_run_finishes(tmp_path):
+    """SIGINT while every job's ffmpeg is at work (an ffmpeg that never ends, first on the
+    PATH): the program ends them and the queue, exits 130 within a couple of seconds with
+    one line, leaves no partial folder; the next run, with the real ffmpeg, does them all."""
     import signal
     import time
     src = tmp_path / 'videos' / 'walk'
     src.mkdir(parents=True)
-    for k in range(16):
-        make_video(src / f'v{k:02d}.mp4', seconds=8, size='640x360')
+    for k in range(6):
+        make_video(src / f'v{k}.mp4', seconds=1)
+    stuck = tmp_path / 'bin'
+    stuck.mkdir()
+    (stuck / 'ffmpeg').write_text('#!/bin/sh\nexec sleep 60\n')
+    (stuck / 'ffmpeg').chmod(0o755)
     command = [sys.executable, os.path.join(SCRIPTS, 'video_jpg_ucf101_hmdb51.py'),
                str(tmp_path / 'videos'), str(tmp_path / 'jpg'), '--n_jobs', '2']
+    env = dict(os.environ, PATH=f'{stuck}{os.pathsep}{os.environ["PATH"]}')
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    time.sleep(2.0)
+                               text=True, env=env)
+    time.sleep(1.5)
     stopped = time.monotonic()
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert time.monotonic() - stopped < 3, 'it went on extracting'
     assert process.returncode == 130 and 'Traceback' not in err, err
-    assert 'stopped' in err and 'redone by the next run' in err
-    done = [p for p in (tmp_path / 'jpg' / 'walk').iterdir() if not p.name.endswith('.partial')]
-    assert len(done) < 16
-    assert not list((tmp_path / 'jpg' / 'walk').glob('*.partial'))
+    assert err.count('\n') == 1 and 'redone by the next run' in err
+    assert not list((tmp_path / 'jpg' / 'walk').glob('*'))  # nothing half-written
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
-    assert f'{16 - len(done)} videos extracted, {len(done)} already done' in again.stdout
+    assert '6 videos extracted, 0 already done' in again.stdout
 
 
 def test_an_extractor_says_what_is_wrong_with_a_file_in_plain_words(tmp_path):
@@ -249,3 +255,153 @@ def test_a_missing_path_in_an_inference_list_fails_alone(tmp_path, capsys):
     failed = (tmp_path / 'out' / 'failed.txt').read_text().splitlines()
     assert failed == [str(tmp_path / 'missing_video.mp4')]
     assert 'missing_video.mp4: not found' in capsys.readouterr().err
+
+
+# -- what a run says and trains ----------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_single_clip_last_batch_is_trained_where_the_network_can(tmp_path, capsys):
+    """9 training clips in batches of 2: at 64x64x16 ResNet-10's last feature map is 2x2x1
+    and the ninth clip is trained, as the releases train it; at 32x32x8 it is 1x1x1, and
+    the clip is left out, said once."""
+    from tests.conftest import data_flags, read_log, run_main, ucf_like
+    video_path, annotation_path = ucf_like(tmp_path)
+    common = [*data_flags(video_path, annotation_path, 'ucf101'), '--no_cuda', '--n_threads',
+              0, '--model_depth', 10, '--resnet_shortcut', 'A', '--batch_size', 2, '--no_val',
+              '--n_epochs', 1]
+    run_main(*common, '--sample_size', 64, '--sample_duration', 16, '--result_path',
+             tmp_path / 'big')
+    assert [row[1] for row in read_log(tmp_path / 'big' / 'train_batch.log')[1:]] == \
+        ['1', '2', '3', '4', '5']
+    assert 'left out' not in capsys.readouterr().out
+    run_main(*common, '--sample_size', 32, '--sample_duration', 8, '--result_path',
+             tmp_path / 'small')
+    assert len(read_log(tmp_path / 'small' / 'train_batch.log')) - 1 == 4
+    out = capsys.readouterr().out
+    assert out.count('would be a single clip') == 1 and 'resnet-10' in out
+
+
+@pytest.mark.slow
+def test_a_resumed_run_takes_its_model_and_clips_from_the_checkpoint(tmp_path, capsys):
+    """No model or clip flag: the checkpoint records them; one line says what was taken."""
+    from tests.conftest import TINY, data_flags, read_log, run_main, ucf_like
+    video_path, annotation_path = ucf_like(tmp_path)
+    data = data_flags(video_path, annotation_path, 'ucf101')
+    run_main(*data, *TINY, '--n_epochs', 1, '--result_path', tmp_path / 'r')
+    capsys.readouterr()
+    run_main(*data, '--no_cuda', '--n_threads', 0, '--batch_size', 4, '--n_epochs', 2,
+             '--resume_path', tmp_path / 'r' / 'save_1.pth', '--result_path', tmp_path / 'r')
+    err = capsys.readouterr().err
+    took = [line for line in err.splitlines() if line.startswith('took')]
+    assert len(took) == 1 and '--model_depth 10' in took[0] and '--sample_size 32' in took[0]
+    assert '--resnet_shortcut A' in took[0]
+    assert [row[0] for row in read_log(tmp_path / 'r' / 'train.log')[1:]] == ['1', '2']
+
+
+@pytest.mark.slow
+def test_the_console_says_the_epoch_of_the_total_and_the_time_left(tmp_path, capsys):
+    code, console = tiny_run(tmp_path, capsys, '--n_epochs', 2, '--result_path',
+                             tmp_path / 'r', console=True)
+    assert code in (0, None), console
+    lines = [line for line in console.splitlines() if line.startswith('epoch ')]
+    assert lines[0].startswith('epoch 1/2 done; ') and ' an epoch, about ' in lines[0]
+    assert lines[0].endswith(' left') and lines[1].startswith('epoch 2/2 done; ')
+
+
+def test_durations_read_as_a_person_reads_them():
+    from utils import counted, duration
+    assert [duration(s) for s in (3, 59.6, 725, 18600, 90000)] == \
+        ['3 s', '1 min', '12 min 5 s', '5 h 10 min', '1 d 1 h']
+    assert (counted(1, 'video'), counted(0, 'video'), counted(3, 'video')) == \
+        ('1 video', '0 videos', '3 videos')
+
+
+@pytest.mark.slow
+def test_more_loader_processes_than_cores_are_said_once_in_plain_words(tmp_path):
+    from tests.conftest import TINY, data_flags, ucf_like
+    video_path, annotation_path = ucf_like(tmp_path)
+    workers = (os.cpu_count() or 1) + 1
+    flags = [str(f) for f in TINY]
+    flags[flags.index('--n_threads') + 1] = str(workers)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'main.py'),
+                           *map(str, data_flags(video_path, annotation_path, 'ucf101')),
+                           *flags, '--n_epochs', '1', '--result_path', str(tmp_path / 'r')],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(f'--n_threads {workers} loader processes share') == 1
+    assert 'UserWarning' not in done.stderr
+
+
+def test_a_terminal_of_no_width_gets_lines_not_blank_bars():
+    import fcntl
+    import struct
+    import termios
+    from utils import bar_fits
+    main_fd, other_fd = os.openpty()
+    with os.fdopen(other_fd, 'w') as stream:
+        for columns, shown in ((0, False), (80, True)):
+            fcntl.ioctl(main_fd, termios.TIOCSWINSZ, struct.pack('HHHH', 24, columns, 0, 0))
+            assert bar_fits(stream) is shown
+    os.close(main_fd)
+
+
+def test_an_earlier_run_s_curves_are_moved_aside_with_it(tmp_path):
+    import result_folder
+    for name in ('save_1.pth', 'train.log', 'curves.png'):
+        (tmp_path / name).write_text(name)
+    result_folder.move_earlier_run_aside(str(tmp_path))
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith('earlier_run_')]
+    assert len(kept) == 1 and sorted(p.name for p in kept[0].iterdir()) == [
+        'curves.png', 'save_1.pth', 'train.log']
+
+
+def test_the_preparation_programs_run_from_the_data_folder_by_their_path(tmp_path):
+    """As the README shows them: `python $R/utils_scripts/x.py` with paths relative to the
+    data folder, run there."""
+    src = tmp_path / 'UCF101' / 'Walk'
+    src.mkdir(parents=True)
+    make_video(src / 'v_Walk_g01_c01.avi')
+    lists = tmp_path / 'ucfTrainTestlist'
+    lists.mkdir()
+    (lists / 'classInd.txt').write_text('1 Walk\n')
+    (lists / 'trainlist01.txt').write_text('Walk/v_Walk_g01_c01.avi 1\n')
+    (lists / 'testlist01.txt').write_text('')
+    for name, args in (('video_jpg_ucf101_hmdb51.py', ['UCF101', 'ucf101_videos/jpg']),
+                       ('n_frames_ucf101_hmdb51.py', ['ucf101_videos/jpg']),
+                       ('ucf101_json.py', ['ucfTrainTestlist']),
+                       ('ucf101_json.py', ['ucfTrainTestlist', 'ucf101_videos/jpg', 'out'])):
+        done = script(name, *args, cwd=tmp_path)
+        assert done.returncode == 0, (name, done.stderr)
+    assert (tmp_path / 'ucf101_videos' / 'jpg' / 'Walk' / 'v_Walk_g01_c01' / 'n_frames').exists()
+    assert (lists / 'ucf101_01.json').exists() and (tmp_path / 'out' / 'ucf101_01.json').exists()
+
+
+@pytest.mark.parametrize('program', ['ucf101_json.py', 'hmdb51_json.py'])
+def test_a_destination_that_looks_like_a_file_is_said(tmp_path, program):
+    done = script(program, tmp_path, tmp_path / 'jpg', tmp_path / 'ucf101_01.json')
+    assert done.returncode == 2 and done.stderr.count('\n') == 1, done.stderr
+    assert 'looks like) a file' in done.stderr and 'into a folder' in done.stderr
+    assert not (tmp_path / 'ucf101_01.json').exists()
+
+
+def make_vfr_video(path):
+    """40 frames whose spacing changes halfway (1/30 s, then 1/10 s): ffmpeg's image and
+    constant-rate outputs would repeat frames to fill the gaps."""
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                    'testsrc2=size=160x120:rate=30', '-frames:v', '40', '-vf',
+                    "setpts='if(lt(N,20),N/30,(N-20)/10+20/30)/TB'", '-fps_mode', 'vfr',
+                    '-c:v', 'libx264', str(path)], check=True)
+
+
+def test_a_variable_rate_video_keeps_its_frames_through_extraction_and_reencoding(tmp_path):
+    from datasets.video_files import VideoFile
+    src = tmp_path / 'videos' / 'walk'
+    src.mkdir(parents=True)
+    make_vfr_video(src / 'phone.mkv')
+    assert VideoFile(str(src / 'phone.mkv')).n_frames == 40
+    done = script('video_jpg_ucf101_hmdb51.py', tmp_path / 'videos', tmp_path / 'jpg')
+    assert done.returncode == 0, done.stdout
+    assert len(list((tmp_path / 'jpg' / 'walk' / 'phone').glob('image_*.jpg'))) == 40
+    done = script('video_reencode.py', tmp_path / 'videos', tmp_path / 'mp4')
+    assert done.returncode == 0, done.stdout
+    assert VideoFile(str(tmp_path / 'mp4' / 'walk' / 'phone.mp4')).n_frames == 40

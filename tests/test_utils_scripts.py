@@ -67,7 +67,7 @@ def test_extraction_heights_counts_failures_and_resume(ucf_videos, tmp_path):
     os.remove(ucf_videos / 'Jump It' / 'broken.avi')
     again = script('video_jpg_ucf101_hmdb51.py', ucf_videos, dst)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert '1 videos extracted, 2 already done, 0 failed' in again.stdout
+    assert '1 video extracted, 2 already done, 0 failed' in again.stdout
     assert len(frames_of(dst / 'Run' / 'v_Run_g01_c01')) == 25
 
     assert script('n_frames_ucf101_hmdb51.py', dst).returncode == 0

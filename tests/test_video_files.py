@@ -316,7 +316,7 @@ def test_reencoding_resumes_and_reports_failures(tmp_path):
     (src / 'v3.mp4').write_bytes(b'not a video')
     done = reencode(src, dst)
     assert done.returncode == 1
-    assert '1 videos re-encoded, 1 already done, 1 failed' in done.stdout
+    assert '1 video re-encoded, 1 already done, 1 failed' in done.stdout
     assert f'failed: {src / "v3.mp4"}' in done.stdout
     assert (dst / 'v1.mp4').stat().st_mtime_ns == first
     assert ffprobe(str(dst / 'v2.mp4'), 'stream=nb_frames') == [['10']]

@@ -19,6 +19,7 @@ from tqdm import tqdm
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.decoding_errors import ffmpeg_failure  # noqa: E402
 from datasets.names import FRAME_FILE_FFMPEG, VIDEO_EXTENSIONS, frame_path  # noqa: E402,F401
+from utils import bar_fits, counted  # noqa: E402
 
 # The ffmpeg processes running, so that a stop request ends them at once.
 RUNNING = set()
@@ -37,8 +38,12 @@ def extract(video, folder, height, video_filter=None):
     os.makedirs(partial)
     # '%' is ffmpeg's pattern character in output names: escape it in the folder part.
     pattern = os.path.join(partial.replace('%', '%%'), FRAME_FILE_FFMPEG)
+    # Every decoded frame once (passthrough): ffmpeg's default for image output would repeat
+    # frames to a constant rate, so that a variable-rate video (a phone's) got more frames
+    # here than main.py and inference.py count in the file itself.
     error = run_ffmpeg(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
-                        '-vf', video_filter or f'scale=-1:{height}', pattern])
+                        '-vf', video_filter or f'scale=-1:{height}', '-fps_mode', 'passthrough',
+                        pattern])
     if error or not is_done(partial):
         shutil.rmtree(partial, ignore_errors=True)
         return error or 'ffmpeg wrote no frames'
@@ -119,7 +124,7 @@ def run_jobs(jobs, work, done, n_jobs, verb):
     try:
         futures = {pool.submit(work, video, target): video for video, target in todo}
         for future in tqdm(as_completed(futures), total=len(futures), unit='video',
-                           disable=not todo or not sys.stderr.isatty(), file=sys.stderr):
+                           disable=not todo or not bar_fits(), file=sys.stderr):
             error = future.result()
             finished += 1
             if error:
@@ -133,12 +138,12 @@ def run_jobs(jobs, work, done, n_jobs, verb):
             pool.shutdown(wait=True)
         except KeyboardInterrupt:  # a second Ctrl-C: the processes are ending already
             pass
-        print(f'stopped: {finished - len(failures)} videos {verb} in this run; the unfinished '
-              'ones are redone by the next run', file=sys.stderr)
+        print(f'stopped: {counted(finished - len(failures), "video")} {verb} in this run; '
+              'the unfinished ones are redone by the next run', file=sys.stderr)
         return 130
     pool.shutdown()
-    print(f'{len(todo) - len(failures)} videos {verb}, {len(jobs) - len(todo)} already done, '
-          f'{len(failures)} failed')
+    print(f'{counted(len(todo) - len(failures), "video")} {verb}, '
+          f'{len(jobs) - len(todo)} already done, {len(failures)} failed')
     for video, error in sorted(failures):
         print(f'failed: {video}: {error}')
     return 1 if failures else 0

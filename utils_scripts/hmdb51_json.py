@@ -30,6 +30,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.video_path and not args.dst_dir:
         parser.error('the 2020 release\'s form takes DIR JPG_VIDEO_DIR DST_DIR')
+    if args.dst_dir and (args.dst_dir.lower().endswith('.json') or
+                         os.path.isfile(args.dst_dir)):
+        parser.exit(2, f'error: DST_DIR {args.dst_dir} is (or looks like) a file: '
+                       'hmdb51_json writes hmdb51_1.json ... hmdb51_3.json into a folder; give the '
+                       'folder\n')
     if args.dst_dir:
         os.makedirs(args.dst_dir, exist_ok=True)
     if not os.path.isdir(args.dir):

@@ -76,6 +76,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.video_path and not args.dst_dir:
         parser.error('the 2020 release\'s form takes DIR JPG_VIDEO_DIR DST_DIR')
+    if args.dst_dir and (args.dst_dir.lower().endswith('.json') or
+                         os.path.isfile(args.dst_dir)):
+        parser.exit(2, f'error: DST_DIR {args.dst_dir} is (or looks like) a file: '
+                       'ucf101_json writes ucf101_01.json ... ucf101_03.json into a folder; '
+                       'give the folder\n')
     if args.dst_dir:
         os.makedirs(args.dst_dir, exist_ok=True)
     index = os.path.join(args.dir, 'classInd.txt')

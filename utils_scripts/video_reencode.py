@@ -52,6 +52,7 @@ def reencode(video, target, short_side, key_every, crf, preset, tune='fastdecode
     error = run_ffmpeg(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
                         '-map', '0:v:0', '-vf', short_side_filter(short_side),
                         '-c:v', 'libx264', '-preset', preset, *tuning, '-crf', str(crf),
+                        '-fps_mode', 'passthrough',  # every frame once, as decoded (VFR kept)
                         '-pix_fmt', 'yuv420p', '-g', str(key_every), '-keyint_min',
                         str(key_every), '-sc_threshold', '0', '-an', '-movflags', '+faststart',
                         partial])
