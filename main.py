@@ -18,35 +18,28 @@ if __name__ == '__main__':  # Ctrl-C while the modules below load: one line, no 
     signal.signal(signal.SIGINT, stopped_while_starting)
 
 import os
-import random
-import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler
 
 import curves
 import native
 import recipes
 import result_folder
 from argtypes import MAIN
-from damage import TooMuchDamage
-from distributed import check_replicas, evaluation_model, leave_process_group, wrap_model
-from engine import LossNotFinite
+from distributed import evaluation_model, leave_process_group, wrap_model
+from epochs import Training, fit, seed_everything, stopped_by_request
 from loaders import make_loader
-from models.checkpoint import (load_checkpoint, override_hyperparameters, random_states,
-                               recorded_settings, restore_training_state, resume,
-                               same_scheduler_kind, save_checkpoint, training_state, unwrap)
+from models.checkpoint import (load_checkpoint, override_hyperparameters, recorded_settings,
+                               restore_training_state, resume, same_scheduler_kind, unwrap)
 from models.factory import check_input_fits, create_model, trains_on_one_clip
 from models.precision import keep_float32_where_bfloat16_fails
 from opts import for_checkpoint, parse_opts, recorded_options
 from runtime import Runtime
-from train import OPTIMIZERS, SkippedSteps, train_epoch
-from utils import STOP, Interrupted, RunStopped, UserError, duration, one_line
-from validation import val_epoch
+from train import OPTIMIZERS
+from utils import STOP, Interrupted, RunStopped, UserError, one_line
 
 
 def main(argv=None):
@@ -101,22 +94,6 @@ def run(opt, checkpoints=None):
         leave_process_group()
 
 
-@dataclass
-class Training:
-    """What training needs beyond the model; main.py holds None instead with --no_train."""
-    loader: DataLoader
-    sampler: DistributedSampler | None
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
-    scaler: torch.amp.GradScaler | None  # float16 only
-    settings: dict  # what checkpoints record of the model and its clips
-    saves_epoch_done: bool  # the recipe's checkpoint layout (recipes.base.Recipe)
-    min_clips: int  # the fewest clips a batch trains on (2 where one clip cannot train)
-    trained: int = 0  # the last epoch whose training pass is complete
-    rng_after_training: dict | None = None  # random states as that pass left them
-    skipped: SkippedSteps = field(default_factory=SkippedSteps)
-
-
 def train_and_test(opt, runtime, checkpoints):
     """What a run does, in order. Everything a mistake in the input can break (options,
     checkpoints, annotation files, folders) is checked before the result folder is touched."""
@@ -124,26 +101,13 @@ def train_and_test(opt, runtime, checkpoints):
     if opt.tensorboard and runtime.is_main:
         curves.summary_writer_class()  # missing: one line now, not after the datasets
     recipe = recipes.recipe_of(opt)
-    spec, clips, source = recipe.model_spec(opt), recipe.clip_settings(opt), \
-        recipe.data_source(opt)
-    fine_tuning = recipe.fine_tuning(opt)
-    check_input_fits(spec, None if opt.no_train else opt.batch_size)
-    model, parameters, pretrained = create_model(spec, fine_tuning, checkpoints.get('pretrain'))
-    # The flag that sets the model's outputs, their number: the new classifier's when
-    # fine-tuning (which flag sets them is the recipe's).
-    outputs = (fine_tuning.classes_flag, fine_tuning.n_classes) if fine_tuning \
-        else ('--n_classes', spec.n_classes)
-    checkpoint, begin_epoch = None, recipe.begin_epoch(opt, None)
-    if opt.resume_path:
-        checkpoint = resume(model, opt.resume_path, spec.arch,
-                            resume_advice(opt, recipe, outputs), checkpoints.get('resume'))
-        begin_epoch = recipe.begin_epoch(opt, recipes.next_epoch(checkpoint, recipe))
+    clips, source = recipe.clip_settings(opt), recipe.data_source(opt)
+    spec, model, parameters, outputs, checkpoint, begin_epoch = model_and_first_epoch(
+        opt, recipe, checkpoints)
     if runtime.is_main:
         for line in checkpoints.get('taken', []):
             print(line, file=sys.stderr)
         say_what_will_not_happen(opt, recipe, begin_epoch)
-    if opt.resume_path and not opt.pretrain_path:
-        outputs = (*outputs, (opt.resume_path, recipe))
     model = wrap_model(model, runtime, opt.sync_bn)
     training = None if opt.no_train else prepare_training(
         opt, recipe, spec, model, parameters, checkpoint, begin_epoch,
@@ -156,13 +120,7 @@ def train_and_test(opt, runtime, checkpoints):
     if final is not None:
         ready(final.dataset, *outputs)
 
-    sets = [loader.dataset for loader in (training and training.loader, val_loader) if loader]
-    files = result_folder.RunFiles(
-        opt.result_path, vars(opt), not opt.no_train, not opt.no_val, opt.tensorboard,
-        opt.resume_path, final.path if final else None, opt.max_bad_clips,
-        resumed_from=(training.trained + 1, begin_epoch) if training and checkpoint else None,
-        skipped_videos=tuple((d.subset, video, why) for d in sets + [final and final.dataset]
-                             if d for video, why in d.skipped_videos))
+    files = run_files(opt, training, val_loader, final, checkpoint, begin_epoch)
     logs = result_folder.start(files, runtime, begin_epoch=begin_epoch) if runtime.is_main \
         else result_folder.other_rank_logs(files)
     criterion = nn.CrossEntropyLoss().to(runtime.device)
@@ -180,6 +138,39 @@ def train_and_test(opt, runtime, checkpoints):
     finally:
         STOP.uninstall()
         logs.close()
+
+
+def model_and_first_epoch(opt, recipe, checkpoints):
+    """(the ModelSpec, the model with its pretrained or resumed weights, the parameters to
+    optimise, (the flag that sets the model's outputs, their number[, the resumed file and
+    recipe]), the resumed checkpoint or None, the first epoch)."""
+    spec = recipe.model_spec(opt)
+    fine_tuning = recipe.fine_tuning(opt)
+    check_input_fits(spec, None if opt.no_train else opt.batch_size)
+    model, parameters, _ = create_model(spec, fine_tuning, checkpoints.get('pretrain'))
+    # The new classifier's outputs when fine-tuning (which flag sets them is the recipe's).
+    outputs = (fine_tuning.classes_flag, fine_tuning.n_classes) if fine_tuning \
+        else ('--n_classes', spec.n_classes)
+    checkpoint, begin_epoch = None, recipe.begin_epoch(opt, None)
+    if opt.resume_path:
+        checkpoint = resume(model, opt.resume_path, spec.arch,
+                            resume_advice(opt, recipe, outputs), checkpoints.get('resume'))
+        begin_epoch = recipe.begin_epoch(opt, recipes.next_epoch(checkpoint, recipe))
+        if not opt.pretrain_path:  # (data of other classes: ready() says how to fine-tune)
+            outputs = (*outputs, (opt.resume_path, recipe))
+    return spec, model, parameters, outputs, checkpoint, begin_epoch
+
+
+def run_files(opt, training, val_loader, final, checkpoint, begin_epoch):
+    """What the run writes into its result folder (result_folder.RunFiles)."""
+    sets = [loader.dataset for loader in (training and training.loader, val_loader) if loader]
+    sets += [final.dataset] if final else []
+    return result_folder.RunFiles(
+        opt.result_path, vars(opt), not opt.no_train, not opt.no_val, opt.tensorboard,
+        opt.resume_path, final.path if final else None, opt.max_bad_clips,
+        resumed_from=(training.trained + 1, begin_epoch) if training and checkpoint else None,
+        skipped_videos=tuple((d.subset, video, why) for d in sets
+                             for video, why in d.skipped_videos))
 
 
 def resume_advice(opt, recipe, outputs):
@@ -217,6 +208,10 @@ def say_how_training_clips_are_made(fast_flag):
                   file=sys.stderr)
     elif not native.disabled:
         print(native.unavailable_line(), file=sys.stderr)
+
+
+# Options that, given on the command line, win over the optimizer state of a checkpoint.
+HYPERPARAMETERS = {'learning_rate': 'lr', 'momentum': 'momentum', 'weight_decay': 'weight_decay'}
 
 
 def prepare_training(opt, recipe, spec, model, parameters, checkpoint, begin_epoch, train_set,
@@ -274,127 +269,6 @@ def prepare_training(opt, recipe, spec, model, parameters, checkpoint, begin_epo
                     recipe.saves_epoch_done, 2 if drop_single else 1, trained)
 
 
-def step_scheduler(scheduler, val_loss):
-    """After an epoch: a plateau scheduler on the validation loss (none without
-    validation), a multistep one every epoch."""
-    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        if val_loss is not None:
-            scheduler.step(val_loss)
-    else:
-        scheduler.step()
-
-
-# Options that, given on the command line, win over the optimizer state of a checkpoint.
-HYPERPARAMETERS = {'learning_rate': 'lr', 'momentum': 'momentum', 'weight_decay': 'weight_decay'}
-
-
-def fit(opt, begin_epoch, model, criterion, training, val_loader, logs, runtime):
-    """Epochs begin_epoch ... n_epochs of training and validation. Returns False when a stop
-    request ended them. A training run that stops early (a stop request, more damaged clips
-    than --max_bad_clips allows, any failure that leaves the weights as the last step made
-    them: out of memory, a full disk, a loader worker killed) writes interrupted.pth, which
-    resumes at the start of the interrupted epoch (a batch cut short does not count)."""
-    last_saved = opt.resume_path or None
-    epoch = begin_epoch
-    started = time.perf_counter()
-    try:
-        for epoch in range(begin_epoch, opt.n_epochs + 1):
-            last_saved = run_epoch(epoch, opt, model, criterion, training, val_loader, logs,
-                                   runtime) or last_saved
-            if runtime.is_main:
-                say_time_left(epoch, begin_epoch, opt.n_epochs, time.perf_counter() - started)
-    except LossNotFinite as e:
-        if training is None:  # evaluating a checkpoint
-            raise UserError(f'{e}: the model of {opt.resume_path or "this run"} gives non-finite'
-                            ' outputs') from None
-        raise UserError(f'{e}: try a lower --learning_rate; ' +
-                        (f'the last good checkpoint is {last_saved}' if last_saved
-                         else 'no checkpoint was written')) from None
-    except (Interrupted, TooMuchDamage, RuntimeError, OSError, MemoryError) as e:
-        requested = stopped_by_request(e)
-        if requested and training is None:
-            raise
-        path = os.path.join(opt.result_path, 'interrupted.pth')
-        if training is not None and runtime.is_main:
-            with STOP.deferred():  # a second Ctrl-C does not cut this save short
-                save_checkpoint(state_of(training, epoch, opt, model), path)
-        resume_line = f'wrote {path}; continue with --resume_path {path}'
-        if requested:
-            if runtime.is_main:
-                print(f'stopped during epoch {epoch}: {resume_line}', file=sys.stderr)
-            return False
-        if opt.debug:
-            raise
-        reason = str(e) if isinstance(e, TooMuchDamage) else f'{type(e).__name__}: {one_line(e)}'
-        raise RunStopped(f'stopped during epoch {epoch}: {reason}' +
-                         (f'; {resume_line}' if training is not None else ''),
-                         show=runtime.is_main) from None
-    return True
-
-
-def say_time_left(epoch, begin_epoch, n_epochs, seconds):
-    """'epoch 3/200 done; 12 min 5 s an epoch, about 5 h 10 min left' (from this run's
-    epochs so far)."""
-    per_epoch = seconds / (epoch - begin_epoch + 1)
-    left = f', about {duration(per_epoch * (n_epochs - epoch))} left' if epoch < n_epochs \
-        else ''
-    print(f'epoch {epoch}/{n_epochs} done; {duration(per_epoch)} an epoch{left}', flush=True)
-
-
-def run_epoch(epoch, opt, model, criterion, training, val_loader, logs, runtime):
-    """Train, validate, step the scheduler and save as the options say; returns the path of
-    the checkpoint written, if any."""
-    if runtime.distributed:  # each rank its own draws, the same whether resumed or not
-        seed_everything(opt.manual_seed + 1000 * epoch + runtime.rank)
-        if training:
-            training.sampler.set_epoch(epoch)
-    if training and training.trained < epoch:  # (a run stopped in validation resumes there)
-        _, n_batches = train_epoch(epoch, training.loader, model, criterion,
-                                   training.optimizer, runtime, logs.train, logs.train_batch,
-                                   training.scaler, training.skipped, logs.damage,
-                                   training.min_clips)
-        check_replicas(evaluation_model(model), n_batches, epoch, runtime)
-        training.trained, training.rng_after_training = epoch, random_states()
-    val_loss = None
-    if val_loader:
-        val_loss = val_epoch(epoch, val_loader, evaluation_model(model), criterion, runtime,
-                             logs.val, logs.damage)
-    if not training:
-        return None
-    step_scheduler(training.scheduler, val_loss)
-    if runtime.is_main and (epoch % opt.checkpoint == 0 or epoch == opt.n_epochs):
-        path = os.path.join(opt.result_path, f'save_{epoch}.pth')
-        save_checkpoint(state_of(training, epoch + 1, opt, model), path)
-        # An interrupted.pth this run resumed from holds an earlier state now: left, it
-        # would look like the newest one.
-        interrupted = os.path.join(opt.result_path, 'interrupted.pth')
-        if os.path.exists(interrupted):
-            os.remove(interrupted)
-            print(f'removed {interrupted}: {path} holds a later state')
-        return path
-    return None
-
-
-def state_of(training, next_epoch, opt, model):
-    """The checkpoint of a run that continues at `next_epoch`, in its recipe's layout (the
-    2020 release's: the epoch done, the state dict without `module.`, which its own code
-    loads), with what exact resuming needs beside it."""
-    # Stopped during validation: resume with the random states validation started with.
-    rng = training.rng_after_training if training.trained == next_epoch else None
-    done = training.saves_epoch_done
-    return training_state(next_epoch, opt.arch, unwrap(model) if done else model,
-                          training.optimizer, training.scheduler, training.scaler,
-                          training.trained, rng, training.settings,
-                          saved_epoch=next_epoch - 1 if done else None)
-
-
-def stopped_by_request(error):
-    """True for the Interrupted a stop request raises between batches, and for the
-    RuntimeError of a loader whose workers a SIGTERM to the whole process group ended: after
-    a stop request that is the same stop."""
-    return isinstance(error, Interrupted) or STOP.requested
-
-
 def keep_float32_where_needed(model, opt, runtime):
     """bfloat16 training on the CPU: layers whose bfloat16 gradients this CPU gets wrong
     compute their weight gradients in float32 (see models/precision.py)."""
@@ -405,12 +279,6 @@ def keep_float32_where_needed(model, opt, runtime):
               f'{"their weight gradients are" if len(failing) > 1 else "its weight gradient is"}'
               f' computed in float32',
               file=sys.stderr)
-
-
-def seed_everything(seed):
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    torch.manual_seed(seed)
 
 
 def loader_of(dataset, opt, runtime, shuffle=False, sampler=None, batch_size=None,

@@ -319,7 +319,9 @@ def take_from_checkpoint(opt, checkpoint, path, program, recipe, clips=True, cla
         if (not choices or value in choices) and getattr(opt, name) != value:
             setattr(opt, name, value)
             taken.append((name, value))
-    given_values = dict(recorded_options(opt, program, recipe), n_classes=opt.n_classes)
+    given_values = recorded_options(opt, program, recipe)
+    if classes:
+        given_values['n_classes'] = opt.n_classes
     differences = setting_differences(checkpoint, given_values)
     if differences and not quiet:
         print(f'warning: {differences_line(path, differences)}', file=sys.stderr)

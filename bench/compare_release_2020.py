@@ -19,7 +19,9 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-SHIM = '''import os, runpy, sys, types
+# What the release needs to run here: its checkout first on the path, torchvision's removed
+# Scale put back, stand-ins for sklearn and h5py (imported, not used here).
+STANDINS = '''import os, runpy, sys, types
 sys.path.insert(0, os.getcwd())
 import torchvision.transforms as T
 import torchvision.transforms.transforms as TT
@@ -27,7 +29,8 @@ T.Scale = TT.Scale = T.Resize
 for name in ('sklearn', 'sklearn.metrics', 'h5py'):
     sys.modules[name] = types.ModuleType(name)
 sys.modules['sklearn.metrics'].precision_recall_fscore_support = None
-sys.argv = ['main.py'] + sys.argv[1:]
+'''
+SHIM = STANDINS + '''sys.argv = ['main.py'] + sys.argv[1:]
 runpy.run_path('main.py', run_name='__main__')
 '''
 # (name, model flags, other flags): each run with --no_train --n_epochs 1 --inference.

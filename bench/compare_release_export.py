@@ -20,18 +20,12 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.compare_release_2020 import STANDINS  # noqa: E402
+
 # Run in the release's checkout, with its modules only: the model, its save_checkpoint,
-# its scores of the clips. (torchvision's removed Scale and the unused sklearn and h5py are
-# stood in for, as bench/compare_release_2020.py does.)
-RELEASE_SIDE = '''import argparse, os, sys, types
-sys.path.insert(0, os.getcwd())
+# its scores of the clips.
+RELEASE_SIDE = STANDINS + '''import argparse
 import torch
-import torchvision.transforms as T
-import torchvision.transforms.transforms as TT
-T.Scale = TT.Scale = T.Resize
-for name in ('sklearn', 'sklearn.metrics', 'h5py'):
-    sys.modules[name] = types.ModuleType(name)
-sys.modules['sklearn.metrics'].precision_recall_fscore_support = None
 import main as release_main
 from model import generate_model
 model_name, depth, checkpoint, clips_path, scores_path = sys.argv[1:6]
