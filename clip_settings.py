@@ -17,6 +17,7 @@ class ClipSettings:
     value_scale: float = 1  # then multiplied by it (--recipe 2020's --value_scale)
     mean: tuple = (0.0, 0.0, 0.0)  # subtracted per channel, on the scaled values
     std: tuple = (1.0, 1.0, 1.0)  # divided by per channel
+    n_channels: int = 3  # 3 (RGB), or 2: the 2020 release's flow (u, v) of HDF5 files
     # training
     train_crop: str = 'corner'  # random, corner or center (multi-scale)
     scales: tuple = (1.0,)

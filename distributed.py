@@ -20,14 +20,25 @@ from utils import UserError
 def join_process_group(use_cuda):
     """(rank, world size, local rank) after joining torchrun's process group: NCCL on GPUs,
     gloo on CPUs."""
+    local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    if dist.is_initialized():  # (joined early to agree on --resume_path auto)
+        return dist.get_rank(), dist.get_world_size(), local_rank
     if 'RANK' not in os.environ or 'WORLD_SIZE' not in os.environ:
         raise UserError('--distributed runs under torchrun, e.g. "torchrun --nproc_per_node 2 '
                         'main.py --distributed ..." (RANK and WORLD_SIZE are not set)')
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
     if use_cuda:
         torch.cuda.set_device(local_rank)
     dist.init_process_group('nccl' if use_cuda else 'gloo', init_method='env://')
     return dist.get_rank(), dist.get_world_size(), local_rank
+
+
+def agreed(decide, use_cuda):
+    """What `decide()` returns on rank 0, on every rank of torchrun's process group
+    (joined here if it is not yet)."""
+    rank, _, _ = join_process_group(use_cuda)
+    decision = [decide() if rank == 0 else None]
+    dist.broadcast_object_list(decision, src=0)
+    return decision[0]
 
 
 def leave_process_group():

@@ -26,10 +26,14 @@ class Batches:
     worker processes down at once: a run that stops then saves interrupted.pth with no
     worker left whose death PyTorch would report in the middle of the save."""
 
-    def __init__(self, loader, title, epoch, runtime, check_stop=True, progress=None):
+    def __init__(self, loader, title, epoch, runtime, check_stop=True, progress=None, first=0,
+                 on_start=None):
         """`progress`: what shows the pass's progress instead of a Progress over batches
-        (inference shows videos)."""
-        self.loader, self.check_stop = loader, check_stop
+        (inference shows videos); `first`: the batches done before (a pass resumed mid-way,
+        whose loader gives the rest); `on_start()`: called once the loader's iterator is
+        made."""
+        self.loader, self.check_stop, self.first = loader, check_stop, first
+        self.on_start = on_start
         self.batch_time, self.data_time = AverageMeter(), AverageMeter()
         self.losses = self.accuracies = None
         self.progress = progress or Progress(epoch, len(loader), title,
@@ -53,8 +57,10 @@ class Batches:
 
     def batches(self):
         iterator = iter(self.loader)
+        if self.on_start:
+            self.on_start()
         try:
-            i, end = 0, time.perf_counter()
+            i, end = self.first, time.perf_counter()
             for batch in iterator:
                 i += 1
                 self.data_time.update(time.perf_counter() - end)

@@ -82,7 +82,7 @@ def run(opt, argv):
             print(taken, file=sys.stderr)
         job = Job(opt.output, opt.mode, opt.top_k, recipe.inference_transform(clips),
                   recipe.windows, opt.sample_duration, opt.stride, opt.fps, opt.batch_size,
-                  opt.n_threads)
+                  opt.n_threads, flow=clips.n_channels == 2)  # (the release's u and v)
         settings = output_settings(opt.resume_path, class_names, opt.mode, recipe=recipe.name,
                                    model=asdict(spec), clips=asdict(clips), stride=opt.stride,
                                    fps=opt.fps, top_k=opt.top_k)

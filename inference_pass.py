@@ -30,13 +30,14 @@ class Job:
     fps: float | None  # resample to this rate first
     batch_size: int
     n_threads: int
+    flow: bool = False  # HDF5 files' flow frames (the 2020 release's --input_type flow)
 
 
 def process(sources, todo, model, class_names, settings, job, runtime):
     """Run the model over every clip of the videos `todo` (indices into sources), writing
     each video's outputs as soon as its last clip is scored; returns the failed paths."""
     stream = ClipStream(sources, job.transform, job.duration, job.stride, job.fps, todo,
-                        windows=job.windows)
+                        windows=job.windows, flow=job.flow)
     loader = DataLoader(stream, batch_size=job.batch_size, num_workers=workers(job.n_threads),
                         collate_fn=collate, pin_memory=runtime.uses_cuda,
                         worker_init_fn=seed_worker)

@@ -22,8 +22,8 @@ def seed_worker(worker_id):
     at any moment after, even in the middle of saving interrupted.pth. A worker whose main
     process dies exits by itself (PyTorch's watchdog)."""
     np.random.seed(torch.initial_seed() % 2 ** 32)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(stop, signal.SIG_IGN)
 
 
 SAID = set()  # what this process has said once
@@ -62,12 +62,47 @@ class VideoBatches(torch.utils.data.Sampler):
         return len(self.batches)
 
 
+class ShuffledClips(torch.utils.data.Sampler):
+    """The clips in a new random order each epoch, the order PyTorch's RandomSampler gives
+    (a seed drawn from torch's random state when the epoch starts), and a position that a
+    checkpoint keeps: the epoch's seed and the clips handed out. (torchdata's own stateful
+    RandomSampler draws one seed when the loader is made instead, so that a run resumed at
+    an epoch's end would shuffle differently from one that went on.)"""
+
+    def __init__(self, n):
+        self.n = n
+        self.seed = self.given = None
+        self.restored = None  # (seed, given) to continue from
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        if self.restored is not None:
+            (self.seed, self.given), self.restored = self.restored, None
+        else:
+            self.seed, self.given = int(torch.empty((), dtype=torch.int64).random_().item()), 0
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed))
+        for index in order.tolist()[self.given:]:
+            self.given += 1
+            yield index
+
+    def state_dict(self):
+        return {'seed': self.seed, 'given': self.given}
+
+    def load_state_dict(self, state):
+        self.restored = (state['seed'], state['given']) if state['seed'] is not None else None
+
+
 def make_loader(dataset, batch_size, n_workers, runtime, shuffle=False, sampler=None,
-                collate_fn=collate_skipping_damaged, batch_sampler=None, drop_single=False):
+                collate_fn=collate_skipping_damaged, batch_sampler=None, drop_single=False,
+                stateful=False):
     """Batches of `dataset`. Without a sampler, validation and test clips are split across
     ranks, each clip exactly once. `batch_sampler`: the batches, given (VideoBatches);
     `drop_single`: a last training batch of a single clip is left out (a network that
-    cannot train on one clip)."""
+    cannot train on one clip); `stateful`: torchdata's StatefulDataLoader, whose position
+    (the sampler's order, the batches given, the workers' random states) a checkpoint keeps
+    so that a run resumes at the next unseen batch."""
     n_workers = workers(n_workers)
     if batch_sampler is not None:
         return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=n_workers,
@@ -77,6 +112,13 @@ def make_loader(dataset, batch_size, n_workers, runtime, shuffle=False, sampler=
         sampler = ShardSampler(len(dataset), runtime.rank, runtime.world_size)
     n = len(sampler) if sampler is not None else len(dataset)
     drop_last = drop_single and shuffle and n % batch_size == 1
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None,
-                      sampler=sampler, num_workers=n_workers, pin_memory=runtime.uses_cuda,
-                      worker_init_fn=seed_worker, drop_last=drop_last, collate_fn=collate_fn)
+    kind = DataLoader
+    if stateful:
+        from torchdata.stateful_dataloader import StatefulDataLoader as kind
+        if shuffle and sampler is None:
+            sampler = ShuffledClips(len(dataset))
+        # (it calls a deprecated PyTorch function at every epoch's start)
+        warnings.filterwarnings('ignore', message=".*'set_vital' is deprecated")
+    return kind(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None,
+                sampler=sampler, num_workers=n_workers, pin_memory=runtime.uses_cuda,
+                worker_init_fn=seed_worker, drop_last=drop_last, collate_fn=collate_fn)

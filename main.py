@@ -29,8 +29,9 @@ import native
 import recipes
 import result_folder
 from argtypes import MAIN
-from distributed import evaluation_model, leave_process_group, wrap_model
-from epochs import Training, fit, seed_everything, stopped_by_request
+import resume_auto
+from distributed import agreed, evaluation_model, leave_process_group, wrap_model
+from epochs import Training, fit, mid_epoch_start, seed_everything, stopped_by_request
 from loaders import make_loader
 from models.checkpoint import (load_checkpoint, override_hyperparameters, recorded_settings,
                                restore_training_state, resume, same_scheduler_kind, unwrap)
@@ -39,17 +40,20 @@ from models.precision import keep_float32_where_bfloat16_fails
 from opts import for_checkpoint, parse_opts, recorded_options
 from runtime import Runtime
 from train import OPTIMIZERS
-from utils import STOP, Interrupted, RunStopped, UserError, one_line
+from utils import STOP, STOPPED_RESUMABLE, Interrupted, RunStopped, UserError, one_line
 
 
 def main(argv=None):
     argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
     opt = parse_opts(argv)
     try:
-        opt, checkpoints = with_checkpoints(opt, argv)
+        opt, chosen = with_resume_decided(opt)
+        opt, checkpoints = with_checkpoints(opt, argv, chosen)
         run(opt, checkpoints)
-        if STOP.signum is not None:  # stopped cleanly on a signal: say so, as shells expect
-            sys.exit(128 + STOP.signum)
+        if STOP.signum is not None:  # stopped cleanly on a signal
+            # Ctrl-C: as shells expect; a scheduler's SIGTERM or SIGUSR1: "stopped, resume me"
+            # (the same command with --resume_path auto continues).
+            sys.exit(130 if STOP.signum == signal.SIGINT else STOPPED_RESUMABLE)
     except UserError as e:
         if opt.debug:
             raise
@@ -66,7 +70,28 @@ def main(argv=None):
         sys.exit(130)
 
 
-def with_checkpoints(opt, argv):
+def with_resume_decided(opt):
+    """--resume_path auto made the path of the result folder's latest state (or none: a
+    fresh start), rank 0 deciding for all under torchrun: (options, the checkpoint rank 0
+    loaded to choose it or None)."""
+    if opt.resume_path != resume_auto.AUTO:
+        return opt, None
+    recipe_name = recipes.recipe_of(opt).name if 'recipe' in opt.explicit else None
+    kept = {}
+
+    def decide():
+        path, kept['checkpoint'] = resume_auto.choose(
+            opt.result_path, opt.arch, recipe_name,
+            say=lambda line: print(line, file=sys.stderr))
+        print(resume_auto.decision_line(opt.result_path, path, kept['checkpoint']),
+              file=sys.stderr, flush=True)
+        return path
+    opt.resume_path = (agreed(decide, not opt.no_cuda and torch.cuda.is_available())
+                       if opt.distributed else decide()) or ''
+    return opt, kept.get('checkpoint')
+
+
+def with_checkpoints(opt, argv, chosen=None):
     """The options with what --pretrain_path's checkpoint tells of its network and
     --resume_path's of its network and clips (recipes and options the command line does not
     give, opts.for_checkpoint), and {'pretrain': ..., 'resume': ..., 'taken': [lines]}: the
@@ -77,9 +102,10 @@ def with_checkpoints(opt, argv):
     for name, path, clips in (('pretrain', opt.pretrain_path, False),
                               ('resume', opt.resume_path, True)):
         if path:
-            checkpoints[name] = load_checkpoint(path)
+            checkpoints[name] = chosen if name == 'resume' and chosen else load_checkpoint(path)
             opt, _, taken = for_checkpoint(MAIN, argv, opt, checkpoints[name], path,
                                            clips=clips, classes=False, quiet=quiet)
+            setattr(opt, f'{name}_path', path)  # (the command line parsed again says auto)
             checkpoints['taken'] += [taken] if taken else []
     return opt, checkpoints
 
@@ -168,7 +194,9 @@ def run_files(opt, training, val_loader, final, checkpoint, begin_epoch):
     return result_folder.RunFiles(
         opt.result_path, vars(opt), not opt.no_train, not opt.no_val, opt.tensorboard,
         opt.resume_path, final.path if final else None, opt.max_bad_clips,
-        resumed_from=(training.trained + 1, begin_epoch) if training and checkpoint else None,
+        resumed_from=(training.trained + 1, begin_epoch,
+                      training.start.batches if training.start else 0)
+        if training and checkpoint else None,
         skipped_videos=tuple((d.subset, video, why) for d in sets
                              for video, why in d.skipped_videos))
 
@@ -219,7 +247,7 @@ def prepare_training(opt, recipe, spec, model, parameters, checkpoint, begin_epo
     """The training set's loader, the optimiser, scheduler and gradient scaler, restored
     from the checkpoint when resuming."""
     if runtime.amp_dtype == torch.bfloat16 and not runtime.uses_cuda:
-        keep_float32_where_needed(model, opt, runtime)
+        keep_float32_where_needed(model, spec, opt, runtime)
     sampler = DistributedSampler(train_set, runtime.world_size, runtime.rank, shuffle=True,
                                  seed=opt.manual_seed) if runtime.distributed else None
     optimizer = OPTIMIZERS[opt.optimizer](parameters, opt.learning_rate, opt.momentum,
@@ -246,9 +274,29 @@ def prepare_training(opt, recipe, spec, model, parameters, checkpoint, begin_epo
             print('resuming with ' + ', '.join(
                 f'--{flag} {changed[key][1]:g} (the checkpoint had {changed[key][0]:g})'
                 for flag, key in HYPERPARAMETERS.items() if key in changed))
+    loader, drop_single = training_loader(opt, spec, train_set, sampler, runtime)
+    # A checkpoint written during an epoch's validation has that epoch's training done.
+    trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
+        else begin_epoch - 1
+    settings = recorded_settings(recorded_options(opt, MAIN, recipe), n_outputs,
+                                 train_set.class_names, recipe.name)
+    start, start_loader = mid_epoch_start(
+        checkpoint, opt.resume_path, loader, begin_epoch, runtime,
+        lambda workers: make_loader(train_set, opt.batch_size, workers, runtime, True, sampler,
+                                    drop_single=drop_single, stateful=True)) \
+        if checkpoint else (None, None)
+    return Training(loader, sampler, optimizer, scheduler, scaler, settings,
+                    recipe.saves_epoch_done, 2 if drop_single else 1, trained,
+                    every_steps=opt.checkpoint_every_steps, start=start,
+                    start_loader=start_loader)
+
+
+def training_loader(opt, spec, train_set, sampler, runtime):
+    """(the training loader, whether it leaves out a last batch of one clip): one whose
+    position a checkpoint keeps (loaders.make_loader), with at least one batch."""
     drop_single = not trains_on_one_clip(spec)
-    loader = loader_of(train_set, opt, runtime, shuffle=True, sampler=sampler,
-                       drop_single=drop_single)
+    loader = make_loader(train_set, opt.batch_size, opt.n_threads, runtime, True, sampler,
+                         drop_single=drop_single, stateful=True)
     if len(loader) == 0:
         raise UserError(f'{opt.annotation_path} gives {len(train_set)} training clips, not one '
                         f'batch of --batch_size {opt.batch_size}' +
@@ -260,19 +308,14 @@ def prepare_training(opt, recipe, spec, model, parameters, checkpoint, begin_epo
               f'batch norms of {spec.arch} cannot train on at --sample_size {spec.sample_size} '
               f'--sample_duration {spec.sample_duration} (one value per channel): it is left '
               'out', flush=True)
-    # A checkpoint written during an epoch's validation has that epoch's training done.
-    trained = begin_epoch if checkpoint and checkpoint.get('trained') == begin_epoch \
-        else begin_epoch - 1
-    settings = recorded_settings(recorded_options(opt, MAIN, recipe), n_outputs,
-                                 train_set.class_names, recipe.name)
-    return Training(loader, sampler, optimizer, scheduler, scaler, settings,
-                    recipe.saves_epoch_done, 2 if drop_single else 1, trained)
+    return loader, drop_single
 
 
-def keep_float32_where_needed(model, opt, runtime):
+def keep_float32_where_needed(model, spec, opt, runtime):
     """bfloat16 training on the CPU: layers whose bfloat16 gradients this CPU gets wrong
     compute their weight gradients in float32 (see models/precision.py)."""
-    shape = (opt.batch_size, 3, opt.sample_duration, opt.sample_size, opt.sample_size)
+    shape = (opt.batch_size, spec.n_input_channels, opt.sample_duration, opt.sample_size,
+             opt.sample_size)
     failing = keep_float32_where_bfloat16_fails(unwrap(model), shape, runtime.memory_format)
     if failing and runtime.is_main:
         print(f'--amp: this CPU computes wrong bfloat16 gradients for {", ".join(failing)}; '
@@ -281,10 +324,9 @@ def keep_float32_where_needed(model, opt, runtime):
               file=sys.stderr)
 
 
-def loader_of(dataset, opt, runtime, shuffle=False, sampler=None, batch_size=None,
-              drop_single=False):
-    return make_loader(dataset, batch_size or opt.batch_size, opt.n_threads, runtime, shuffle,
-                       sampler, drop_single=drop_single)
+def loader_of(dataset, opt, runtime, batch_size=None):
+    """An evaluation pass's loader (clips split across ranks)."""
+    return make_loader(dataset, batch_size or opt.batch_size, opt.n_threads, runtime)
 
 
 def ready(dataset, flag, n_outputs, resumed=None):

@@ -49,10 +49,12 @@ SHARED = (
            help='output folder (created if missing)'),
     option('--dataset', group='data', default='kinetics',
            help='layout of the annotation file and the video folder'),
-    option('--input_format', group='data', default='auto', choices=('auto', 'frames', 'videos'),
-           help='what --video_path holds: frame folders (the reference\'s layout) or video '
+    option('--input_format', group='data', default='auto',
+           choices=('auto', 'frames', 'videos', 'hdf5'),
+           help='what --video_path holds: frame folders (the reference\'s layout), video '
                 'files in the same layout (<label>/<key>.mp4, v_<key>.mp4, any extension the '
-                'decoder reads); auto: found by looking'),
+                'decoder reads) or HDF5 files (<label>/<key>.hdf5, the 2020 release\'s); '
+                'auto: found by looking'),
     option('--train_crop', group='data', default='corner', choices=('random', 'corner', 'center'),
            help='spatial crop in training'),
     option('--no_hflip', group='data', action='store_true',
@@ -140,11 +142,16 @@ SHARED = (
     # -- main.py's run control
     option('--n_epochs', group='run control', default=200, type=positive_int,
            help='last epoch (inclusive)'),
-    option('--resume_path', group='run control', default='', help='checkpoint to continue from'),
+    option('--resume_path', group='run control', default='',
+           help='checkpoint to continue from; auto: the latest state in --result_path '
+                '(save_N.pth, interrupted.pth, latest.pth), or a fresh start without one'),
     option('--no_train', group='run control', action='store_true', help='skip training'),
     option('--no_val', group='run control', action='store_true', help='skip validation'),
     option('--checkpoint', group='run control', default=10, type=positive_int,
            help='save every this many epochs'),
+    option('--checkpoint_every_steps', group='run control', default=0, type=non_negative_int,
+           help='also write latest.pth every this many training batches, so that a run that '
+                'dies resumes in the epoch (--resume_path auto); 0: never'),
     option('--max_bad_clips', group='run control', default=0.01, type=non_negative_float,
            help='damaged clips (missing or corrupt frames) an epoch may leave out before the '
                 'run stops, resumably: a count if 1 or more, a fraction of the epoch\'s clips '
@@ -243,7 +250,7 @@ def parse(program, argv=None):
         parser.error(str(e))
     if getattr(opt, 'root_path', ''):
         for name in PATH_OPTIONS:
-            if getattr(opt, name):
+            if getattr(opt, name) and not (name == 'resume_path' and opt.resume_path == 'auto'):
                 setattr(opt, name, os.path.join(opt.root_path, getattr(opt, name)))
     return opt
 

@@ -17,7 +17,7 @@ from damage import DamageReport
 from utils import Logger, UserError, counted, temporary_pattern, write_text_atomically
 
 # What a training run writes: moved aside together before a new run.
-RUN_FILES = ('save_*.pth', 'interrupted.pth', 'train.log', 'train_batch.log', 'val.log',
+RUN_FILES = ('save_*.pth', 'interrupted.pth', 'latest.pth', 'train.log', 'train_batch.log', 'val.log',
              'opts.json', 'opts_no_train.json', 'val.json', 'test.json', 'bad_frames.log',
              'events.out.tfevents.*', 'skipped_videos.txt', 'curves.png')
 SKIPPED = 'skipped_videos.txt'
@@ -86,7 +86,8 @@ class RunFiles:
     resume_path: str = ''
     final_results: str | None = None  # the JSON file of the pass after the epochs
     max_bad_clips: float = 0.01
-    # where a resumed run trains and validates again from (epochs)
+    # where a resumed run trains and validates again from (epochs), and the batches of its
+    # first training epoch done before
     resumed_from: tuple | None = None
     skipped_videos: tuple = ()  # (subset, video, why) the datasets left out
 
@@ -136,23 +137,27 @@ def resumes_own_run(resume_path, result_path):
         os.path.abspath(resume_path)), result_path)
 
 
-def set_aside_superseded(result_path, resume_path, train_from, validate_from):
+def set_aside_superseded(result_path, resume_path, train_from, validate_from, batches_done=0):
     """A run resumed from an earlier point of its own history (save_1.pth where save_2.pth
-    is) would overwrite what came after it: the checkpoints of the epochs it runs again, an
-    interrupted.pth of a later point, their log rows. Those files and the logs as they are
-    go to superseded_<date>/, said in one line; the logs keep their rows up to the resumed
-    point, so that they hold one row an epoch (a batch)."""
+    is; interrupted.pth written mid-epoch, where train_batch.log went on) would overwrite
+    what came after it: the checkpoints of the epochs it runs again, an interrupted.pth or
+    latest.pth of a later point, their log rows. Those files and the logs as they are go to
+    superseded_<date>/, said in one line; the logs keep their rows up to the resumed point
+    (`batches_done` of epoch `train_from`), so that they hold one row an epoch (a batch)."""
     later = [path for path in glob.glob(os.path.join(result_path, 'save_*.pth'))
              if epoch_of(path) is not None and epoch_of(path) >= validate_from]
-    interrupted = os.path.join(result_path, 'interrupted.pth')
-    if os.path.exists(interrupted) and not os.path.samefile(interrupted, resume_path):
-        later.append(interrupted)
+    for name in ('interrupted.pth', 'latest.pth'):
+        state = os.path.join(result_path, name)
+        if os.path.exists(state) and not os.path.samefile(state, resume_path):
+            later.append(state)
     logs = {}
     for name, kind in EPOCH_LOGS:
         path = os.path.join(result_path, name)
         first = train_from if kind == 'train' else validate_from
         rows = read_rows(path)
-        kept = [row for row in rows[1:] if not row_epoch(row) >= first]
+        kept = [row for row in rows[1:] if not row_epoch(row) >= first or
+                name == 'train_batch.log' and row_epoch(row) == first and
+                len(row) > 1 and row[1].isdigit() and int(row[1]) <= batches_done]
         if len(kept) < len(rows) - 1:
             logs[path] = rows[:1] + kept
     if not later and not logs:

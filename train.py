@@ -1,12 +1,14 @@
 """One training epoch, and the optimisers --optimizer names."""
 import math
 import sys
+from dataclasses import dataclass
 
 import torch
 
 from damage import DamageReport
 from distributed import all_reduce_sum
 from engine import Batches, LossNotFinite
+from random_state import set_random_states
 from utils import STOP, AverageMeter, correct_predictions
 
 
@@ -26,6 +28,17 @@ def sgd(parameters, lr, momentum, dampening, weight_decay, nesterov):
 OPTIMIZERS = {'sgd': sgd}
 
 
+@dataclass
+class EpochStart:
+    """Where a training pass stands after a batch, and where one resumed mid-epoch starts:
+    the batches done and the running sums of their loss and accuracy."""
+    batches: int = 0
+    loss_sum: float = 0.0
+    correct_sum: float = 0.0
+    count: int = 0
+    rng: dict | None = None  # this process's random states then, to resume with
+
+
 class SkippedSteps:
     """Steps skipped in a row for non-finite gradients, counted across epochs."""
 
@@ -34,8 +47,11 @@ class SkippedSteps:
 
 
 def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_logger=None,
-                batch_logger=None, scaler=None, skipped=None, damage=None, min_clips=2):
+                batch_logger=None, scaler=None, skipped=None, damage=None, min_clips=2,
+                start=None, after_batch=None):
     """Train one epoch; returns (mean loss, batches). Loggers may be None (ranks > 0).
+    `start`: an EpochStart to continue from (its loader gives the batches after it);
+    `after_batch(EpochStart, stopping)`: called after every batch, the step taken.
 
     Batches are (clips, targets, damaged clips left out), as collate_skipping_damaged makes
     them; `damage` reports and counts the damaged ones (TooMuchDamage past its bound).
@@ -45,14 +61,26 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
     damage = damage or DamageReport(None, float('inf'))
     damage.start(epoch, 'train', len(data_loader.dataset))
     model.train()
-    with Batches(data_loader, 'train', epoch, runtime, check_stop=False) as batches:
+    start = start or EpochStart()
+    after_batch = after_batch or (lambda position, stopping: None)
+    # A resumed pass takes its random states once its loader has drawn its own seeds: the
+    # draws that follow are those of the pass that was stopped.
+    resumed = (lambda: set_random_states(start.rng)) if start.rng else None
+    with Batches(data_loader, 'train', epoch, runtime, check_stop=False,
+                 first=start.batches, on_start=resumed) as batches:
         losses = batches.losses = AverageMeter()
         accuracies = batches.accuracies = AverageMeter()
+        losses.restore(start.loss_sum, start.count)
+        accuracies.restore(start.correct_sum, start.count)
         lr = optimizer.param_groups[0]['lr']
+
+        def position(i):
+            return EpochStart(i, losses.sum, accuracies.sum, losses.count)
         for i, (inputs, targets, damaged) in batches:
             if not usable(inputs, damaged, damage, min(min_clips, data_loader.batch_size),
                           runtime):
                 batches.skip()
+                after_batch(position(i), False)
                 continue
             inputs = runtime.to_device(inputs)
             targets = targets.to(runtime.device, non_blocking=True)
@@ -98,6 +126,7 @@ def train_epoch(epoch, data_loader, model, criterion, optimizer, runtime, epoch_
                                   'iter': (epoch - 1) * len(data_loader) + i,
                                   'loss': losses.val, 'acc': accuracies.val, 'lr': lr})
             batches.stop_now = bool(stop)
+            after_batch(position(i), bool(stop))
     if runtime.is_main and damage.epoch_note():
         print(damage.epoch_note(), file=sys.stderr, flush=True)
     if epoch_logger:

@@ -24,14 +24,23 @@ class RunStopped(Exception):
         self.show = show
 
 
+# The exit status of a run that a SIGTERM or SIGUSR1 stopped cleanly, its state saved: BSD's
+# EX_TEMPFAIL, "try again later" (docs/cluster.md).
+STOPPED_RESUMABLE = 75
+
+
 class Interrupted(Exception):
     """Raised between batches after SIGINT/SIGTERM asked the run to stop."""
 
 
 class StopRequest:
-    """The first SIGINT or SIGTERM asks the run to stop after the current batch; a second
-    one stops it at once (KeyboardInterrupt)."""
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    """The first SIGINT, SIGTERM or SIGUSR1 asks the run to stop after the current batch; a
+    second Ctrl-C (SIGINT) stops it at once (KeyboardInterrupt). A repeated SIGTERM or
+    SIGUSR1 asks the same stop again: schedulers send it to every process of a job and
+    torchrun passes it on to its workers, so a worker often gets it twice (a scheduler that
+    will not wait ends the run with SIGKILL)."""
+    # SIGUSR1: what SLURM's --signal sends before a job's time ends.
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 
     def __init__(self):
         self.requested = False
@@ -50,6 +59,8 @@ class StopRequest:
         self.previous = {}
 
     def handle(self, signum, frame):
+        if self.requested and signum != signal.SIGINT:
+            return
         if self.requested and self.deferring:
             self.deferred_stop = True
             return
@@ -142,6 +153,11 @@ class AverageMeter:
         self.sum += val * n
         self.count += n
         self.avg = self.sum / self.count
+
+    def restore(self, total, count):
+        """Continue from a sum and count taken earlier (an epoch resumed mid-way)."""
+        self.sum, self.count = total, count
+        self.avg = total / count if count else 0.0
 
 
 class Logger:

@@ -6,7 +6,7 @@ real-looking footage and the same checkpoints: validation loss and accuracy (val
 
 The release does not run on today's stack unaided: it is run through a shim (written into
 the work folder, not into its checkout) that puts back torchvision's removed `Scale` (its
-Resize) and stands in for sklearn and h5py, which it imports but does not use here. Needs
+Resize) and stands in for sklearn, which it imports but does not use here. Needs
 ffmpeg. Prints one line per setting; exits 1 if any result differs by more than 1e-4.
 """
 import argparse
@@ -20,14 +20,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 # What the release needs to run here: its checkout first on the path, torchvision's removed
-# Scale put back, stand-ins for sklearn and h5py (imported, not used here).
-STANDINS = '''import os, runpy, sys, types
+# Scale put back, stand-ins for sklearn (imported, not used here), and for h5py and joblib
+# where they are not installed (the HDF5 comparison needs h5py).
+STANDINS = '''import importlib.util, os, runpy, sys, types
 sys.path.insert(0, os.getcwd())
 import torchvision.transforms as T
 import torchvision.transforms.transforms as TT
 T.Scale = TT.Scale = T.Resize
-for name in ('sklearn', 'sklearn.metrics', 'h5py'):
-    sys.modules[name] = types.ModuleType(name)
+for name in ('sklearn', 'sklearn.metrics', 'h5py', 'joblib'):
+    if name.startswith('sklearn') or importlib.util.find_spec(name) is None:
+        sys.modules[name] = types.ModuleType(name)
 sys.modules['sklearn.metrics'].precision_recall_fscore_support = None
 '''
 SHIM = STANDINS + '''sys.argv = ['main.py'] + sys.argv[1:]
@@ -87,16 +89,17 @@ def run(command, cwd):
         sys.exit(f'failed ({done.returncode}): {" ".join(command)}\n{done.stderr[-2000:]}')
 
 
-def largest_difference(ours, theirs):
+def largest_difference(ours, theirs, shift=0):
     """The largest difference of the two results' scores (labels and segments must
-    agree), and of the two val.log rows."""
+    agree; `shift`: theirs number frames this much later), and of the two val.log rows."""
     a, b = (json.load(open(os.path.join(d, 'val.json')))['results'] for d in (ours, theirs))
     assert list(a) == list(b), 'the videos differ'
     worst = 0.0
     for key in a:
         rows_a, rows_b = a[key], b[key]
         if rows_a and 'segment' in rows_a[0]:
-            assert [r['segment'] for r in rows_a] == [r['segment'] for r in rows_b], key
+            assert [[x + shift for x in r['segment']] for r in rows_a] == \
+                [r['segment'] for r in rows_b], key
             rows_a = [r for row in rows_a for r in row['result']]
             rows_b = [r for row in rows_b for r in row['result']]
         assert [r['label'] for r in rows_a] == [r['label'] for r in rows_b], key

@@ -106,6 +106,10 @@ class ActivityNetLayout(Layout):
             return self.untrimmed_spans(record, n_frames), [n_frames + 1]
         return self.segment_spans(record, fps), [n_frames + 1]
 
+    def spans_of_entries(self, record, n_entries):
+        raise UserError('ActivityNet\'s segments are in seconds and HDF5 files hold no frame '
+                        'rate: give frame folders (with their fps files) or video files')
+
     @staticmethod
     def untrimmed_spans(record, last):
         # Frames 1 to the last one, end exclusive at `last` as in the reference's windows.

@@ -1,18 +1,19 @@
 """A run's datasets, from explicit settings: where the data is (DataSource), what a clip is
 (clip_settings.ClipSettings) and the transforms a recipe chose (recipes/)."""
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from datasets.registry import DATASETS
 from datasets.videodataset import VideoDataset
 
 
-@dataclass(frozen=True)
-class DataSource:
-    """Which layout, which frames or videos, which annotation file."""
+class DataSource(NamedTuple):
+    """Which layout, which frames, videos or HDF5 files (`flow`: their flow frames), which
+    annotation file."""
     dataset: str
     video_path: str
     annotation_path: str
     input_format: str = 'auto'
+    flow: bool = False
 
 
 def make_dataset(source, clips, subset, purpose, n_samples, transforms, untrimmed=False,
@@ -26,4 +27,5 @@ def make_dataset(source, clips, subset, purpose, n_samples, transforms, untrimme
                         source.annotation_path, subset, n_samples, spatial, temporal, target,
                         sample_duration=clips.duration, purpose=purpose,
                         input_format=source.input_format, untrimmed=untrimmed,
-                        skip_damaged=skip_damaged, clip_windows=clip_windows)
+                        skip_damaged=skip_damaged, clip_windows=clip_windows,
+                        flow=source.flow)

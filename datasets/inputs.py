@@ -1,8 +1,9 @@
-"""The videos inference.py is given: video files, folders searched for video files and frame
-folders, and text files listing such paths, each with the name its outputs take."""
+"""The videos inference.py is given: video files, HDF5 files, folders searched for these and
+for frame folders, and text files listing such paths, each with the name its outputs take."""
 import os
 
 from datasets.clip_stream import Source
+from datasets.hdf5_videos import HDF5_EXTENSION
 from datasets.names import VIDEO_EXTENSIONS, frame_path
 from utils import UserError, one_line
 
@@ -70,7 +71,7 @@ def search_folder(root):
                 path = os.path.join(folder, sub)
                 found.append(Source(os.path.relpath(path, root), path, True))
         for name in sorted(files):
-            if name.lower().endswith(VIDEO_EXTENSIONS):
+            if name.lower().endswith(VIDEO_EXTENSIONS + (HDF5_EXTENSION,)):
                 path = os.path.join(folder, name)
                 found.append(Source(os.path.splitext(os.path.relpath(path, root))[0], path,
                                     False))

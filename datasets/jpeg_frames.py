@@ -104,10 +104,16 @@ def jpeg_bytes(path):
             data = f.read()
     except OSError:
         return None
-    pixels = declared_pixels(data) if data[:2] == b'\xff\xd8' else None
-    if pixels is None or pixels > Image.MAX_IMAGE_PIXELS:
+    if not usable_jpeg(data):
         return None
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
+def usable_jpeg(data):
+    """Whether bytes are a JPEG with a frame header declaring at most PIL's pixel limit
+    (what the JPEG decoder is given; PIL decodes the rest or names the damage)."""
+    pixels = declared_pixels(data) if data[:2] == b'\xff\xd8' else None
+    return pixels is not None and pixels <= Image.MAX_IMAGE_PIXELS
 
 
 def decode_one_frame(decode_jpeg, path, data):

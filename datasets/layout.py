@@ -16,6 +16,8 @@ class Layout:
     stop_offset = 1
     # Drop clips (and spans) with fewer than sample_duration frames on disk.
     drop_short = False
+    # The frame number of an HDF5 file's first entry (frames numbered as in frame folders).
+    hdf5_first_number = 1
     # What to do when an annotation file's `testing` subset is empty.
     no_testing_subset = 'use --test_subset val to test on the validation subset'
 
@@ -49,3 +51,9 @@ class Layout:
     def spans_of_video(self, record, n_frames, fps, untrimmed=False):
         """The same for a video file of `n_frames` frames at `fps` (none missing)."""
         raise NotImplementedError
+
+    def spans_of_entries(self, record, n_entries):
+        """(spans, holes, frames the annotation places past the end) of an HDF5 file of
+        `n_entries` frames, numbered from hdf5_first_number: as a video file's."""
+        spans, holes = self.spans_of_video(record, n_entries, None)
+        return spans, holes, 0

@@ -14,6 +14,9 @@ class SegmentsLayout(LabelledFolders):
     test_folder = 'test'
     # The release's windows start at any frame of the segment, the last included.
     stop_offset = 0
+    # The release's HDF5 loader takes a frame number as the entry's index: its Kinetics
+    # builder writes segments [0, n) for HDF5 files.
+    hdf5_first_number = 0
 
     def __init__(self, name, title):
         self.name, self.title = name, title
@@ -56,9 +59,10 @@ class SegmentsLayout(LabelledFolders):
             return None  # none, or the CVPR 2018 Kinetics file's times in seconds
         if not (isinstance(segment, list) and len(segment) == 2 and
                 all(isinstance(x, int) and not isinstance(x, bool) for x in segment) and
-                segment[0] >= 1):
+                segment[0] >= 0):
             raise annotation_error(path, key, f'has the segment {segment!r}: it should be '
-                                              '[first frame, last frame + 1], from 1')
+                                              '[first frame, last frame + 1], from 1 (from 0 '
+                                              'for HDF5 files)')
         return tuple(segment)
 
     def spans(self, record, video_dir, untrimmed=False):
@@ -72,6 +76,7 @@ class SegmentsLayout(LabelledFolders):
                                 'utils_scripts/')
             return super().spans_of_video(record, int(n_frames), None)
         _, first, end = record.segments[0]
+        numbered_from_one(record, video_dir)
         if end <= first or end == 1:  # the release skips a segment ending at 1
             return [], []
         return [(record.label, first, end)], [end]
@@ -80,7 +85,31 @@ class SegmentsLayout(LabelledFolders):
         if not record.segments:
             return super().spans_of_video(record, n_frames, fps)
         _, first, end = record.segments[0]
+        numbered_from_one(record, record.folder)
         end = min(end, n_frames + 1)
         if end <= first:
             return [], []
         return [(record.label, first, end)], [end]
+
+    def spans_of_entries(self, record, n_entries):
+        """Frame k is entry k, as the release reads them; a segment past the file's end
+        stops at its last frame (the release's own UCF-101 and HMDB-51 builders write [1,
+        n + 1) for HDF5 files, one past it)."""
+        if not record.segments:
+            return ([(record.label, 0, n_entries)], [n_entries], 0) if n_entries else \
+                ([], [], 0)
+        _, first, end = record.segments[0]
+        past, last_end = max(0, end - n_entries), min(end, n_entries)
+        if last_end <= first or end == 1:
+            return [], [], past
+        return [(record.label, first, last_end)], [last_end], past
+
+
+def numbered_from_one(record, where):
+    """Frame folders and video files number frames from 1: a segment from 0 is an HDF5
+    annotation."""
+    if record.segments and record.segments[0][1] == 0:
+        raise UserError(f'the annotation entry {record.video_id} ({where}) has a segment from '
+                        'frame 0, as the release writes them for HDF5 files: give --file_type '
+                        'hdf5 for those files, or rebuild the annotation for frame folders '
+                        '(utils_scripts/*_json.py --video_type jpg)')

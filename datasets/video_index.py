@@ -1,5 +1,5 @@
-"""Frame counts, frame rates and frame sizes of a folder of video files, cached beside the
-annotation file.
+"""Frame counts, frame rates and frame sizes of a folder of video files (or frame counts of
+HDF5 files), cached beside the annotation file.
 
 Opening a video to count its frames takes milliseconds; a Kinetics-size collection has 650k
 of them. The first start reads every file (in parallel processes) and writes what it found
@@ -19,6 +19,7 @@ import numpy as np
 
 from datasets.string_table import StringTable
 from datasets.decoding_errors import VideoError
+from datasets.hdf5_videos import HDF5_EXTENSION
 from datasets.video_files import VideoFile
 from datasets.names import VIDEO_EXTENSIONS
 from utils import UserError, one_line, write_atomically
@@ -26,9 +27,9 @@ from utils import UserError, one_line, write_atomically
 CACHE_VERSION = 4  # 3: frame sizes; 4: MPEG streams refused
 
 
-def find_video_files(root, names):
-    """{name: path of the video file `root/name.<ext>`} for the names that have one, found
-    by listing each folder once (not by trying every extension)."""
+def find_video_files(root, names, extensions=VIDEO_EXTENSIONS):
+    """{name: path of the video file `root/name.<ext>`} for the names that have one (ext one
+    of `extensions`), found by listing each folder once (not by trying every extension)."""
     by_folder = {}
     for name in names:
         by_folder.setdefault(os.path.dirname(name), []).append(name)
@@ -41,7 +42,7 @@ def find_video_files(root, names):
         stems = {}
         for entry in sorted(entries):  # the first extension in name order wins
             stem, ext = os.path.splitext(entry)
-            if ext.lower() in VIDEO_EXTENSIONS:
+            if ext.lower() in extensions:
                 stems.setdefault(stem, entry)
         for name in members:
             entry = stems.get(os.path.basename(name))
@@ -50,14 +51,16 @@ def find_video_files(root, names):
     return found
 
 
-def holds_videos(root, names, sample=20):
-    """Whether `root` holds video files rather than frame folders for the first `sample`
-    names that exist either way; None when none of them exists."""
+def input_kind(root, names, sample=20):
+    """What `root` holds for the first `sample` names found there either way: 'frames'
+    (folders), 'hdf5' (`name.hdf5` files) or 'videos'; None when none of them is there."""
     for name in names[:sample]:
         if os.path.isdir(os.path.join(root, name)):
-            return False
+            return 'frames'
+        if os.path.isfile(os.path.join(root, name + HDF5_EXTENSION)):
+            return 'hdf5'
         if find_video_files(root, [name]):
-            return True
+            return 'videos'
     return None
 
 
@@ -71,9 +74,9 @@ def read_video_facts(path):
         return 0, 0.0, 0, 0, e.reason
 
 
-def cache_path(annotation_path, root):
+def cache_path(annotation_path, root, kind='videos'):
     key = hashlib.sha1(os.path.abspath(root).encode('utf-8')).hexdigest()[:10]
-    return f'{annotation_path}.videos-{key}.npz'
+    return f'{annotation_path}.{kind}-{key}.npz'
 
 
 def load_cache(path):
@@ -114,11 +117,13 @@ def save_cache(path, entries):
         print(f'warning: {e}; going on without a cache', file=sys.stderr)
 
 
-def index_videos(files, root, annotation_path, n_workers=None):
+def index_videos(files, root, annotation_path, n_workers=None, read=None, kind='videos'):
     """{name: (n_frames, fps, width, height, error)} for `files` ({name: path}), from the
-    cache where the file is unchanged and by reading it otherwise; the cache is updated when
-    anything was read."""
-    path = cache_path(annotation_path, root)
+    cache where the file is unchanged and by reading it (`read(path)`) otherwise; the cache
+    (one per `kind` of file) is updated when anything was read. `read` defaults to
+    read_video_facts."""
+    read = read or read_video_facts
+    path = cache_path(annotation_path, root, kind)
     cached = load_cache(path)
     result, stale = {}, []
     for name, file in files.items():
@@ -142,13 +147,13 @@ def index_videos(files, root, annotation_path, n_workers=None):
         if workers > 1 and len(stale) >= 32:  # fewer: not worth starting processes
             try:
                 with ProcessPoolExecutor(workers) as pool:
-                    counts = list(pool.map(read_video_facts, paths, chunksize=16))
+                    counts = list(pool.map(read, paths, chunksize=16))
             except BrokenProcessPool:
                 raise UserError(f'a process reading the videos under {root} died (FFmpeg '
                                 'crashed on a file, or memory ran out): find the file with '
                                 'ffprobe, or move it away, and start again') from None
         else:
-            counts = [read_video_facts(p) for p in paths]
+            counts = [read(p) for p in paths]
         for (name, _, relative, stat), count in zip(stale, counts):
             result[name] = count
             cached[relative] = (stat.st_size, stat.st_mtime_ns) + count

@@ -15,16 +15,18 @@ import numpy as np
 import torch
 
 import native
+from random_state import random_states, set_random_states
 from datasets.annotations import DamagedFolder, load_annotation
 from datasets.clip_index import make_samples
 from datasets.decoding_errors import DamagedFrame
+from datasets.hdf5_videos import HDF5_EXTENSION, count_frames, hdf5_frames, read_entries
 from datasets.jpeg_frames import (get_default_video_loader, jpeg_decoder, tensor_video_loader,
                                   video_loader)
 from datasets.video_files import video_file_loader, video_file_pil_loader
 from datasets.names import frame_path
 from datasets.registry import DATASETS
 from datasets.string_table import StringTable
-from datasets.video_index import find_video_files, holds_videos, index_videos
+from datasets.video_index import find_video_files, index_videos, input_kind
 from utils import UserError
 
 
@@ -46,13 +48,15 @@ class VideoDataset(torch.utils.data.Dataset):
     collate_skipping_damaged leaves out of its batch) instead of raising DamagedFrame.
     `clip_windows(begin, end)` -> [(start, length)]: where a span's clips lie, in place of
     n_samples_for_each_video's (the 2020 release's validation and inference windows).
+    `input_format`: 'frames', 'videos', 'hdf5' (one HDF5 file a video, datasets/hdf5_videos.py)
+    or 'auto' (what the video folder holds); `flow`: the HDF5 files' flow frames.
     """
 
     def __init__(self, layout, video_path, annotation_path, subset,
                  n_samples_for_each_video=1, spatial_transform=None, temporal_transform=None,
                  target_transform=None, sample_duration=16, get_loader=get_default_video_loader,
                  purpose=None, input_format='auto', untrimmed=False, skip_damaged=False,
-                 clip_windows=None):
+                 clip_windows=None, flow=False):
         self.layout = layout
         self.video_path = video_path
         # What the set is built for (training, validation, test): the test pass may read the
@@ -68,6 +72,7 @@ class VideoDataset(torch.utils.data.Dataset):
         self.untrimmed = untrimmed
         self.skip_damaged = skip_damaged
         self.clip_windows = clip_windows
+        self.flow = flow
         if not os.path.isdir(video_path):
             raise UserError(f'video folder not found: {video_path} (check --video_path and '
                             '--root_path)')
@@ -80,17 +85,23 @@ class VideoDataset(torch.utils.data.Dataset):
         self._build(records, video_facts, n_samples_for_each_video)
 
     def _video_facts(self, records, input_format):
-        """{record folder: (video file, n_frames, fps, width, height, error)} when the video
-        folder holds video files (found by looking, or `input_format` 'videos'); None for
+        """{record folder: (video or HDF5 file, n_frames, fps, width, height, error)} when the
+        video folder holds those (found by looking, or as `input_format` says); None for
         frame folders."""
         names = [record.folder for record in records]
         if input_format == 'auto':
-            input_format = 'videos' if holds_videos(self.video_path, names) else 'frames'
+            input_format = input_kind(self.video_path, names) or 'frames'
         self.input_format = input_format
         if input_format == 'frames':
             return None
-        files = find_video_files(self.video_path, names)
-        counts = index_videos(files, self.video_path, self.annotation_path)
+        if input_format == 'hdf5':
+            files = find_video_files(self.video_path, names, (HDF5_EXTENSION,))
+            counts = index_videos(files, self.video_path, self.annotation_path,
+                                  read=functools.partial(count_frames, flow=self.flow),
+                                  kind='flow' if self.flow else 'hdf5')
+        else:
+            files = find_video_files(self.video_path, names)
+            counts = index_videos(files, self.video_path, self.annotation_path)
         return {name: (files[name],) + counts[name] for name in files}
 
     # -- index -------------------------------------------------------------------------
@@ -101,6 +112,7 @@ class VideoDataset(torch.utils.data.Dataset):
         holes = []  # video << 32 | missing frame number, ascending
         self.n_missing = self.n_empty = 0
         self.damaged_folders = []
+        self.past_end = []  # (record folder, frames its segment asks past the file's end)
         missing = []  # record folders with nothing on disk
         self.skipped_videos = []  # (record folder, why) of the videos left out
         root = os.path.join(self.video_path, '')
@@ -140,8 +152,8 @@ class VideoDataset(torch.utils.data.Dataset):
         if len(self) == 0:
             raise UserError(f'no usable video in {self.annotation_path} ({self.described}) '
                             f'under {self.video_path}: check --video_path, --annotation_path, ' +
-                            ('and the video files' if self.input_format == 'videos' else
-                             'the frame folders and their n_frames files'))
+                            {'videos': 'and the video files', 'hdf5': 'and the HDF5 files'}.get(
+                                self.input_format, 'the frame folders and their n_frames files'))
 
     def _spans_on_disk(self, record, root, video_facts):
         """(spans and holes as the layout gives them, or None when absent; the frame folder
@@ -156,6 +168,11 @@ class VideoDataset(torch.utils.data.Dataset):
         path, n_frames, fps, width, height, error = video_facts[record.folder]
         if error:
             raise DamagedFolder(path, error)
+        if self.input_format == 'hdf5':
+            spans, holes, past = self.layout.spans_of_entries(record, n_frames)
+            if past:
+                self.past_end.append((record.folder, past))
+            return (spans, holes), os.path.relpath(path, root), (0, 0)
         if 0 < min(width, height) < MIN_FRAME_SIDE:
             raise DamagedFolder(path, f'its frames are {width}x{height} pixels, too small to '
                                       'crop clips from: drop it from the annotation file')
@@ -163,8 +180,17 @@ class VideoDataset(torch.utils.data.Dataset):
                 os.path.relpath(path, root), (width, height))
 
     def _report_skipped(self, n_records, missing):
+        if self.past_end:
+            (folder, past), n = self.past_end[0], len(self.past_end)
+            print(f'warning: {self.annotation_path} ({self.described}): the segments of {n} '
+                  f'video{"s" if n > 1 else ""} end past their HDF5 file\'s last frame (the '
+                  f'first: {folder}, by {past}); their clips stop at the last frame. Frames '
+                  f'of HDF5 files are numbered from {self.layout.hdf5_first_number}: '
+                  'utils_scripts/*_json.py --video_type hdf5 writes such segments',
+                  file=sys.stderr)
         if self.n_missing or self.n_empty:
-            kind = 'video file' if self.input_format == 'videos' else 'frame folder'
+            kind = {'videos': 'video file', 'hdf5': 'HDF5 file'}.get(self.input_format,
+                                                                      'frame folder')
             names = [name for name, why in self.skipped_videos if why in ('not found',
                                                                           'no frames')]
             shown = ', '.join(names[:3]) + (f' and {len(names) - 3} more' if len(names) > 3
@@ -173,7 +199,8 @@ class VideoDataset(torch.utils.data.Dataset):
                   f'{n_records} videos with no {kind} under {self.video_path}'
                   + (f' and {self.n_empty} with no frames' if self.n_empty else '')
                   + f': {shown}')
-            self._say_if_mixed(missing[:MIXED_SAMPLE], kind)
+            if self.input_format != 'hdf5':
+                self._say_if_mixed(missing[:MIXED_SAMPLE], kind)
         for e in self.damaged_folders[:5]:
             print(f'skipped {e}', file=sys.stderr)
         if len(self.damaged_folders) > 5:
@@ -232,13 +259,16 @@ class VideoDataset(torch.utils.data.Dataset):
         the default loader; torchcodec present) rather than PIL frames."""
         if not getattr(self.spatial_transform, 'takes_tensor_frames', False):
             return False
-        return self.input_format == 'videos' or (self.loader is video_loader and
-                                                 jpeg_decoder() is not None)
+        return self.input_format in ('videos', 'hdf5') or (self.loader is video_loader and
+                                                           jpeg_decoder() is not None)
 
     def clip_loader(self, index):
         """(loader(path, frame numbers) -> frames, whether it keeps only the crop box) for a
         sample, its spatial transform's random parameters drawn already."""
         tensors = self.decodes_to_tensors()
+        if self.input_format == 'hdf5':
+            return functools.partial(hdf5_frames, first_number=self.layout.hdf5_first_number,
+                                     flow=self.flow, tensors=tensors), False
         if self.input_format == 'frames':
             return (tensor_video_loader if tensors else self.loader), False
         if not tensors:
@@ -253,13 +283,35 @@ class VideoDataset(torch.utils.data.Dataset):
         """A training clip of JPEG frames made by the native core in one call (the same
         tensor as the Python path), or None: the Python path makes it (no core, not a
         training transform, a frame the core leaves to it: damaged, progressive, ...)."""
-        if self.input_format != 'frames' or self.loader is not video_loader:
+        if self.input_format not in ('frames', 'hdf5') or self.loader is not video_loader:
             return None  # video files, or a loader of one's own
         plan = native.plan_of(self.spatial_transform)
         if plan is None:
             return None
+        if self.input_format == 'hdf5':
+            return self.native_hdf5_clip(video_dir, frame_indices, plan)
         return native.clip_from_jpegs([frame_path(video_dir, i) for i in frame_indices],
                                       frame_indices, plan)
+
+    def native_hdf5_clip(self, path, frame_indices, plan):
+        """The same from an HDF5 file's JPEG bytes (flow frames are merged first: Python's);
+        None where the Python path should read it (which names any damage)."""
+        if self.flow:
+            return None
+        try:
+            entries = read_entries(path, frame_indices, self.layout.hdf5_first_number)
+        except DamagedFrame:
+            return None
+        return native.clip_from_buffers([entries[i][0] for i in frame_indices], frame_indices,
+                                        plan)
+
+    # A loader's position (torchdata's StatefulDataLoader asks each process that makes clips):
+    # its random states, so that a run resumed mid-epoch draws the same crops and flips.
+    def state_dict(self):
+        return random_states(cuda=False)
+
+    def load_state_dict(self, state):
+        set_random_states(state)
 
     def __getitem__(self, index):
         record = self.target_record(index)

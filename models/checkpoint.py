@@ -8,12 +8,11 @@ Accepted on load: legacy and zip serialisation, keys with or without the DataPar
 import collections
 import os
 import pickle
-import random
 import re
 
-import numpy as np
 import torch
 
+from random_state import random_states, set_random_states
 from utils import UserError, one_line, write_atomically
 
 _DENSE_DOTTED = re.compile(r'\.(norm|relu|conv)\.(\d)\.')
@@ -64,7 +63,8 @@ def written_here(checkpoint):
 # What a checkpoint's fields may hold (a damaged or foreign file fails here, in one line,
 # not deep in a resumed run).
 FIELD_TYPES = {'epoch': int, 'trained': int, 'arch': str, 'optimizer': dict, 'scheduler': dict,
-               'scaler': dict, 'rng': dict, 'settings': dict}
+               'scaler': dict, 'rng': dict, 'settings': dict, 'progress': list, 'loader': list,
+               'rngs': list, 'meters': list, 'loader_workers': int}
 MAX_EPOCH = 1_000_000
 
 
@@ -261,27 +261,6 @@ def override_hyperparameters(optimizer, values):
                 changed.setdefault(name, (group[name], value))
                 group[name] = value
     return changed
-
-
-def random_states():
-    """Python's, numpy's, torch's and CUDA's random states, in types a weights-only load
-    accepts (numpy's key array as a tensor)."""
-    np_state = np.random.get_state()
-    return {
-        'python': random.getstate(),
-        'numpy': (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
-        'torch': torch.get_rng_state(),
-        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def set_random_states(rng):
-    random.setstate((rng['python'][0], tuple(rng['python'][1]), rng['python'][2]))
-    name, keys, *rest = rng['numpy']
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-    torch.set_rng_state(rng['torch'])
-    if rng.get('cuda') and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng['cuda'])
 
 
 def save_checkpoint(state, path):

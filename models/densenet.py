@@ -39,10 +39,10 @@ class Transition(nn.Sequential):
 
 class DenseNet(nn.Module):
     def __init__(self, block_config, growth_rate=32, num_init_features=64, bn_size=4,
-                 sample_size=112, sample_duration=16, num_classes=400):
+                 sample_size=112, sample_duration=16, num_classes=400, n_input_channels=3):
         super().__init__()
         self.features = nn.Sequential()
-        self.features.add_module('conv0', nn.Conv3d(3, num_init_features, kernel_size=7,
+        self.features.add_module('conv0', nn.Conv3d(n_input_channels, num_init_features, kernel_size=7,
                                                     stride=(1, 2, 2), padding=3, bias=False))
         self.features.add_module('norm0', nn.BatchNorm3d(num_init_features))
         self.features.add_module('relu0', nn.ReLU(inplace=True))
@@ -78,7 +78,7 @@ DEPTHS = {
     264: (6, 12, 64, 48),
 }
 
-OPTIONS = {}
+OPTIONS = {'n_input_channels': 'n_input_channels'}
 # Three 2x2x2 average-pooling transitions need at least 16 frames and 32 pixels.
 MIN_DURATION, MIN_SIZE = 16, 32
 

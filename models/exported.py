@@ -35,8 +35,13 @@ def format_of(path):
 def example_clips(settings, batch=2):
     """A random batch of clips of the size a model's settings record."""
     generator = torch.Generator().manual_seed(0)
-    return torch.randn(batch, 3, settings['sample_duration'], settings['sample_size'],
-                       settings['sample_size'], generator=generator)
+    return torch.randn(batch, clip_channels(settings), settings['sample_duration'],
+                       settings['sample_size'], settings['sample_size'], generator=generator)
+
+
+def clip_channels(settings):
+    """Channels of the clips a model takes: 2 for the 2020 release's flow (u, v), else 3."""
+    return 2 if settings.get('input_type') == 'flow' else 3
 
 
 def export(model, path, fmt, metadata):

@@ -34,7 +34,7 @@ def check_input_fits(spec, batch_size=None):
     the network cannot take fail now, in one line, not hours into a run."""
     with torch.device('meta'):
         model = build_model(spec)
-        clips = torch.empty(batch_size or 1, 3, spec.sample_duration, spec.sample_size,
+        clips = torch.empty(batch_size or 1, spec.n_input_channels, spec.sample_duration, spec.sample_size,
                             spec.sample_size)
     model.train(batch_size is not None)
     try:

@@ -59,7 +59,7 @@ DEPTHS = {
     200: (PreActivationBottleneck, (3, 24, 36, 3)),
 }
 
-OPTIONS = {'shortcut_type': 'shortcut'}
+OPTIONS = {'shortcut_type': 'shortcut', 'n_input_channels': 'n_input_channels'}
 fine_tuning_prefixes = resnet.fine_tuning_prefixes
 
 

@@ -74,6 +74,7 @@ class ModelSpec:
     resnet_widen_factor: float = 1.0
     adaptive_pool: bool = False  # the 2020 release pools adaptively (any clip size)
     wide_stem: bool = False  # wideresnet: the 2020 release widens the stem too
+    n_input_channels: int = 3  # 2 for the 2020 release's flow (--input_type flow)
 
     @classmethod
     def from_options(cls, opt, **decided):

@@ -162,7 +162,8 @@ DEPTHS = {
 # build() keyword -> the ModelSpec field it comes from (models/registry.py)
 OPTIONS = {'shortcut_type': 'shortcut', 'conv1_t_size': 'conv1_t_size',
            'conv1_t_stride': 'conv1_t_stride', 'max_pool': 'max_pool',
-           'widen_factor': 'resnet_widen_factor', 'adaptive_pool': 'adaptive_pool'}
+           'widen_factor': 'resnet_widen_factor', 'adaptive_pool': 'adaptive_pool',
+           'n_input_channels': 'n_input_channels'}
 
 # The 2020 release's stage widths before --resnet_widen_factor.
 WIDTHS = (64, 128, 256, 512)

@@ -15,7 +15,8 @@ class ResNeXtBottleneck(Bottleneck):
 
 DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
-OPTIONS = {'shortcut_type': 'shortcut', 'cardinality': 'cardinality'}
+OPTIONS = {'shortcut_type': 'shortcut', 'cardinality': 'cardinality',
+           'n_input_channels': 'n_input_channels'}
 fine_tuning_prefixes = resnet.fine_tuning_prefixes
 
 

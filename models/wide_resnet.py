@@ -13,7 +13,7 @@ DEPTHS = {50: (WideBottleneck, (3, 4, 6, 3)), 101: (WideBottleneck, (3, 4, 23, 3
 
 OPTIONS = {'shortcut_type': 'shortcut', 'k': 'widen_factor', 'wide_stem': 'wide_stem',
            'conv1_t_stride': 'conv1_t_stride', 'max_pool': 'max_pool',
-           'adaptive_pool': 'adaptive_pool'}
+           'adaptive_pool': 'adaptive_pool', 'n_input_channels': 'n_input_channels'}
 fine_tuning_prefixes = resnet.fine_tuning_prefixes
 
 

@@ -1,6 +1,6 @@
 """The native clip core (native/clipcore.c): a clip in one call (training's crops,
-validation's, the test pass's and inference's Scale and crop), from JPEG frame files or from
-decoded frames, with the same tensors as the Python path (docs/data.md).
+validation's, the test pass's and inference's Scale and crop), from JPEG frame files, from
+JPEG bytes in memory (an HDF5 file's frames) or from decoded frames, with the same tensors as the Python path (docs/data.md).
 
 `make install` builds native/libclipcore.so from source; where it is missing or cannot be
 loaded, `library()` is None and the callers keep the Python path (`unavailable_line()` says
@@ -14,6 +14,7 @@ import ctypes
 import functools
 import os
 
+import numpy as np
 import torch
 
 from native import plans
@@ -40,6 +41,11 @@ def load():
     lib.cc_clip_from_jpegs.argtypes = [
         ctypes.POINTER(ctypes.c_char_p), c_int_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
         c_int_p, ctypes.c_int, ctypes.c_int, c_float_p, c_float_p, c_int_p]
+    lib.cc_jpeg_size_buffer.argtypes = [ctypes.c_void_p, ctypes.c_long, c_int_p, c_int_p]
+    lib.cc_clip_from_buffers.argtypes = [
+        ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_long), c_int_p, ctypes.c_int,
+        ctypes.c_int, ctypes.c_int, c_int_p, ctypes.c_int, ctypes.c_int, c_float_p, c_float_p,
+        c_int_p]
     lib.cc_clip_from_frames.argtypes = [
         ctypes.c_void_p, c_int_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long,
         ctypes.c_long, c_int_p, ctypes.c_int, ctypes.c_int, c_float_p, c_float_p]
@@ -98,15 +104,41 @@ def clip_from_jpegs(paths, numbers, plan):
     encoded = [os.fsencode(p) for p in paths]
     if lib.cc_jpeg_size(encoded[0], ctypes.byref(width), ctypes.byref(height)) != OK:
         return None
-    geometry = plan.geometry(width.value, height.value)
-    if not valid_geometry(geometry, width.value, height.value, plan.size):
+    return _clip(lib.cc_clip_from_jpegs, ((ctypes.c_char_p * len(encoded))(*encoded),),
+                 numbers, width.value, height.value, plan)
+
+
+def clip_from_buffers(buffers, numbers, plan):
+    """The same from JPEGs in memory: `buffers`, one contiguous uint8 numpy array (or
+    bytes) a frame, as an HDF5 file's frames are read."""
+    lib = library()
+    if lib is None:
         return None
-    out = torch.empty((3, len(paths), plan.size, plan.size), dtype=torch.float32)
+    arrays = [np.frombuffer(b, dtype=np.uint8) if isinstance(b, bytes) else b for b in buffers]
+    if any(a.dtype != np.uint8 or a.ndim != 1 or not a.flags.c_contiguous or not len(a)
+           for a in arrays):
+        return None
+    width, height = ctypes.c_int(), ctypes.c_int()
+    if lib.cc_jpeg_size_buffer(arrays[0].ctypes.data, len(arrays[0]), ctypes.byref(width),
+                               ctypes.byref(height)) != OK:
+        return None
+    pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+    lengths = (ctypes.c_long * len(arrays))(*[len(a) for a in arrays])
+    return _clip(lib.cc_clip_from_buffers, (pointers, lengths), numbers, width.value,
+                 height.value, plan)
+
+
+def _clip(entry, frames, numbers, width, height, plan):
+    """Call one of the core's JPEG entry points with `frames` (its first arguments): the
+    clip, or None."""
+    geometry = plan.geometry(width, height)
+    if not valid_geometry(geometry, width, height, plan.size):
+        return None
+    out = torch.empty((3, len(numbers), plan.size, plan.size), dtype=torch.float32)
     failed = ctypes.c_int()
-    status = lib.cc_clip_from_jpegs(
-        (ctypes.c_char_p * len(encoded))(*encoded), _ints(numbers), len(encoded),
-        width.value, height.value, _ints(geometry), plan.size, int(plan.flip), plan.params(),
-        _float_pointer(out), ctypes.byref(failed))
+    status = entry(*frames, _ints(numbers), len(numbers), width, height, _ints(geometry),
+                   plan.size, int(plan.flip), plan.params(), _float_pointer(out),
+                   ctypes.byref(failed))
     if status == NO_MEMORY:
         raise MemoryError('out of memory making a clip')
     return out if status == OK else None

@@ -224,16 +224,18 @@ static int copy_of_earlier(const int *numbers, int t, float *out, int n_frames, 
 /* -- the clips --------------------------------------------------------------------------- */
 
 /*
- * A clip from the JPEG files `paths` (n_frames of them; equal numbers[] mark a frame
- * repeated by loop padding), each width x height. geometry: the box (left, top, right,
- * bottom) resized to scaled_w x scaled_h, of which the size x size window at (win_x,
- * win_y) is kept (see Resizer). params: norm, mean[3], std[3]. out: 3 x n_frames x size
- * x size floats. Returns CC_OK, CC_FALLBACK (take the Python path for this clip) or
- * CC_NOMEM; on CC_FALLBACK, *failed_frame is the frame that caused it (-1: the geometry).
+ * A clip from n_frames JPEGs (equal numbers[] mark a frame repeated by loop padding), each
+ * width x height: the files `paths`, or where paths is NULL the bytes data[t][0,
+ * lengths[t]) (frames an HDF5 file holds). geometry: the box (left, top, right, bottom)
+ * resized to scaled_w x scaled_h, of which the size x size window at (win_x, win_y) is
+ * kept (see Resizer). params: norm, mean[3], std[3]. out: 3 x n_frames x size x size
+ * floats. Returns CC_OK, CC_FALLBACK (take the Python path for this clip) or CC_NOMEM; on
+ * CC_FALLBACK, *failed_frame is the frame that caused it (-1: the geometry).
  */
-int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frames, int width,
-                       int height, const int *geometry, int size, int flip,
-                       const float *params, float *out, int *failed_frame)
+static int clip_from(const char *const *paths, const uint8_t *const *data,
+                     const long *lengths, const int *numbers, int n_frames, int width,
+                     int height, const int *geometry, int size, int flip,
+                     const float *params, float *out, int *failed_frame)
 {
     int left = geometry[0], top = geometry[1], first, last, c0, c1, t;
     int status = CC_OK;
@@ -253,12 +255,20 @@ int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frame
     rows_read(&z, &first, &last);
     cols_read(&z, &c0, &c1);
     for (t = 0; t < n_frames && status == CC_OK; t++) {
-        const uint8_t *pixels;
-        long stride;
+        const uint8_t *pixels, *bytes;
+        long stride, n;
         if (copy_of_earlier(numbers, t, out, n_frames, size))
             continue;
-        status = decode_band(&d, paths[t], width, height, left + c0, top + first, left + c1,
-                             top + last, &pixels, &stride);
+        if (paths) {
+            n = decoder_read_file(&d, paths[t]);
+            bytes = d.file;
+        } else {
+            n = lengths[t];
+            bytes = data[t];
+        }
+        status = n < 0 || !bytes ? CC_FALLBACK :
+            decode_band(&d, bytes, n, width, height, left + c0, top + first, left + c1,
+                        top + last, &pixels, &stride);
         if (status == CC_OK)
             resize_convert(&z, pixels, stride, first, c0, out, t, n_frames);
         else
@@ -267,6 +277,22 @@ int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frame
     decoder_close(&d);
     resizer_free(&z);
     return status;
+}
+
+int cc_clip_from_jpegs(const char *const *paths, const int *numbers, int n_frames, int width,
+                       int height, const int *geometry, int size, int flip,
+                       const float *params, float *out, int *failed_frame)
+{
+    return clip_from(paths, NULL, NULL, numbers, n_frames, width, height, geometry, size,
+                     flip, params, out, failed_frame);
+}
+
+int cc_clip_from_buffers(const uint8_t *const *data, const long *lengths, const int *numbers,
+                         int n_frames, int width, int height, const int *geometry, int size,
+                         int flip, const float *params, float *out, int *failed_frame)
+{
+    return clip_from(NULL, data, lengths, numbers, n_frames, width, height, geometry, size,
+                     flip, params, out, failed_frame);
 }
 
 /*

@@ -68,11 +68,15 @@ typedef struct {
 
 INTERNAL int decoder_open(Decoder *d);
 INTERNAL void decoder_close(Decoder *d);
-/* Decode rows [top, bottom) of columns around [left, right) of the JPEG at path, which
- * must be width x height. On CC_OK, *pixels points at (top, left) in the band (4 bytes a
- * pixel) and *stride is the band's row length in bytes. */
-INTERNAL int decode_band(Decoder *d, const char *path, int width, int height, int left, int top,
-                int right, int bottom, const uint8_t **pixels, long *stride);
+/* A file's bytes into d->file; their number, or -1 (unreadable, empty or too large). */
+INTERNAL long decoder_read_file(Decoder *d, const char *path);
+/* Decode rows [top, bottom) of columns around [left, right) of the JPEG in data[0, n),
+ * which must be width x height. On CC_OK, *pixels points at (top, left) in the band (4
+ * bytes a pixel) and *stride is the band's row length in bytes. */
+INTERNAL int decode_band(Decoder *d, const uint8_t *data, long n, int width, int height,
+                         int left, int top, int right, int bottom, const uint8_t **pixels,
+                         long *stride);
 int cc_jpeg_size(const char *path, int *width, int *height);
+int cc_jpeg_size_buffer(const uint8_t *data, long n, int *width, int *height);
 
 #endif

@@ -94,29 +94,33 @@ int decoder_open(Decoder *d)
     return CC_OK;
 }
 
-int decode_band(Decoder *d, const char *path, int width, int height, int left, int top,
-                int right, int bottom, const uint8_t **pixels, long *stride)
+long decoder_read_file(Decoder *d, const char *path)
+{
+    return read_file(path, &d->file, &d->file_cap);
+}
+
+int decode_band(Decoder *d, const uint8_t *data, long n, int width, int height, int left,
+                int top, int right, int bottom, const uint8_t **pixels, long *stride)
 {
     struct jpeg_decompress_struct *ci = &d->cinfo;
-    long n = read_file(path, &d->file, &d->file_cap);
     JDIMENSION x0, w;
     int r;
 
-    if (n < 0 || d->file[0] != 0xFF || d->file[1] != 0xD8 || d->file[n - 2] != 0xFF ||
-        d->file[n - 1] != 0xD9)
+    if (n < 4 || n > MAX_FILE_BYTES || data[0] != 0xFF || data[1] != 0xD8 ||
+        data[n - 2] != 0xFF || data[n - 1] != 0xD9)
         return CC_FALLBACK;
     if (setjmp(d->trap.jump)) {
         jpeg_abort_decompress(ci);
         return CC_FALLBACK;
     }
-    jpeg_mem_src(ci, d->file, (unsigned long)n);
+    jpeg_mem_src(ci, data, (unsigned long)n);
     if (jpeg_read_header(ci, TRUE) != JPEG_HEADER_OK || (int)ci->image_width != width ||
         (int)ci->image_height != height || ci->num_components != 3 ||
         ci->jpeg_color_space != JCS_YCbCr || ci->progressive_mode || ci->arith_code) {
         jpeg_abort_decompress(ci);
         return CC_FALLBACK;
     }
-    if (marker_damage(ci->src->next_input_byte, d->file + n - 2)) {
+    if (marker_damage(ci->src->next_input_byte, data + n - 2)) {
         jpeg_abort_decompress(ci);
         return CC_FALLBACK;
     }
@@ -164,27 +168,26 @@ void decoder_close(Decoder *d)
     free(d->band);
 }
 
-/* The width and height a JPEG file declares; CC_FALLBACK where it is not a JPEG this core
- * decodes. */
-int cc_jpeg_size(const char *path, int *width, int *height)
+/* The width and height a JPEG declares, from the file f or (f NULL) the n bytes at data;
+ * CC_FALLBACK where it is not a JPEG this core decodes. */
+static int declared_size(FILE *f, const uint8_t *data, long n, int *width, int *height)
 {
-    FILE *f = fopen(path, "rb");
     struct jpeg_decompress_struct cinfo;
     ErrorTrap trap;
-    int status = CC_FALLBACK;
+    volatile int status = CC_FALLBACK;   /* (kept across the longjmp) */
 
-    if (!f)
-        return CC_FALLBACK;
     cinfo.err = jpeg_std_error(&trap.pub);
     trap.pub.error_exit = trap_error;
     trap.pub.emit_message = trap_warning;
     if (setjmp(trap.jump)) {
         jpeg_destroy_decompress(&cinfo);
-        fclose(f);
         return CC_FALLBACK;
     }
     jpeg_create_decompress(&cinfo);
-    jpeg_stdio_src(&cinfo, f);
+    if (f)
+        jpeg_stdio_src(&cinfo, f);
+    else
+        jpeg_mem_src(&cinfo, data, (unsigned long)n);
     if (jpeg_read_header(&cinfo, TRUE) == JPEG_HEADER_OK &&
         (long)cinfo.image_width * cinfo.image_height <= MAX_PIXELS) {
         *width = (int)cinfo.image_width;
@@ -192,6 +195,27 @@ int cc_jpeg_size(const char *path, int *width, int *height)
         status = CC_OK;
     }
     jpeg_destroy_decompress(&cinfo);
+    return status;
+}
+
+/* The width and height a JPEG file declares; CC_FALLBACK where it is not a JPEG this core
+ * decodes. */
+int cc_jpeg_size(const char *path, int *width, int *height)
+{
+    FILE *f = fopen(path, "rb");
+    int status;
+
+    if (!f)
+        return CC_FALLBACK;
+    status = declared_size(f, NULL, 0, width, height);
     fclose(f);
     return status;
+}
+
+/* The same for a JPEG held in memory (n bytes). */
+int cc_jpeg_size_buffer(const uint8_t *data, long n, int *width, int *height)
+{
+    if (!data || n < 4 || n > MAX_FILE_BYTES)
+        return CC_FALLBACK;
+    return declared_size(NULL, data, n, width, height);
 }

@@ -53,10 +53,13 @@ OPTIONS = (
     option('--colorjitter', group='data', action='store_true',
            help='the release\'s colour jitter, whose factors are all 0: it changes nothing '
                 '(said in one line)'),
-    option('--input_type', group='data', default='rgb', choices=('rgb', 'flow'),
-           help='rgb only here (flow needs the release\'s HDF5 files)'),
+    option('--input_type', group='clips', programs=APPLIED, recorded=True, default='rgb',
+           choices=('rgb', 'flow'),
+           help='flow: the u and v frames of HDF5 files (video_u, video_v), 2 input channels '
+                '(needs --file_type hdf5)'),
     option('--file_type', group='data', default='jpg', choices=('jpg', 'hdf5'),
-           help='jpg only here (frame folders, or video files)'),
+           help='jpg: frame folders (or video files); hdf5: one HDF5 file a video '
+                '(<label>/<key>.hdf5, utils_scripts/generate_video_hdf5.py)'),
     option('--accimage', group='data', action='store_true', help='accepted; changes nothing'),
     option('--n_classes', group='model', programs=APPLIED, default=400, type=positive_int,
            help='classes of the model trained (fine-tuned or not)'),
@@ -102,11 +105,19 @@ OPTIONS = (
 )
 
 
+def input_channels(opt):
+    """3 (RGB) or 2 (--input_type flow: u and v)."""
+    return 2 if getattr(opt, 'input_type', 'rgb') == 'flow' else 3
+
+
 # -- the pipelines ------------------------------------------------------------------------
 
 def value_steps(clips):
-    """ToTensor to [0, 1], times value_scale, the mean and std."""
+    """ToTensor to [0, 1] (flow: its first two channels, u and v), times value_scale, the
+    mean and std."""
     steps = [st.ToTensor(255)]
+    if clips.n_channels < 3:
+        steps.append(st.FirstChannels(clips.n_channels))
     if clips.value_scale != 1:
         steps.append(st.ScaleValues(clips.value_scale))
     return steps + [st.Normalize(clips.mean, clips.std)]
@@ -177,15 +188,26 @@ class Release2020(Recipe):
         return SegmentsLayout(dataset, DATASETS[dataset].title)
 
     def mean_std(self, opt):
+        """--mean_dataset's, times --value_scale; flow: their first two values."""
         mean, std = MEAN_STD[opt.mean_dataset]
-        return (tuple(m * opt.value_scale for m in mean),
-                tuple(s * opt.value_scale for s in std))
+        n = input_channels(opt)
+        return (tuple(m * opt.value_scale for m in mean[:n]),
+                tuple(s * opt.value_scale for s in std[:n]))
+
+    def data_source(self, opt):
+        """--file_type hdf5 reads HDF5 files (so does --input_format hdf5); flow their u and v
+        frames."""
+        source = super().data_source(opt)
+        hdf5 = getattr(opt, 'file_type', 'jpg') == 'hdf5'
+        return source._replace(input_format='hdf5' if hdf5 else source.input_format,
+                               flow=getattr(opt, 'input_type', 'rgb') == 'flow')
 
     def check(self, opt):
-        if getattr(opt, 'input_type', 'rgb') != 'rgb' or getattr(opt, 'file_type', 'jpg') != 'jpg':
-            return ('argument --input_type/--file_type: flow and HDF5 inputs are not '
-                    'supported; give frame folders of JPEG files (or video files) with '
-                    '--input_type rgb')
+        if getattr(opt, 'input_type', 'rgb') == 'flow' and \
+                getattr(opt, 'file_type', 'jpg') != 'hdf5' and \
+                getattr(opt, 'input_format', 'auto') != 'hdf5':
+            return ('argument --input_type: flow frames are read from HDF5 files (their '
+                    'video_u and video_v): add --file_type hdf5')
         if not hasattr(opt, 'lr_scheduler'):  # inference.py's options: no more to check
             return None
         if opt.dist_url is not None or opt.world_size is not None:
@@ -224,10 +246,11 @@ class Release2020(Recipe):
                           train_crop_min_ratio=opt.train_crop_min_ratio,
                           train_t_crop=opt.train_t_crop, t_stride=opt.sample_t_stride,
                           inference_stride=opt.inference_stride)
+        n = input_channels(opt)
         return ClipSettings(
-            norm_value=255, value_scale=opt.value_scale,
-            mean=(0.0, 0.0, 0.0) if opt.no_mean_norm else tuple(opt.mean),
-            std=(1.0, 1.0, 1.0) if opt.no_std_norm else tuple(opt.std),
+            norm_value=255, value_scale=opt.value_scale, n_channels=n,
+            mean=(0.0,) * n if opt.no_mean_norm else tuple(opt.mean),
+            std=(1.0,) * n if opt.no_std_norm else tuple(opt.std),
             inference_crop=opt.inference_crop, **fields)
 
     def model_fields(self, opt):
@@ -235,7 +258,7 @@ class Release2020(Recipe):
         (--n_classes is the model trained)."""
         fields = {'conv1_t_stride': opt.conv1_t_stride, 'max_pool': not opt.no_max_pool,
                   'resnet_widen_factor': opt.resnet_widen_factor, 'adaptive_pool': True,
-                  'wide_stem': True}
+                  'wide_stem': True, 'n_input_channels': input_channels(opt)}
         if getattr(opt, 'pretrain_path', ''):
             fields['n_classes'] = opt.n_pretrain_classes
         return fields

@@ -14,13 +14,13 @@ LAYERS = (
     ('commands', ('main', 'inference', 'export', 'utils_scripts')),
     ('the option parser', ('opts',)),
     ('recipes', ('recipes',)),
-    ('the loops', ('epochs', 'train', 'validation', 'test', 'engine', 'loaders',
+    ('the loops', ('epochs', 'resume_auto', 'train', 'validation', 'test', 'engine', 'loaders',
                    'result_folder', 'curves', 'damage', 'distributed', 'runtime',
                    'inference_pass', 'inference_results')),
     ('datasets, models, transforms', ('datasets', 'models', 'spatial_transforms',
-                                      'temporal_transforms', 'target_transforms',
-                                      'clip_settings', 'mean')),
-    ('native, utils', ('native', 'utils', 'argtypes')),
+                                      'frame_resize', 'temporal_transforms',
+                                      'target_transforms', 'clip_settings', 'mean')),
+    ('native, utils', ('native', 'utils', 'argtypes', 'random_state')),
 )
 MAX_LINES = 450
 

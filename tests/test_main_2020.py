@@ -99,7 +99,7 @@ def test_a_labelled_subset_s_entry_without_a_label_is_named(tmp_path):
     assert "'v1'" in str(e.value) and 'label' in str(e.value)
 
 
-@pytest.mark.parametrize('segment', [[0, 5], [1], 'all', [1, '9']])
+@pytest.mark.parametrize('segment', [[-1, 5], [1], 'all', [1, '9']])
 def test_a_malformed_segment_names_the_entry(tmp_path, segment):
     path = segments_file(tmp_path, {'v1': {'subset': 'training',
                                            'annotations': {'label': 'a', 'segment': segment}}})

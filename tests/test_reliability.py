@@ -18,7 +18,7 @@ from models.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import (ROOT, TINY, assert_one_line_error, data_flags, read_log, run_cli,
                             ucf_like)
 from tests.datagen import labelled_layout
-from utils import STOP, UserError
+from utils import STOP, STOPPED_RESUMABLE, UserError
 from models.registry import ModelSpec
 
 
@@ -52,7 +52,7 @@ def wait_for_batches(result, n, process, timeout=120):
 # -- interruption -----------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM, signal.SIGUSR1])
 def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
     video_path, annotation_path = ucf_like(tmp_path, train=4)
     result = tmp_path / 'r'
@@ -61,7 +61,8 @@ def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
     wait_for_batches(result, 8, process)  # into epoch 2
     os.killpg(process.pid, sig)  # as a terminal does: workers get it too
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 128 + sig, err  # as shells and schedulers expect
+    # Ctrl-C as shells expect; a scheduler's signals: stopped, resumable
+    assert process.returncode == (130 if sig == signal.SIGINT else STOPPED_RESUMABLE), err
     path = result / 'interrupted.pth'
     assert f'wrote {path}' in err
     checkpoint = load_checkpoint(str(path))
@@ -81,7 +82,7 @@ def test_second_signal_stops_at_once(tmp_path, capsys, monkeypatch):
     speed: the first asks to stop after the batch, the second stops at once."""
     def two_signals(loss):
         os.kill(os.getpid(), signal.SIGTERM)
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)  # then Ctrl-C
         return loss
 
     video_path, annotation_path = ucf_like(tmp_path)
@@ -94,6 +95,23 @@ def test_second_signal_stops_at_once(tmp_path, capsys, monkeypatch):
     assert err.strip().endswith('stopped at once') and 'Traceback' not in err
     assert len(read_log(result / 'train_batch.log')) == 2  # header and batch 1 only
     assert signal.getsignal(signal.SIGTERM) != STOP.handle  # the handlers are given back
+
+
+def test_a_repeated_sigterm_asks_the_same_stop(tmp_path, capsys, monkeypatch):
+    """A scheduler's SIGTERM and torchrun's copy of it arrive together: the run still stops
+    after the batch, saves interrupted.pth and exits as resumable."""
+    def two_signals(loss):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    video_path, annotation_path = ucf_like(tmp_path)
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({2}, two_signals))
+    result = tmp_path / 'r'
+    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
+                        '--result_path', result, '--n_epochs', 5, '--no_val')
+    assert code == STOPPED_RESUMABLE, err
+    assert load_checkpoint(str(result / 'interrupted.pth'))['progress'] == [1, 0, 2]
 
 
 # A process that saves a checkpoint over an existing one and, at `moment` of the save, tells
@@ -447,7 +465,7 @@ def test_a_run_stopped_during_validation_resumes_at_that_validation(tmp_path, ca
     monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({3}, signal_once))
     straight, split = tmp_path / 'straight', tmp_path / 'split'
     code, err = run_cli(capsys, *flags, '--result_path', split, '--n_epochs', 2)
-    assert code == 128 + signal.SIGTERM and 'stopped during epoch 1' in err
+    assert code == STOPPED_RESUMABLE and 'stopped during epoch 1' in err
     checkpoint = load_checkpoint(str(split / 'interrupted.pth'))
     assert (checkpoint['epoch'], checkpoint['trained']) == (1, 1)
     monkeypatch.undo()
@@ -471,7 +489,7 @@ def test_a_second_signal_during_the_save_of_interrupted_pth_leaves_it_whole(tmp_
     real_save = checkpoint_module.torch.save
 
     def save_with_a_second_signal(obj, f):
-        os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-save
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, arriving mid-save
         real_save(obj, f)
 
     video_path, annotation_path = ucf_like(tmp_path)

@@ -30,9 +30,10 @@ def is_done(folder):
     return os.path.isfile(frame_path(folder, 1))
 
 
-def extract(video, folder, height, video_filter=None):
+def extract(video, folder, height, video_filter=None, output_options=()):
     """Frames of `video` as folder/image_%05d.jpg at `height` pixels (or through ffmpeg's
-    `video_filter`). Returns an error message, or None on success."""
+    `video_filter`; `output_options`: more of ffmpeg's). Returns an error message, or None
+    on success."""
     partial = folder + '.partial'
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
@@ -43,7 +44,7 @@ def extract(video, folder, height, video_filter=None):
     # here than main.py and inference.py count in the file itself.
     error = run_ffmpeg(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', video,
                         '-vf', video_filter or f'scale=-1:{height}', '-fps_mode', 'passthrough',
-                        pattern])
+                        *output_options, pattern])
     if error or not is_done(partial):
         shutil.rmtree(partial, ignore_errors=True)
         return error or 'ffmpeg wrote no frames'

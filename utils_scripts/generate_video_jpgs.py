@@ -26,13 +26,16 @@ def shorter_side_filter(size, fps):
     return scale + (f',minterpolate={fps}' if fps > 0 else '')
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def release_arguments(description, written, argv):
+    """The release's generators' arguments (SRC DST DATASET --n_jobs --fps --size), `written`
+    naming what DST receives: (the parser, the arguments, the jobs, ffmpeg's filter, the
+    jobs at once); a mistake exits in one line."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument('src', help='folder of videos')
-    parser.add_argument('dst', help='folder of frame folders to write')
+    parser.add_argument('dst', help=f'folder of {written} to write')
     parser.add_argument('dataset', choices=DATASETS)
-    parser.add_argument('--n_jobs', type=int, default=os.cpu_count() or 1,
-                        help='videos extracted at once (-1 or default: all cores)')
+    parser.add_argument('--n_jobs', type=int, default=-1,
+                        help='videos done at once (-1: all cores)')
     parser.add_argument('--fps', type=int, default=-1,
                         help='frame rate of the frames (-1: the video\'s own)')
     parser.add_argument('--size', type=int, default=240,
@@ -42,8 +45,13 @@ def main(argv=None):
         parser.exit(2, f'error: --size {args.size}: give a positive number of pixels\n')
     jobs = checked_jobs(parser, args.src, args.dst, VIDEO_EXTENSIONS,
                         class_folders=args.dataset != 'activitynet')
-    video_filter = shorter_side_filter(args.size, args.fps)
     n_jobs = (os.cpu_count() or 1) if args.n_jobs < 1 else args.n_jobs
+    return parser, args, jobs, shorter_side_filter(args.size, args.fps), n_jobs
+
+
+def main(argv=None):
+    _, _, jobs, video_filter, n_jobs = release_arguments(__doc__.splitlines()[0],
+                                                         'frame folders', argv)
     return run_jobs(jobs, lambda video, folder: extract(video, folder, None, video_filter),
                     is_done, n_jobs, 'extracted')
 

@@ -4,7 +4,8 @@
     python -m utils_scripts.hmdb51_json DIR JPG_VIDEO_DIR DST_DIR    # the 2020 release's
 
 The second form writes the 2020 release's files into DST_DIR: each video's frames counted in
-JPG_VIDEO_DIR/<class>/<key> as a segment [1, n + 1] (--recipe 2020 needs no n_frames files).
+JPG_VIDEO_DIR/<class>/<key> as a segment [1, n + 1] (--recipe 2020 needs no n_frames files),
+or in the HDF5 file <class>/<key>.hdf5 there as [0, n) (the release's numbering).
 
 In a split file, 1 marks a training video, 2 a validation video, 0 an unused one.
 """
@@ -25,7 +26,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dir', help='folder of the split files')
     parser.add_argument('video_path', nargs='?',
-                        help='the frame folders, to write segments (the 2020 release\'s form)')
+                        help='the frame folders or HDF5 files, to write segments (the 2020 '
+                             'release\'s form)')
     parser.add_argument('dst_dir', nargs='?', help='where the JSON files go (default: DIR)')
     args = parser.parse_args(argv)
     if args.video_path and not args.dst_dir:

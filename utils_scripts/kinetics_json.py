@@ -1,14 +1,16 @@
 """Kinetics annotation JSON from the distributed CSV files.
 
     python utils_scripts/kinetics_json.py TRAIN_CSV VAL_CSV TEST_CSV DST_JSON
-    python -m utils_scripts.kinetics_json CSV_DIR 700 JPG_VIDEO_DIR jpg DST_JSON  # 2020's
+    python -m utils_scripts.kinetics_json CSV_DIR 700 VIDEO_DIR {jpg,hdf5} DST_JSON  # 2020's
 
 Keys are `{youtube_id}_{time_start:06d}_{time_end:06d}`; labels are in order of first
 appearance in the training CSV; the test CSV has no label column. The first form gives each
 entry its clip's times as its segment (seconds, the CVPR 2018 layout). The second, the 2020
 release's, reads kinetics-{N}_{train,val,test}.csv from CSV_DIR (the test file is optional)
-and gives each video found in JPG_VIDEO_DIR/<label>/<key> (test videos: test/<key>) its
-frames as a segment [1, n + 1]; the others have none, and main.py --recipe 2020 skips them.
+and gives each video found in VIDEO_DIR/<label>/<key> (test videos: test/<key>) its frames
+as a segment: [1, n + 1] for a frame folder (jpg), [0, n) for an HDF5 file `<key>.hdf5`
+(hdf5, the release's numbering); the others have none, and main.py --recipe 2020 skips
+them.
 """
 import argparse
 import csv
@@ -76,9 +78,8 @@ def release_2020_files(csv_dir, n_classes, video_type):
     """(train, val, test or None) CSV paths of the 2020 release's form."""
     if n_classes not in ('400', '600', '700'):
         sys.exit(f'error: the number of classes is 400, 600 or 700, not {n_classes!r}')
-    if video_type != 'jpg':
-        sys.exit(f'error: video type {video_type!r}: only jpg frame folders are read here '
-                 '(the release\'s hdf5 files are not)')
+    if video_type not in ('jpg', 'hdf5'):
+        sys.exit(f'error: video type {video_type!r}: jpg (frame folders) or hdf5 (HDF5 files)')
     paths = [os.path.join(csv_dir, f'kinetics-{n_classes}_{subset}.csv')
              for subset in ('train', 'val', 'test')]
     for path in paths[:2]:
@@ -92,7 +93,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         usage='%(prog)s TRAIN_CSV VAL_CSV TEST_CSV DST_JSON\n'
-              '       %(prog)s CSV_DIR {400,600,700} JPG_VIDEO_DIR jpg DST_JSON')
+              '       %(prog)s CSV_DIR {400,600,700} VIDEO_DIR {jpg,hdf5} DST_JSON')
     parser.add_argument('args', nargs='+', help='as the usage line shows')
     args = parser.parse_args(argv).args
     if len(args) == 4:
@@ -102,7 +103,7 @@ def main(argv=None):
         data = build(train, val, test)
         for entry in data['database'].values():  # frames, not seconds
             entry['annotations'].pop('segment', None)
-        add_segments(data['database'], args[2])
+        add_segments(data['database'], args[2], args[3])
     else:
         parser.error(f'expected 4 arguments (CSV files) or 5 (the 2020 release\'s form), '
                      f'got {len(args)}')

@@ -6,7 +6,8 @@
 DIR holds moments_categories.txt (`<name>,<index>` lines), trainingSet.csv and
 validationSet.csv (`<label>/<file>,<label>,...` rows) and, optionally, testingSet.csv
 (`<file>` rows). A video's key is its file name less the extension; its frames, counted in
-JPG_VIDEO_DIR/<label>/<key> (test videos: test/<key>), are its segment [1, n + 1].
+JPG_VIDEO_DIR/<label>/<key> (test videos: test/<key>), are its segment [1, n + 1]; an HDF5
+file <key>.hdf5 there gives [0, n) (the release's numbering).
 """
 import argparse
 import csv
@@ -70,7 +71,7 @@ def build(folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dir', help='folder of moments_categories.txt and the CSV files')
-    parser.add_argument('video_path', help='the frame folders, to count frames')
+    parser.add_argument('video_path', help='the frame folders or HDF5 files, to count frames')
     parser.add_argument('dst_json')
     args = parser.parse_args(argv)
     data = build(args.dir)
