@@ -52,7 +52,7 @@ def wait_for_batches(result, n, process, timeout=120):
 # -- interruption -----------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM, signal.SIGUSR1])
+@pytest.mark.parametrize('sig', [signal.SIGTERM])  # (SIGINT, SIGUSR1: test_resume.py)
 def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
     video_path, annotation_path = ucf_like(tmp_path, train=4)
     result = tmp_path / 'r'
@@ -61,7 +61,7 @@ def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
     wait_for_batches(result, 8, process)  # into epoch 2
     os.killpg(process.pid, sig)  # as a terminal does: workers get it too
     out, err = process.communicate(timeout=120)
-    # Ctrl-C as shells expect; a scheduler's signals: stopped, resumable
+    # Ctrl-C as shells expect; a scheduler's: stopped, resumable (SIGUSR1: test_resume.py)
     assert process.returncode == (130 if sig == signal.SIGINT else STOPPED_RESUMABLE), err
     path = result / 'interrupted.pth'
     assert f'wrote {path}' in err

@@ -3,7 +3,6 @@ a stop, latest.pth every --checkpoint_every_steps batches) that continue at the 
 batch exactly, SIGTERM and SIGUSR1, and logs without duplicate rows."""
 import os
 import signal
-import sys
 
 import pytest
 import torch
@@ -43,7 +42,8 @@ def signal_at(calls, sig=signal.SIGTERM):
 def test_a_run_stopped_mid_epoch_resumes_at_the_next_batch_exactly(tmp_path, capsys,
                                                                     monkeypatch, ucf, threads):
     """Stopped after batch 2 of epoch 2 (SIGUSR1, as SLURM sends it), resumed with
-    --resume_path auto: the final weights and every log row equal an unstopped run's."""
+    --resume_path auto: the final weights and every log row equal an unstopped run's, the
+    clips made by 2 loader processes whose random states the checkpoint keeps."""
     flags = [*ucf, '--n_epochs', 3, '--no_val', '--n_threads', threads]
     straight, split = tmp_path / 'straight', tmp_path / 'split'
     assert run_cli(capsys, *flags, '--result_path', straight)[0] == 0
@@ -139,3 +139,11 @@ def test_the_same_command_resubmitted_continues(tmp_path, capsys, monkeypatch, u
     assert [r[0] for r in rows[1:]] == ['1', '2']
     assert run_cli(capsys, *flags)[0] == 0
     assert [r[0] for r in read_log(tmp_path / 'r' / 'train.log')[1:]] == ['1', '2']
+
+
+def test_ctrl_c_stops_after_the_batch_as_shells_expect(tmp_path, capsys, monkeypatch, ucf):
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', signal_at({2}, signal.SIGINT))
+    code, err = run_cli(capsys, *ucf, '--n_epochs', 2, '--no_val', '--result_path',
+                        tmp_path / 'r')
+    assert code == 130 and 'SIGINT: stopping after this batch' in err
+    assert load_checkpoint(str(tmp_path / 'r' / 'interrupted.pth'))['progress'] == [1, 0, 2]
