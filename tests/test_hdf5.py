@@ -28,7 +28,8 @@ from utils_scripts.hdf5_files import write_video_hdf5
 
 KINETICS_MEAN, KINETICS_STD = (0.4345, 0.4051, 0.3775), (0.2768, 0.2713, 0.2737)
 SMALL = ['--sample_size', 32, '--sample_duration', 8, '--n_threads', 0, '--model', 'resnet',
-         '--model_depth', 10, '--batch_size', 3, '--n_epochs', 1, '--no_cuda']
+         '--model_depth', 10, '--resnet_widen_factor', 0.25, '--batch_size', 3, '--n_epochs',
+         1, '--no_cuda']
 
 
 def pack(frames_dir, path, n, flow=False):

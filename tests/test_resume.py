@@ -27,7 +27,9 @@ def same_weights(a, b, tol=0.0):
 @pytest.fixture
 def ucf(tmp_path):
     video_path, annotation_path = ucf_like(tmp_path, train=4)  # 12 clips: 3 batches of 4
-    return [*data_flags(video_path, annotation_path, 'ucf101'), *TINY, '--checkpoint', 1]
+    # (a ResNet-10 a quarter as wide: small checkpoints, written at every step here)
+    return [*data_flags(video_path, annotation_path, 'ucf101'), *TINY, '--checkpoint', 1,
+            '--recipe', '2020', '--resnet_widen_factor', 0.25]
 
 
 def signal_at(calls, sig=signal.SIGTERM):
