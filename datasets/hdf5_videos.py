@@ -94,16 +94,17 @@ def frame_datasets(file, path, flow):
 
 
 def count_frames(path, flow=False):
-    """(number of frames, 0.0, 0, 0, '') of an HDF5 video (a flow file: the shorter of its
-    two datasets), or (0, 0.0, 0, 0, reason): the index's row (datasets/video_index.py)."""
+    """(number of frames, 0.0, 0, 0, False, '') of an HDF5 video (a flow file: the shorter
+    of its two datasets), or (0, 0.0, 0, 0, False, reason): the index's row
+    (datasets/video_index.py), its frame rate, size and seeking left out."""
     try:
         with open_file(path) as file:
             n = min(len(d) for d in frame_datasets(file, path, flow))
     except VideoError as e:
-        return 0, 0.0, 0, 0, e.reason
+        return 0, 0.0, 0, 0, False, e.reason
     except (OSError, KeyError, ValueError, RuntimeError) as e:
-        return 0, 0.0, 0, 0, f'cannot be read as HDF5 ({one_line(e, 160)})'
-    return n, 0.0, 0, 0, ''
+        return 0, 0.0, 0, 0, False, f'cannot be read as HDF5 ({one_line(e, 160)})'
+    return n, 0.0, 0, 0, False, ''
 
 
 def read_entries(path, frame_numbers, first_number, flow=False):

@@ -6,6 +6,7 @@ Frames are numbered from 1, as the frame folders' `image_00001.jpg` are.
 """
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -26,37 +27,52 @@ class OpenVideo:
     video and box (the test pass's windows come in order). One per process: each loader
     worker has its own.
 
-    Files open in torchcodec's approximate seek mode (no scan of the file: frame k is looked
-    for at time k / frame rate). A file whose frames turn out not to lie on that grid (a
-    variable frame rate, as phones record, or a stream that does not start at 0) is opened
-    again in exact mode, which scans it, and stays so in this process: frame k is then the
-    k-th frame, as the index counted them."""
+    Frame k is the k-th frame of the file in every path (the index's count, the test pass,
+    inference.py's frames in order). A file opens in torchcodec's approximate seek mode (no
+    scan of the file: frame k is the first frame at or after time start + (k - 1) / rate)
+    only where the index found that this finds the k-th frame for every k (`seeks_by_time`);
+    the others (a variable frame rate, as phones record; a container that rounds its
+    timestamps so that its duration times its rate falls short of its frames) open in exact
+    mode, which scans the file. For a caller that cannot tell, approximate seeking is checked
+    as it goes (the frames' times on the rate's grid, the frames it can reach), and a file
+    that fails is opened again in exact mode, and stays so in this process."""
 
     def __init__(self):
         self.key, self.decoder = None, None
-        self.irregular = set()  # paths that need exact seeking
+        self.irregular = set()  # paths found to need exact seeking
 
-    def get(self, path, box):
-        if self.key != (path, box):
+    def get(self, path, box, by_time=True):
+        """(the decoder for `path` and `box`, whether it seeks by time)."""
+        by_time = by_time and path not in self.irregular
+        if self.key != (path, box, by_time):
             from torchcodec.decoders import VideoDecoder  # only where videos are read
             self.key, self.decoder = None, None
             crop = None if box is None else [box_crop(box)]
-            mode = 'exact' if path in self.irregular else 'approximate'
             self.decoder = VideoDecoder(decoder_source(path), dimension_order='NHWC',
-                                        num_ffmpeg_threads=1, seek_mode=mode, transforms=crop)
-            self.key = (path, box)
-        return self.decoder
+                                        num_ffmpeg_threads=1, transforms=crop,
+                                        seek_mode='approximate' if by_time else 'exact')
+            self.key = (path, box, by_time)
+        return self.decoder, by_time
 
     def on_grid(self, path, numbers, pts_seconds):
         """Whether frames `numbers` (from 1), decoded by approximate seeking, have the times
         of a constant frame rate; if not, the file is marked for exact seeking."""
-        if path in self.irregular:
-            return True
         metadata = self.decoder.metadata
         fps = metadata.average_fps_from_header or 0
         begin = metadata.begin_stream_seconds_from_header or 0
         expected = begin + (np.asarray(numbers, dtype=np.float64) - 1) / max(fps, 1e-9)
         if fps > 0 and np.all(np.abs(np.asarray(pts_seconds) - expected) < 0.25 / fps):
+            return True
+        self.irregular.add(path)
+        self.close()
+        return False
+
+    def reaches(self, path, number):
+        """Whether approximate seeking can ask for frame `number` (from 1): it takes a file
+        to hold its duration times its rate frames, rounded down, which can be fewer than it
+        holds where the container rounds timestamps (Matroska keeps milliseconds). If not,
+        the file is marked for exact seeking."""
+        if number <= len(self.decoder):
             return True
         self.irregular.add(path)
         self.close()
@@ -69,16 +85,17 @@ class OpenVideo:
 OPEN_VIDEO = OpenVideo()
 
 
-def decode_video_frames(path, frame_indices, box=None, convert=None):
+def decode_video_frames(path, frame_indices, box=None, convert=None, by_time=True):
     """{frame number: H x W x C uint8 frame (a view of the decoder's batch), or what
     `convert` makes of it} for a clip of a video file, only `box` (left, top, right, bottom)
-    of each frame if given. torchcodec seeks to the key frame before the first and decodes
+    of each frame if given; `by_time`: whether the index found that the file can be sought
+    by time (`seeks_by_time`). torchcodec seeks to the key frame before the first and decodes
     forward."""
     unique = sorted(set(frame_indices))
     try:
-        frames = decode_numbers(path, unique, box, convert)
-        if frames is None:  # not on the grid of a constant rate: again, seeking exactly
-            frames = decode_numbers(path, unique, box, convert)
+        frames = decode_numbers(path, unique, box, convert, by_time)
+        if frames is None:  # approximate seeking went wrong: again, seeking exactly
+            frames = decode_numbers(path, unique, box, convert, False)
     except Exception as e:  # FFmpeg's errors come as RuntimeError, ValueError, IndexError...
         OPEN_VIDEO.close()
         raise DamagedFrame(f'{path} (frames {unique[0]}-{unique[-1]})', 'corrupt',
@@ -93,11 +110,14 @@ def decode_video_frames(path, frame_indices, box=None, convert=None):
 
 
 
-def decode_numbers(path, unique, box, convert):
+def decode_numbers(path, unique, box, convert, by_time):
     """The frames `unique` (sorted frame numbers) as decode_video_frames gives them, or None
-    when approximate seeking found them off a constant rate's grid (the file is then marked
-    for exact seeking)."""
-    decoder = OPEN_VIDEO.get(path, box)
+    when approximate seeking cannot reach them or found them off a constant rate's grid (the
+    file is then marked for exact seeking)."""
+    decoder, by_time = OPEN_VIDEO.get(path, box, by_time)
+    if by_time and not OPEN_VIDEO.reaches(path, unique[-1]):
+        return None
+    on_grid = OPEN_VIDEO.on_grid if by_time else lambda *_: True
     frames = {}
     if unique[-1] - unique[0] + 1 == len(unique):  # consecutive: the usual clip
         # A chunk at a time, each converted while it is still in the core's cache; a range
@@ -105,29 +125,28 @@ def decode_numbers(path, unique, box, convert):
         for k in range(0, len(unique), CHUNK):
             part = unique[k:k + CHUNK]
             batch = decoder.get_frames_in_range(part[0] - 1, part[-1])
-            if not OPEN_VIDEO.on_grid(path, part[:1], batch.pts_seconds[:1]):
+            if not on_grid(path, part[:1], batch.pts_seconds[:1]):
                 return None
             frames.update(zip(part, map(convert, batch.data) if convert else batch.data))
     else:
         batch = decoder.get_frames_at([i - 1 for i in unique])
-        if not OPEN_VIDEO.on_grid(path, unique[:len(batch.data)],
-                                  batch.pts_seconds[:len(batch.data)]):
+        if not on_grid(path, unique[:len(batch.data)], batch.pts_seconds[:len(batch.data)]):
             return None
         frames.update(zip(unique, map(convert, batch.data) if convert else batch.data))
     return frames
 
 
-def video_file_loader(path, frame_indices, box=None):
+def video_file_loader(path, frame_indices, box=None, by_time=True):
     """The frames of a clip from a video file (only `box` of each if given), as C x H x W
     uint8 tensors (views of the decoder's H x W x C frames, as tensor_video_loader gives
     them)."""
-    by_number = decode_video_frames(path, frame_indices, box)
+    by_number = decode_video_frames(path, frame_indices, box, by_time=by_time)
     return [by_number[i].permute(2, 0, 1) for i in frame_indices]
 
 
-def video_file_pil_loader(path, frame_indices):
+def video_file_pil_loader(path, frame_indices, by_time=True):
     """The frames of a clip from a video file as PIL images, for the PIL transforms."""
-    images = decode_video_frames(path, frame_indices,
+    images = decode_video_frames(path, frame_indices, by_time=by_time,
                                  convert=lambda frame: Image.fromarray(frame.numpy()))
     return [images[i] for i in frame_indices]
 
@@ -196,6 +215,72 @@ def resampled(n_source, source_fps, fps=None):
 MPEG_STREAMS = ('.mpg', '.mpeg', '.ts', '.m2ts', '.mts', '.vob')
 
 
+class VideoFacts(NamedTuple):
+    """What the index keeps of a video file."""
+    n_frames: int
+    fps: float  # frames a second, on average over the file
+    width: int  # of the frames as decoded (a rotation applied)
+    height: int
+    by_time: bool  # whether seeking by time finds every frame (OpenVideo)
+
+
+def scan_video(path):
+    """The VideoFacts of a video file, from its header and its packets (read, not decoded:
+    the counts are those of VideoFile); a file that is not a readable video raises
+    VideoError."""
+    from torchcodec.decoders import Demuxer  # only where videos are read
+    refuse_mpeg_streams(path)
+    try:
+        demuxer = Demuxer(decoder_source(path))
+        stream = demuxer.streams[0]
+        header, index = stream.metadata, stream.scan()
+        container_duration = demuxer.metadata.duration_seconds_from_header
+        n = len(index)
+        fps = index.average_fps_from_content if n else 0.0
+    except Exception as e:  # FFmpeg's errors arrive as RuntimeError, ValueError, ...
+        raise decoding_error(path, e) from None
+    if n < 1:
+        raise VideoError(path, 'the video stream has no frames')
+    return VideoFacts(n, float(fps), header.width or 0, header.height or 0,
+                      seeks_by_time(header, container_duration, index))
+
+
+def seeks_by_time(header, container_duration, index):
+    """Whether torchcodec's approximate seeking finds the k-th frame of a file for every k,
+    from its stream's header and frame index. It looks for frame k as the first frame whose
+    time, in the stream's time base, is at or after start + k / rate (the header's), and
+    takes the file to hold the header's frame count, or its duration (the stream's, else the
+    container's) times its rate, rounded down: true of
+    a constant frame rate; false of a variable one, or of a container whose rounded times
+    fall short of its frames (Matroska keeps milliseconds). Anything unexpected answers
+    False: exact seeking is never wrong, only slower."""
+    fps, n = header.average_fps_from_header, len(index)
+    try:
+        # The packets' own times and time base: what approximate seeking compares with.
+        pts = index._pts.numpy()
+        per_second = index._time_base_den / index._time_base_num
+    except (AttributeError, TypeError, ZeroDivisionError):  # another torchcodec
+        return False
+    if not fps or np.any(np.diff(pts) <= 0):
+        return False
+    duration = header.duration_seconds_from_header or container_duration
+    n_reached = header.num_frames_from_header or int(fps * duration if duration else 0)
+    if n > n_reached:  # the last frames would be refused
+        return False
+    start = header.begin_stream_seconds_from_header or 0.0
+    # As torchcodec computes it: the time in seconds, then the nearest tick (C's round).
+    ticks = (start + np.arange(n) / fps) * per_second
+    sought = np.sign(ticks) * np.floor(np.abs(ticks) + 0.5)
+    return bool(np.array_equal(np.searchsorted(pts, sought, side='left'), np.arange(n)))
+
+
+def refuse_mpeg_streams(path):
+    if path.lower().endswith(MPEG_STREAMS):
+        raise VideoError(path, 'an MPEG program or transport stream, which torchcodec does '
+                               'not decode reliably to its end (clip by clip or in order):'
+                               ' re-encode it with utils_scripts/video_reencode.py')
+
+
 class VideoFile:
     """A video file's frames, in order, at its own frame rate or resampled to `fps`.
 
@@ -208,10 +293,7 @@ class VideoFile:
     def __init__(self, path, fps=None):
         from torchcodec.decoders import VideoDecoder  # only where videos are read
         self.path = path
-        if path.lower().endswith(MPEG_STREAMS):
-            raise VideoError(path, 'an MPEG program or transport stream, which torchcodec does '
-                                   'not decode reliably to its end (clip by clip or in order):'
-                                   ' re-encode it with utils_scripts/video_reencode.py')
+        refuse_mpeg_streams(path)
         try:
             # 'exact': the frame count comes from scanning the file, not from its header.
             self.decoder = VideoDecoder(decoder_source(path), dimension_order='NHWC',

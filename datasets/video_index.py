@@ -20,11 +20,11 @@ import numpy as np
 from datasets.string_table import StringTable
 from datasets.decoding_errors import VideoError
 from datasets.hdf5_videos import HDF5_EXTENSION
-from datasets.video_files import VideoFile
+from datasets.video_files import scan_video
 from datasets.names import VIDEO_EXTENSIONS
 from utils import UserError, one_line, write_atomically
 
-CACHE_VERSION = 4  # 3: frame sizes; 4: MPEG streams refused
+CACHE_VERSION = 5  # 3: frame sizes; 4: MPEG streams refused; 5: whether seeking by time
 
 
 def find_video_files(root, names, extensions=VIDEO_EXTENSIONS):
@@ -65,13 +65,12 @@ def input_kind(root, names, sample=20):
 
 
 def read_video_facts(path):
-    """(number of frames, frame rate, width, height, '') of a video file, or
-    (0, 0, 0, 0, reason)."""
+    """(number of frames, frame rate, width, height, whether it can be sought by time, '')
+    of a video file, or (0, 0, 0, 0, False, reason)."""
     try:
-        video = VideoFile(path)
-        return video.n_frames, video.source_fps, video.width, video.height, ''
+        return tuple(scan_video(path)) + ('',)
     except VideoError as e:
-        return 0, 0.0, 0, 0, e.reason
+        return 0, 0.0, 0, 0, False, e.reason
 
 
 def cache_path(annotation_path, root, kind='videos'):
@@ -80,7 +79,7 @@ def cache_path(annotation_path, root, kind='videos'):
 
 
 def load_cache(path):
-    """{relative path: (size, mtime_ns, n_frames, fps, width, height, error)} of a cache
+    """{relative path: (size, mtime_ns, n_frames, fps, width, height, by_time, error)} of a cache
     file; empty when there is none or it cannot be read (it is then rebuilt)."""
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -90,7 +89,8 @@ def load_cache(path):
             errors = StringTable.from_arrays(data['errors'], data['error_offsets'])
             columns = zip(data['size'].tolist(), data['mtime'].tolist(),
                           data['n_frames'].tolist(), data['fps'].tolist(),
-                          data['width'].tolist(), data['height'].tolist(), errors)
+                          data['width'].tolist(), data['height'].tolist(),
+                          data['by_time'].tolist(), errors)
             return dict(zip(names, columns))
     except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile):
         return {}  # UnicodeDecodeError is a ValueError
@@ -101,7 +101,7 @@ def save_cache(path, entries):
     rows = [entries[n] for n in names]
     # Strings as UTF-8 bytes and offsets: a fixed-width unicode array would take 4 bytes per
     # character of the longest path, for every path.
-    names, errors = StringTable(names), StringTable([r[6] for r in rows])
+    names, errors = StringTable(names), StringTable([r[7] for r in rows])
     arrays = dict(version=np.array(CACHE_VERSION), names=names.data,
                   name_offsets=names.offsets,
                   size=np.array([r[0] for r in rows], dtype=np.int64),
@@ -110,6 +110,7 @@ def save_cache(path, entries):
                   fps=np.array([r[3] for r in rows], dtype=np.float64),
                   width=np.array([r[4] for r in rows], dtype=np.int32),
                   height=np.array([r[5] for r in rows], dtype=np.int32),
+                  by_time=np.array([r[6] for r in rows], dtype=bool),
                   errors=errors.data, error_offsets=errors.offsets)
     try:
         write_atomically(path, lambda f: np.savez(f, **arrays), 'the video index')
@@ -118,7 +119,7 @@ def save_cache(path, entries):
 
 
 def index_videos(files, root, annotation_path, n_workers=None, read=None, kind='videos'):
-    """{name: (n_frames, fps, width, height, error)} for `files` ({name: path}), from the
+    """{name: (n_frames, fps, width, height, by_time, error)} for `files` ({name: path}), from the
     cache where the file is unchanged and by reading it (`read(path)`) otherwise; the cache
     (one per `kind` of file) is updated when anything was read. `read` defaults to
     read_video_facts."""
@@ -131,7 +132,7 @@ def index_videos(files, root, annotation_path, n_workers=None, read=None, kind='
         try:
             stat = os.stat(file)
         except OSError as e:
-            result[name] = (0, 0.0, 0, 0, one_line(e, 120))  # a broken link
+            result[name] = (0, 0.0, 0, 0, False, one_line(e, 120))  # a broken link
             continue
         entry = cached.get(relative)
         if entry is not None and entry[:2] == (stat.st_size, stat.st_mtime_ns):

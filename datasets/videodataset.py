@@ -85,7 +85,8 @@ class VideoDataset(torch.utils.data.Dataset):
         self._build(records, video_facts, n_samples_for_each_video)
 
     def _video_facts(self, records, input_format):
-        """{record folder: (video or HDF5 file, n_frames, fps, width, height, error)} when the
+        """{record folder: (video or HDF5 file, n_frames, fps, width, height, by_time, error)}
+        when the
         video folder holds those (found by looking, or as `input_format` says); None for
         frame folders."""
         names = [record.folder for record in records]
@@ -107,7 +108,7 @@ class VideoDataset(torch.utils.data.Dataset):
     # -- index -------------------------------------------------------------------------
 
     def _build(self, records, video_facts, n_samples):
-        folders, video_ids, frame_sizes = [], [], []
+        folders, video_ids, frame_sizes, by_time = [], [], [], []
         spans = []  # (video, label, begin, end)
         holes = []  # video << 32 | missing frame number, ascending
         self.n_missing = self.n_empty = 0
@@ -118,7 +119,8 @@ class VideoDataset(torch.utils.data.Dataset):
         root = os.path.join(self.video_path, '')
         for record in records:
             try:
-                found, where, frame_size = self._spans_on_disk(record, root, video_facts)
+                found, where, frame_size, seeks = self._spans_on_disk(record, root,
+                                                                      video_facts)
             except DamagedFolder as e:
                 self.damaged_folders.append(e)
                 self.skipped_videos.append((record.folder, e.reason))
@@ -137,11 +139,15 @@ class VideoDataset(torch.utils.data.Dataset):
                 folders.append(where)
                 video_ids.append(record.video_id)
                 frame_sizes.append(frame_size)
+                by_time.append(seeks)
         self._report_skipped(len(records), missing)
         self.folders = StringTable(folders)
         self.video_ids = StringTable(video_ids)
         # (width, height) of each video file's frames: a training clip decodes only its crop.
         self.frame_sizes = np.array(frame_sizes, dtype=np.int32).reshape(-1, 2)
+        # Whether each video file can be sought by time (the faster way) and still give the
+        # frames the index counted (datasets/video_files.py, OpenVideo).
+        self.seeks_by_time = np.array(by_time, dtype=bool)
         columns = np.array(spans, dtype=np.int32).reshape(-1, 4).T
         self.span_video, self.span_label, self.span_begin, self.span_end = (
             np.ascontiguousarray(c) for c in columns)
@@ -158,26 +164,26 @@ class VideoDataset(torch.utils.data.Dataset):
     def _spans_on_disk(self, record, root, video_facts):
         """(spans and holes as the layout gives them, or None when absent; the frame folder
         or video file, relative to the video folder; a video file's frame size, (0, 0) for
-        a frame folder)."""
+        a frame folder; whether a video file can be sought by time)."""
         if video_facts is None:
             return (self.layout.spans(record, os.path.join(root, record.folder),
                                       self.untrimmed),
-                    record.folder, (0, 0))
+                    record.folder, (0, 0), False)
         if record.folder not in video_facts:
-            return None, None, None
-        path, n_frames, fps, width, height, error = video_facts[record.folder]
+            return None, None, None, False
+        path, n_frames, fps, width, height, by_time, error = video_facts[record.folder]
         if error:
             raise DamagedFolder(path, error)
         if self.input_format == 'hdf5':
             spans, holes, past = self.layout.spans_of_entries(record, n_frames)
             if past:
                 self.past_end.append((record.folder, past))
-            return (spans, holes), os.path.relpath(path, root), (0, 0)
+            return (spans, holes), os.path.relpath(path, root), (0, 0), False
         if 0 < min(width, height) < MIN_FRAME_SIDE:
             raise DamagedFolder(path, f'its frames are {width}x{height} pixels, too small to '
                                       'crop clips from: drop it from the annotation file')
         return (self.layout.spans_of_video(record, n_frames, fps, self.untrimmed),
-                os.path.relpath(path, root), (width, height))
+                os.path.relpath(path, root), (width, height), by_time)
 
     def _report_skipped(self, n_records, missing):
         if self.past_end:
@@ -271,13 +277,16 @@ class VideoDataset(torch.utils.data.Dataset):
                                      flow=self.flow, tensors=tensors), False
         if self.input_format == 'frames':
             return (tensor_video_loader if tensors else self.loader), False
+        video = self.span_video[self.sample_span[index]]
+        by_time = bool(self.seeks_by_time[video])
         if not tensors:
-            return video_file_pil_loader, False
-        width, height = self.frame_sizes[self.span_video[self.sample_span[index]]]
+            return functools.partial(video_file_pil_loader, by_time=by_time), False
+        width, height = self.frame_sizes[video]
         if not (width and height):  # unknown (0) where the container does not say
-            return video_file_loader, False
+            return functools.partial(video_file_loader, by_time=by_time), False
         box = self.spatial_transform.decoder_crop_box(int(width), int(height))
-        return functools.partial(video_file_loader, box=box), box is not None
+        return (functools.partial(video_file_loader, box=box, by_time=by_time),
+                box is not None)
 
     def native_clip(self, video_dir, frame_indices):
         """A training clip of JPEG frames made by the native core in one call (the same

@@ -405,3 +405,93 @@ def test_a_variable_rate_video_keeps_its_frames_through_extraction_and_reencodin
     done = script('video_reencode.py', tmp_path / 'videos', tmp_path / 'mp4')
     assert done.returncode == 0, done.stdout
     assert VideoFile(str(tmp_path / 'mp4' / 'walk' / 'phone.mp4')).n_frames == 40
+
+
+# -- one numbering of a video file's frames in every path -----------------------------------
+
+def make_timed_video(path, setpts, frames=40):
+    """A testsrc2 video (a different picture every frame) whose frame N (from 0) is shown at
+    `setpts` seconds, every frame kept."""
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                    'testsrc2=size=96x64:rate=30', '-frames:v', str(frames), '-vf',
+                    f"setpts='({setpts})/TB'", '-fps_mode', 'passthrough', '-c:v', 'libx264',
+                    str(path)], check=True)
+    return str(path)
+
+
+# Frame N (from 0) at N/30 s, except an extra frame at 0.25 s after the eighth: seeking frame
+# 9 by time (8/30 s) finds the tenth, whose time lies exactly on the grid; the frames after
+# are all one late. The last frame ends before 40/30 s, so a duration x rate count falls
+# short of it too.
+EXTRA_FRAME = 'if(lt(N,8),N/30,if(eq(N,8),0.25,(N-1)/30))'
+
+
+@pytest.mark.parametrize('setpts,by_time', [
+    ('N/30', True), ('N/30+1.5', None),  # a constant rate, from 0 or later
+    ('(N+3*gte(N,10)+2*gte(N,20))/30', False),  # dropped frames, as phones record
+    ('0.1+N/30-0.004*mod(N,3)', False),  # frames a little early
+    (EXTRA_FRAME, False)])
+@pytest.mark.parametrize('container', ['mp4', 'mkv'])
+def test_seeking_by_time_is_used_only_where_it_finds_every_frame(tmp_path, setpts, by_time,
+                                                                  container):
+    """The index's answer (from the packets) against what seeking by time decodes for every
+    frame: where it says yes, every frame is the one counted."""
+    import torch
+    from torchcodec.decoders import VideoDecoder
+    from datasets.video_files import scan_video
+    path = make_timed_video(tmp_path / f'v.{container}', setpts, frames=41)
+    exact = VideoDecoder(path, seek_mode='exact')
+    frames = exact.get_frames_in_range(0, len(exact)).data
+    wrong = []
+    for k in range(len(exact)):
+        try:
+            found = VideoDecoder(path, seek_mode='approximate').get_frames_at([k]).data[0]
+            wrong += [] if torch.equal(found, frames[k]) else [k]
+        except (IndexError, RuntimeError, ValueError):  # past what seeking by time reaches
+            wrong.append(k)
+    answer = scan_video(path).by_time
+    assert answer == (not wrong), wrong
+    if container == 'mp4' and by_time is not None:  # Matroska's millisecond times may fall
+        assert answer == by_time                     # short of 41 frames
+
+
+@pytest.mark.slow
+def test_the_test_pass_and_inference_score_irregular_videos_alike(tmp_path):
+    """A video with an extra frame, one with dropped frames, and a constant-rate Matroska
+    file whose rounded times fall short of its last frame: main.py's test pass decodes clip
+    by clip, inference.py every frame in order, and both give the same scores."""
+    import torch
+    from models import resnet
+    from tests.conftest import TINY, run_main
+    videos = {'a': ('extra.mkv', EXTRA_FRAME), 'b': ('phone.mp4', '(N+3*gte(N,10))/30'),
+              'c': ('short.mkv', 'N/30')}
+    database = {}
+    for label, (name, setpts) in videos.items():
+        os.makedirs(tmp_path / 'videos' / label)
+        make_timed_video(tmp_path / 'videos' / label / name, setpts, frames=43)
+        database[name.split('.')[0]] = {'subset': 'validation', 'annotations': {'label': label}}
+    annotation = tmp_path / 'ann.json'
+    annotation.write_text(json.dumps({'labels': list(videos), 'database': database}))
+    torch.manual_seed(0)
+    torch.save({'arch': 'resnet-10', 'state_dict': resnet.build(
+        10, shortcut_type='A', sample_size=32, sample_duration=8, num_classes=3).state_dict()},
+        tmp_path / 'model.pth')
+    run_main('--video_path', tmp_path / 'videos', '--annotation_path', annotation, '--dataset',
+             'ucf101', '--n_classes', 3, *TINY, '--result_path', tmp_path / 'test',
+             '--no_train', '--no_val', '--test', '--resume_path', tmp_path / 'model.pth')
+    assert not (tmp_path / 'test' / 'bad_frames.log').exists()  # every clip decoded
+    tested = json.loads((tmp_path / 'test' / 'val.json').read_text())['results']
+    import inference
+    with pytest.raises(SystemExit) as done:
+        inference.main([str(tmp_path / 'videos'), '--output', str(tmp_path / 'out'),
+                        '--resume_path', str(tmp_path / 'model.pth'), '--annotation_path',
+                        str(annotation), *map(str, TINY)])
+    assert done.value.code == 0
+    inferred = {name.split('/')[1]: top for name, top in  # named label/video there
+                json.loads((tmp_path / 'out' / 'results.json').read_text())['results'].items()}
+    assert sorted(tested) == sorted(inferred) == ['extra', 'phone', 'short']
+    for video, top in tested.items():
+        scores = {t['label']: t['score'] for t in inferred[video]}
+        assert [t['score'] for t in top] == pytest.approx(
+            [scores[t['label']] for t in top], abs=1e-6), video
+

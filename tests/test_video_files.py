@@ -141,8 +141,8 @@ def test_training_clips_decode_only_their_crop(tmp_path, make_opt, monkeypatch, 
     decoded_sizes = []
     decode = video_files.decode_video_frames
 
-    def spy(path, numbers, box=None):
-        frames = decode(path, numbers, box)
+    def spy(path, numbers, box=None, by_time=True):
+        frames = decode(path, numbers, box, by_time=by_time)
         decoded_sizes.append(next(iter(frames.values())).shape[:2])
         return frames
 
