@@ -53,7 +53,9 @@ def run(opt, argv):
     for line in recipe.notes(opt):
         print(line, file=sys.stderr)
     recorded = (checkpoint.get('settings') or {}).get('class_names')
-    class_names = class_names_for(opt.n_classes, opt.class_names, opt.annotation_path, recorded)
+    warnings = []  # said once the file is written
+    class_names = class_names_for(opt.n_classes, opt.class_names, opt.annotation_path, recorded,
+                                  warnings.append)
     spec, clips = recipe.model_spec(opt), recipe.clip_settings(opt)
     model = build_model(spec)
     load_model_file(model, opt.resume_path, spec.arch, lambda saved: f'set --n_classes {saved}',
@@ -66,8 +68,8 @@ def run(opt, argv):
                 'preprocessing': recipe.preprocessing(clips), 'class_names': class_names,
                 'exported_by': f'3D ResNets export.py {VERSION}'}
     difference = exported.export(model.eval(), opt.output, fmt, metadata)
-    if taken:
-        print(taken, file=sys.stderr)
+    for line in [taken] * bool(taken) + warnings:
+        print(line, file=sys.stderr)
     print(f'wrote {opt.output} ({spec.arch}, {opt.mode} mode, {fmt}; checked against the '
           f'PyTorch model: largest difference {difference:.1e} of the largest output)')
 

@@ -71,9 +71,10 @@ def run(opt, argv):
     opt.stride = opt.stride or opt.sample_duration
     for line in recipe.notes(opt):
         print(line, file=sys.stderr)
+    warnings = []  # said once the run is sure to start
     class_names = class_names_for(opt.n_classes, opt.class_names, opt.annotation_path,
-                                  checkpoint.get('settings', {}).get('class_names')) \
-        if opt.mode == 'score' else None
+                                  checkpoint.get('settings', {}).get('class_names'),
+                                  warnings.append) if opt.mode == 'score' else None
     runtime = Runtime.from_options(opt)
     try:
         spec, clips = recipe.model_spec(opt), recipe.clip_settings(opt)
@@ -88,6 +89,8 @@ def run(opt, argv):
                                    fps=opt.fps, top_k=opt.top_k)
         # Rank 0 holds the output folder: a second run into it would mix parts and summaries.
         with held(opt.output, '--output') if runtime.is_main else nullcontext():
+            for line in warnings if runtime.is_main else []:
+                print(line, file=sys.stderr)
             return infer(sources, class_names, model, settings, job, runtime, opt.overwrite)
     finally:
         leave_process_group()

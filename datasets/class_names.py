@@ -7,10 +7,12 @@ from datasets.registry import layout_of_annotation
 from utils import UserError
 
 
-def class_names_for(n_classes, class_names_path='', annotation_path='', recorded=None):
+def class_names_for(n_classes, class_names_path='', annotation_path='', recorded=None,
+                    say=None):
     """The names of `n_classes` classes: from the file `class_names_path` (one a line),
     the annotation file `annotation_path`, the checkpoint's `recorded` names, Kinetics-400's
-    for 400 classes, or indices; a file that names another number is a UserError."""
+    for 400 classes, or indices (then `say` is given a warning saying how to name them); a
+    file that names another number is a UserError."""
     if class_names_path:
         names = read_list(class_names_path, comments=False)  # a class may be named '#1'
     elif annotation_path:
@@ -23,6 +25,12 @@ def class_names_for(n_classes, class_names_path='', annotation_path='', recorded
         names = list(R3D_18_Weights.KINETICS400_V1.meta['categories'])
     else:
         names = [str(i) for i in range(n_classes)]
+        if say:
+            say(f'warning: no names for the model\'s {n_classes} classes: they are named '
+                f'0 ... {n_classes - 1}. Give --class_names FILE (one a line, in the order of '
+                'the outputs; utils_scripts/class_names.py writes it from Kinetics\' training '
+                'CSV, which the published Kinetics-700 models follow, from Moments in Time\'s '
+                'categories, or from an annotation file) or --annotation_path')
     if len(names) != n_classes:
         raise UserError(f'{class_names_path or annotation_path} names {len(names)} classes but '
                         f'the model has {n_classes} (--n_classes)')

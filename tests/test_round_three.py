@@ -495,3 +495,72 @@ def test_the_test_pass_and_inference_score_irregular_videos_alike(tmp_path):
         assert [t['score'] for t in top] == pytest.approx(
             [scores[t['label']] for t in top], abs=1e-6), video
 
+
+# -- class names for the published models -----------------------------------------------------
+
+def class_names_script(capsys, *args):
+    """utils_scripts/class_names.py in this process: (exit status, stderr)."""
+    from utils_scripts import class_names
+    try:
+        class_names.main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = 1 if isinstance(e.code, str) else e.code
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+    return code, capsys.readouterr().err
+
+
+def test_class_names_are_written_in_the_order_the_releases_number_them(tmp_path, capsys):
+    """Kinetics' training CSV in order of first appearance (not sorted: the 2020 release's
+    kinetics_json order, which its Kinetics-700 models follow), Moments in Time's categories
+    in their order, an annotation file in main.py's; the file reads back as --class_names."""
+    from datasets.class_names import class_names_for
+    (tmp_path / 'train.csv').write_text(
+        'label,youtube_id,time_start,time_end,split\n'
+        'testifying,---QUuC4vJs,84,94,train\nwashing feet,--GkrdYZ9Tc,0,10,train\n'
+        '"massaging person\'s head",--nQbRBEz2s,104,114,train\ntestifying,-0AbC,1,11,train\n')
+    (tmp_path / 'moments_categories.txt').write_text('clapping,0\npraying,1\ndropping,2\n')
+    (tmp_path / 'ann.json').write_text(json.dumps({'labels': ['zebra', 'apple'], 'database': {
+        'v': {'subset': 'training', 'annotations': {'label': 'apple', 'segment': [1, 9]}}}}))
+    expected = {'train.csv': ['testifying', 'washing feet', "massaging person's head"],
+                'moments_categories.txt': ['clapping', 'praying', 'dropping'],
+                'ann.json': ['zebra', 'apple']}
+    for source, names in expected.items():
+        code, err = class_names_script(capsys, tmp_path / source, tmp_path / f'{source}.txt')
+        assert code == 0 and not err, err
+        assert (tmp_path / f'{source}.txt').read_text().splitlines() == names
+        assert class_names_for(len(names), str(tmp_path / f'{source}.txt')) == names
+
+
+def test_a_kinetics_700_csv_of_another_order_than_the_published_models_is_said(tmp_path,
+                                                                                capsys):
+    rows = [f'class {i:03d},id{i},0,10,train' for i in range(700)]
+    (tmp_path / 'train.csv').write_text('label,youtube_id,time_start,time_end,split\n'
+                                        + '\n'.join(rows) + '\n')
+    code, err = class_names_script(capsys, tmp_path / 'train.csv', tmp_path / 'k700.txt')
+    assert code == 0
+    assert err.count('\n') == 1 and 'slicing onion, jetskiing' in err
+    assert len((tmp_path / 'k700.txt').read_text().splitlines()) == 700
+
+
+@pytest.mark.parametrize('source,output,said', [
+    ('missing.csv', 'out.txt', 'missing.csv is not a file'),
+    ('notes.txt', 'out.txt', 'neither a Kinetics CSV'),
+    ('train.csv', 'no_folder/out.txt', 'does not exist: make it first')])
+def test_the_class_names_script_refuses_in_one_line(tmp_path, capsys, source, output, said):
+    (tmp_path / 'notes.txt').write_text('some notes\nnothing like classes\n')
+    (tmp_path / 'train.csv').write_text('label,youtube_id,time_start,time_end\na,x,0,1\n')
+    code, err = class_names_script(capsys, tmp_path / source, tmp_path / output)
+    assert code == 1 and err.count('\n') == 1, err
+    assert said in err
+    assert not (tmp_path / output).exists()
+
+
+def test_a_model_without_class_names_says_how_to_give_them():
+    from datasets.class_names import class_names_for
+    said = []
+    assert class_names_for(700, say=said.append) == [str(i) for i in range(700)]
+    assert len(said) == 1 and '--class_names' in said[0] and 'class_names.py' in said[0]
+    assert class_names_for(400, say=said.append)[:2] == ['abseiling', 'air drumming']
+    assert len(said) == 1  # Kinetics-400's names need no word
