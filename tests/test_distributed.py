@@ -269,7 +269,7 @@ def test_a_node_s_worker_killed_mid_run_costs_only_the_epoch_it_was_in(tmp_path)
              '--checkpoint', 1, '--no_val', '--resume_path', 'auto']
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
     finished(two_node_agents(straight, flags, free_port()))
-    running = two_node_agents(killed, flags, free_port(), max_restarts=2)
+    running = two_node_agents(killed, flags, free_port(), max_restarts=4)
     log, deadline = killed / 'train_batch.log', time.time() + 240
     while not (log.exists() and any(r[0] == '3' for r in read_log(log)[1:])):
         assert time.time() < deadline and all(a.poll() is None for a in running)

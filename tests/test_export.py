@@ -237,10 +237,10 @@ def test_every_family_trained_here_infers_the_same_from_its_onnx_file(tmp_path, 
                                                                       capsys):
     """Trained for an epoch, exported; inference.py on real footage from the .onnx alone
     gives the checkpoint's per-video and per-clip scores (1e-4)."""
-    video_path, annotation_path = ucf_like(tmp_path)
+    video_path, annotation_path = ucf_like(tmp_path, train=1)  # moved off its initial weights
     run_main(*data_flags(video_path, annotation_path, 'ucf101'), *FAMILIES[family],
-             *TINY_CLIPS, '--n_epochs', 1, '--learning_rate', 0.001, '--result_path',
-             tmp_path / 'r')
+             *TINY_CLIPS, '--n_epochs', 1, '--learning_rate', 0.001, '--no_val',
+             '--result_path', tmp_path / 'r')
     footage = tmp_path / 'footage'
     write_footage_frames(str(footage / 'walk'), 40, height=48)
     checkpoint = tmp_path / 'r' / 'save_1.pth'
