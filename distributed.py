@@ -8,6 +8,7 @@ counts exactly once; the results are summed (validation) or gathered (test) on r
 alone writes files.
 """
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -28,8 +29,25 @@ def join_process_group(use_cuda):
                         'main.py --distributed ..." (RANK and WORLD_SIZE are not set)')
     if use_cuda:
         torch.cuda.set_device(local_rank)
+    warn_of_a_shared_store()
     dist.init_process_group('nccl' if use_cuda else 'gloo', init_method='env://')
     return dist.get_rank(), dist.get_world_size(), local_rank
+
+
+def warn_of_a_shared_store():
+    """Across nodes, with restarts, torchrun by default lends its workers its rendezvous
+    store and tells the attempts apart by each node's own restart count, which the nodes do
+    not share: after a restart, workers can read the previous attempt's addresses and fail to
+    connect, attempt after attempt. TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 (for torchrun) gives
+    each attempt a store of its own. Said once, by the first process."""
+    env = os.environ
+    if (env.get('TORCHELASTIC_USE_AGENT_STORE') == 'True' and env.get('RANK') == '0'
+            and int(env.get('GROUP_WORLD_SIZE', 1)) > 1
+            and int(env.get('TORCHELASTIC_MAX_RESTARTS', 0)) > 0):
+        print('warning: torchrun shares its rendezvous store with the workers, so a restart '
+              'across nodes may connect to the previous attempt\'s addresses and fail; start '
+              'torchrun with TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 in its environment '
+              '(docs/cluster.md)', file=sys.stderr)
 
 
 def agreed(decide, use_cuda):

@@ -232,7 +232,9 @@ def two_node_agents(result, flags, port, max_restarts=0):
                f'127.0.0.1:{port}', '--rdzv_id', 'two_nodes', '--max_restarts',
                str(max_restarts), '--monitor_interval', '0.5', 'main.py', '--distributed',
                *map(str, flags), '--result_path', str(result)]
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    # A store for each restart attempt (docs/cluster.md): torchrun's shared one can hand a
+    # restarted worker the previous attempt's addresses.
+    env = dict(os.environ, OMP_NUM_THREADS='1', TORCH_DISABLE_SHARE_RDZV_TCP_STORE='1')
     return [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=env, start_new_session=True) for _ in range(2)]
 
@@ -269,7 +271,7 @@ def test_a_node_s_worker_killed_mid_run_costs_only_the_epoch_it_was_in(tmp_path)
              '--checkpoint', 1, '--no_val', '--resume_path', 'auto']
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
     finished(two_node_agents(straight, flags, free_port()))
-    running = two_node_agents(killed, flags, free_port(), max_restarts=4)
+    running = two_node_agents(killed, flags, free_port(), max_restarts=2)
     log, deadline = killed / 'train_batch.log', time.time() + 240
     while not (log.exists() and any(r[0] == '3' for r in read_log(log)[1:])):
         assert time.time() < deadline and all(a.poll() is None for a in running)
@@ -319,3 +321,18 @@ def test_sigterm_to_torchrun_stops_both_ranks_mid_epoch_and_the_run_resumes_exac
         assert [r[:2] for r in rows_a] == [r[:2] for r in rows_b], name
         assert [float(x) for r in rows_a[1:] for x in r] == pytest.approx(
             [float(x) for r in rows_b[1:] for x in r], abs=1e-5), name
+
+
+@pytest.mark.parametrize('nodes,restarts,shared,said', [
+    (2, 3, 'True', True), (1, 3, 'True', False), (2, 0, 'True', False), (2, 3, 'False', False)])
+def test_a_store_shared_across_restarting_nodes_is_warned_of(monkeypatch, capsys, nodes,
+                                                             restarts, shared, said):
+    from distributed import warn_of_a_shared_store
+    for name, value in (('RANK', '0'), ('GROUP_WORLD_SIZE', str(nodes)),
+                        ('TORCHELASTIC_MAX_RESTARTS', str(restarts)),
+                        ('TORCHELASTIC_USE_AGENT_STORE', shared)):
+        monkeypatch.setenv(name, value)
+    warn_of_a_shared_store()
+    err = capsys.readouterr().err
+    assert ('TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1' in err) == said
+    assert err.count('\n') == int(said)
