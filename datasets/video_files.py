@@ -236,11 +236,13 @@ def scan_video(path):
         header, index = stream.metadata, stream.scan()
         container_duration = demuxer.metadata.duration_seconds_from_header
         n = len(index)
-        fps = index.average_fps_from_content if n else 0.0
+        span = index.end_stream_seconds_from_content - index.begin_stream_seconds_from_content \
+            if n else 0.0
     except Exception as e:  # FFmpeg's errors arrive as RuntimeError, ValueError, ...
         raise decoding_error(path, e) from None
     if n < 1:
         raise VideoError(path, 'the video stream has no frames')
+    fps = n / span if span > 0 else 0.0  # as VideoFile's (torchcodec's average_fps)
     return VideoFacts(n, float(fps), header.width or 0, header.height or 0,
                       seeks_by_time(header, container_duration, index))
 

@@ -438,7 +438,7 @@ def test_seeking_by_time_is_used_only_where_it_finds_every_frame(tmp_path, setpt
     frame: where it says yes, every frame is the one counted."""
     import torch
     from torchcodec.decoders import VideoDecoder
-    from datasets.video_files import scan_video
+    from datasets.video_files import VideoFile, scan_video
     path = make_timed_video(tmp_path / f'v.{container}', setpts, frames=41)
     exact = VideoDecoder(path, seek_mode='exact')
     frames = exact.get_frames_in_range(0, len(exact)).data
@@ -449,7 +449,9 @@ def test_seeking_by_time_is_used_only_where_it_finds_every_frame(tmp_path, setpt
             wrong += [] if torch.equal(found, frames[k]) else [k]
         except (IndexError, RuntimeError, ValueError):  # past what seeking by time reaches
             wrong.append(k)
-    answer = scan_video(path).by_time
+    facts, opened = scan_video(path), VideoFile(path)  # the index's facts, inference's
+    assert facts[:4] == (opened.n_frames, opened.source_fps, opened.width, opened.height)
+    answer = facts.by_time
     assert answer == (not wrong), wrong
     if container == 'mp4' and by_time is not None:  # Matroska's millisecond times may fall
         assert answer == by_time                     # short of 41 frames
