@@ -32,6 +32,7 @@ class VideoError(Exception):
 # torchcodec's messages for faults of the file, in plain words.
 KNOWN_FAILURES = (
     ('best video stream is unknown', 'has no video stream (an audio file?)'),
+    ('No valid video stream found', 'has no video stream (an audio file?)'),  # its Demuxer
     ('Expected pre-allocated tensor of shape', 'changes its frame size partway through; '
      're-encode it (utils_scripts/video_reencode.py gives every frame one size)'),
 )

@@ -252,10 +252,10 @@ def seeks_by_time(header, container_duration, index):
     from its stream's header and frame index. It looks for frame k as the first frame whose
     time, in the stream's time base, is at or after start + k / rate (the header's), and
     takes the file to hold the header's frame count, or its duration (the stream's, else the
-    container's) times its rate, rounded down: true of
-    a constant frame rate; false of a variable one, or of a container whose rounded times
-    fall short of its frames (Matroska keeps milliseconds). Anything unexpected answers
-    False: exact seeking is never wrong, only slower."""
+    container's) times its rate, rounded down: true of a constant frame rate; false of a
+    variable one, or of a container whose rounded times fall short of its frames (Matroska
+    keeps milliseconds). Anything unexpected answers False: exact seeking is never wrong,
+    only slower."""
     fps, n = header.average_fps_from_header, len(index)
     try:
         # The packets' own times and time base: what approximate seeking compares with.

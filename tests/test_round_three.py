@@ -457,6 +457,16 @@ def test_seeking_by_time_is_used_only_where_it_finds_every_frame(tmp_path, setpt
         assert answer == by_time                     # short of 41 frames
 
 
+def test_the_index_says_an_audio_file_has_no_video_stream(tmp_path):
+    from datasets.decoding_errors import VideoError
+    from datasets.video_files import scan_video
+    subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i',
+                    'sine=frequency=440:duration=1', str(tmp_path / 'voice.mp4')], check=True)
+    with pytest.raises(VideoError) as e:
+        scan_video(str(tmp_path / 'voice.mp4'))
+    assert e.value.reason == 'has no video stream (an audio file?)'
+
+
 @pytest.mark.slow
 def test_the_test_pass_and_inference_score_irregular_videos_alike(tmp_path):
     """A video with an extra frame, one with dropped frames, and a constant-rate Matroska
