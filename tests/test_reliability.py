@@ -77,19 +77,27 @@ def test_signal_stops_after_batch_with_resumable_checkpoint(tmp_path, sig):
     assert os.path.exists(result / f'save_{checkpoint["epoch"]}.pth')
 
 
-def test_second_signal_stops_at_once(tmp_path, capsys, monkeypatch):
-    """Both signals arrive inside one batch (sent from its loss), whatever the machine's
-    speed: the first asks to stop after the batch, the second stops at once."""
-    def two_signals(loss):
-        os.kill(os.getpid(), signal.SIGTERM)
-        os.kill(os.getpid(), signal.SIGINT)  # then Ctrl-C
+def run_signalled_in_batch_2(tmp_path, capsys, monkeypatch, *signals):
+    """A run whose second batch sends `signals` to itself (from its loss, so inside the
+    batch whatever the machine's speed): (exit status, stderr, result folder)."""
+    def send(loss):
+        for sent in signals:
+            os.kill(os.getpid(), sent)
         return loss
 
     video_path, annotation_path = ucf_like(tmp_path)
-    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({2}, two_signals))
+    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({2}, send))
     result = tmp_path / 'r'
     code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
                         '--result_path', result, '--n_epochs', 5, '--no_val')
+    return code, err, result
+
+
+def test_second_signal_stops_at_once(tmp_path, capsys, monkeypatch):
+    """Both signals arrive inside one batch: the first asks to stop after the batch, the
+    second (Ctrl-C) stops at once."""
+    code, err, result = run_signalled_in_batch_2(tmp_path, capsys, monkeypatch,
+                                                 signal.SIGTERM, signal.SIGINT)
     assert code == 130, err
     assert 'SIGTERM: stopping after this batch' in err
     assert err.strip().endswith('stopped at once') and 'Traceback' not in err
@@ -100,16 +108,8 @@ def test_second_signal_stops_at_once(tmp_path, capsys, monkeypatch):
 def test_a_repeated_sigterm_asks_the_same_stop(tmp_path, capsys, monkeypatch):
     """A scheduler's SIGTERM and torchrun's copy of it arrive together: the run still stops
     after the batch, saves interrupted.pth and exits as resumable."""
-    def two_signals(loss):
-        os.kill(os.getpid(), signal.SIGTERM)
-        os.kill(os.getpid(), signal.SIGTERM)
-        return loss
-
-    video_path, annotation_path = ucf_like(tmp_path)
-    monkeypatch.setattr(main_module.nn, 'CrossEntropyLoss', loss_poisoned_at({2}, two_signals))
-    result = tmp_path / 'r'
-    code, err = run_cli(capsys, *data_flags(video_path, annotation_path, 'ucf101'), *TINY,
-                        '--result_path', result, '--n_epochs', 5, '--no_val')
+    code, err, result = run_signalled_in_batch_2(tmp_path, capsys, monkeypatch,
+                                                 signal.SIGTERM, signal.SIGTERM)
     assert code == STOPPED_RESUMABLE, err
     assert load_checkpoint(str(result / 'interrupted.pth'))['progress'] == [1, 0, 2]
 

@@ -17,19 +17,20 @@ which it did not publish: give their names in that order by hand, if you have it
 """
 import argparse
 import csv
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets.class_names import annotation_class_names  # noqa: E402
 from utils import UserError, write_atomically  # noqa: E402
+from utils_scripts import kinetics_json, mit_json  # noqa: E402
 
 
-def csv_rows(path):
+def first_rows(path, n=50):
+    """The first `n` rows of a CSV file, to tell which kind of file it is."""
     try:
         with open(path, newline='', encoding='utf-8-sig') as f:
-            return list(csv.reader(f))
+            return [row for _, row in zip(range(n), csv.reader(f))]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise UserError(f'cannot read {path}: {e}') from None
 
@@ -41,25 +42,18 @@ PUBLISHED_KINETICS_700_FIRST = ('slicing onion', 'jetskiing', 'building cabinet'
                                 'eating hotdog', 'building lego')
 
 
-def kinetics_labels(path, rows):
-    """The labels of a Kinetics CSV (with its header row) in order of first appearance."""
-    column = rows[0].index('label')
-    labels = []
-    for line, row in enumerate(rows[1:], 2):
-        if not row:
-            continue
-        if len(row) <= column or not row[column]:
-            raise UserError(f'{path} line {line}: no label')
-        labels.append(row[column])
-    return list(dict.fromkeys(labels))
-
-
-def category_names(path, rows):
-    """The names of a `<name>,<index>` categories file, in its order."""
-    names = [row[0] for row in rows if row and row[0]]
-    if len(set(names)) != len(names):
-        raise UserError(f'{path} names a class twice: not a categories file')
-    return names
+def kinetics_labels(path):
+    """The labels of a Kinetics CSV, numbered as kinetics_json.py numbers them; a 700-class
+    file of another order than the published models' is said."""
+    labels = kinetics_json.labels_of(kinetics_json.read_rows(path, labelled=True))
+    first = tuple(labels[:len(PUBLISHED_KINETICS_700_FIRST)])
+    if len(labels) == 700 and first != PUBLISHED_KINETICS_700_FIRST:
+        print(f'warning: {path} gives the classes another order than the published '
+              f'Kinetics-700 models ({", ".join(first)}, ... where theirs begin '
+              f'{", ".join(PUBLISHED_KINETICS_700_FIRST)}, ...): another version of the '
+              'dataset\'s CSV files; the names would be wrong for those models (right '
+              'for a model trained here from this file)', file=sys.stderr)
+    return labels
 
 
 def class_names_of(path):
@@ -69,23 +63,15 @@ def class_names_of(path):
                         'moments_categories.txt or an annotation file')
     if path.lower().endswith('.json'):
         return annotation_class_names(path)
-    rows = csv_rows(path)
+    rows = first_rows(path)
     if rows and 'label' in rows[0] and 'youtube_id' in rows[0]:
         if 'split' in rows[0] and any(row[rows[0].index('split')] != 'train'
-                                      for row in rows[1:50] if len(row) == len(rows[0])):
+                                      for row in rows[1:] if len(row) == len(rows[0])):
             print(f'warning: {path} is not a training CSV: the published models number '
                   'their classes by the training CSV\'s order', file=sys.stderr)
-        labels = kinetics_labels(path, rows)
-        first = tuple(labels[:len(PUBLISHED_KINETICS_700_FIRST)])
-        if len(labels) == 700 and first != PUBLISHED_KINETICS_700_FIRST:
-            print(f'warning: {path} gives the classes another order than the published '
-                  f'Kinetics-700 models ({", ".join(first)}, ... where theirs begin '
-                  f'{", ".join(PUBLISHED_KINETICS_700_FIRST)}, ...): another version of the '
-                  'dataset\'s CSV files; the names would be wrong for those models (right '
-                  'for a model trained here from this file)', file=sys.stderr)
-        return labels
+        return kinetics_labels(path)
     if rows and all(len(row) == 2 and row[1].strip().isdigit() for row in rows if row):
-        return category_names(path, rows)
+        return mit_json.category_names(path)
     raise UserError(f'{path} is neither a Kinetics CSV (a label,youtube_id,... header), a '
                     '<name>,<index> categories file nor an annotation file (.json)')
 

@@ -50,9 +50,15 @@ def key(row):
            f'{int(float(row["time_end"])):06d}'
 
 
+def labels_of(train_rows):
+    """The class names in the order the releases number them: of first appearance in the
+    training CSV."""
+    return list(dict.fromkeys(row['label'] for row in train_rows))
+
+
 def build(train_csv, val_csv, test_csv):
     train_rows = read_rows(train_csv, labelled=True)
-    labels = list(dict.fromkeys(row['label'] for row in train_rows))
+    labels = labels_of(train_rows)
     database, listed = {}, {}
     subsets = [(train_csv, train_rows, 'training'),
                (val_csv, read_rows(val_csv, labelled=True), 'validation')]

@@ -50,12 +50,17 @@ def subset_entries(path, subset, labels):
     return entries
 
 
+def category_names(path):
+    """The class names of moments_categories.txt (`<name>,<index>` lines), in its order."""
+    return [row[0] for _, row in read_rows(path)]
+
+
 def build(folder):
     categories = os.path.join(folder, 'moments_categories.txt')
     if not os.path.isfile(categories):
         sys.exit(f'error: no moments_categories.txt in {folder}: give the folder of Moments in '
                  'Time\'s category and CSV files')
-    labels = [row[0] for _, row in read_rows(categories)]
+    labels = category_names(categories)
     database = {}
     for name, subset in (('trainingSet.csv', 'training'), ('validationSet.csv', 'validation'),
                          ('testingSet.csv', 'testing')):
